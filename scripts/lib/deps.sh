@@ -77,3 +77,13 @@ pqv_npm_deps() {
     pqv_log "npm dependencies: up to date"
   fi
 }
+
+# pqv_cargo_tool BINARY VERSION: `cargo install`s a tool the tests need if it is missing.
+pqv_cargo_tool() {
+  if command -v "$1" >/dev/null 2>&1; then
+    pqv_log "$1: present"
+  else
+    pqv_log "installing $1 $2 with cargo install (takes a minute or two)"
+    cargo install "$1" --version "$2" --locked
+  fi
+}
