@@ -1,11 +1,9 @@
-import { appInfo } from "./api/app";
-import { renderError, renderStart } from "./view";
+// Entry point: the real Tauri bindings, the WebAudio ring tone, the app.
+import { tauriApi, tauriListen } from "./api/tauri";
+import { App } from "./app";
+import { webAudioRinger } from "./ui/ring";
 
 const root = document.getElementById("app");
 if (root) {
-  appInfo()
-    .then((info) => renderStart(root, info))
-    .catch((e: unknown) =>
-      renderError(root, `Could not reach the app core: ${e instanceof Error ? e.message : String(e)}`),
-    );
+  void new App(root, { api: tauriApi(), listen: tauriListen, ringer: webAudioRinger() }).start();
 }

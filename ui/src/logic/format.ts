@@ -1,0 +1,104 @@
+// Text the screens show, computed from contract data. Pure, so that every
+// wording and rounding rule is tested once here.
+import type { CallStats, EndReason, HistoryEntry, Outcome, Presence, Trust } from "../api/types";
+
+/** Call timer: m:ss below an hour, h:mm:ss above. Negative input reads 0:00. */
+export function formatDuration(totalSecs: number): string {
+  const s = Math.max(0, Math.floor(totalSecs));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+/** Seconds a call has been active at `now` (both in Unix ms). */
+export function elapsedSecs(activeSince: number | null, now: number): number {
+  return activeSince === null ? 0 : Math.max(0, Math.floor((now - activeSince) / 1000));
+}
+
+function fixed(n: number, digits: number): string {
+  return n.toFixed(digits);
+}
+
+/** One row of the statistics panel. */
+export interface StatLine {
+  key: "rtt" | "loss" | "jitter" | "bitrate" | "buffer" | "repair";
+  label: string;
+  value: string;
+}
+
+/** The statistics panel, in a fixed order. */
+export function statLines(s: CallStats): StatLine[] {
+  return [
+    { key: "rtt", label: "Round trip", value: s.rttMs === null ? "measuring…" : `${Math.round(s.rttMs)} ms` },
+    { key: "loss", label: "Packet loss", value: `${fixed(s.lossPct, s.lossPct < 10 ? 1 : 0)} %` },
+    { key: "jitter", label: "Jitter", value: `${Math.round(s.jitterMs)} ms` },
+    {
+      key: "bitrate",
+      label: "Bitrate",
+      value: `↑ ${Math.round(s.sendKbps)} kbit/s · ↓ ${Math.round(s.recvKbps)} kbit/s`,
+    },
+    { key: "buffer", label: "Jitter buffer", value: `${Math.round(s.jitterBufferMs)} ms` },
+    { key: "repair", label: "Frames repaired", value: `${s.recovered} recovered · ${s.concealed} concealed` },
+  ];
+}
+
+export function presenceText(p: Presence): string {
+  return p === "online" ? "Online" : p === "busy" ? "In a call" : "Offline";
+}
+
+export function trustText(t: Trust): string {
+  return t === "verified" ? "Verified" : t === "key-changed" ? "Safety number changed" : "Not verified";
+}
+
+/** What the user reads when a call ends. `mine` is true when we placed it. */
+export function endText(reason: EndReason, peer: string, message: string | null): string {
+  const base: Record<EndReason, string> = {
+    "hung-up": `Call with ${peer} ended.`,
+    "remote-hung-up": `${peer} hung up.`,
+    cancelled: `Call with ${peer} cancelled.`,
+    rejected: `${peer} declined the call.`,
+    missed: `Missed call from ${peer}.`,
+    busy: `${peer} is in another call.`,
+    offline: `${peer} is offline.`,
+    "connection-lost": `The connection to ${peer} was lost.`,
+    failed: `The call with ${peer} failed.`,
+  };
+  return message !== null && message.length > 0 && (reason === "failed" || reason === "connection-lost")
+    ? `${base[reason]} ${message}`
+    : base[reason];
+}
+
+export function outcomeText(o: Outcome, direction: HistoryEntry["direction"]): string {
+  switch (o) {
+    case "answered":
+      return direction === "outgoing" ? "Outgoing" : "Incoming";
+    case "missed":
+      return direction === "incoming" ? "Missed" : "No answer";
+    case "rejected":
+      return direction === "incoming" ? "Declined" : "Declined by contact";
+    case "cancelled":
+      return "Cancelled";
+    case "busy":
+      return "Busy";
+    case "failed":
+      return "Failed";
+  }
+}
+
+/** "14:05" for today, "Yesterday 14:05", else "2026-11-24 14:05" (local time). */
+export function formatWhen(at: number, now: number): string {
+  const d = new Date(at);
+  const hm = `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+  const day = (t: Date) => `${t.getFullYear()}-${String(t.getMonth() + 1).padStart(2, "0")}-${String(t.getDate()).padStart(2, "0")}`;
+  const today = new Date(now);
+  if (day(d) === day(today)) return hm;
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (day(d) === day(yesterday)) return `Yesterday ${hm}`;
+  return `${day(d)} ${hm}`;
+}
+
+/** A level 0..1 as a whole percentage, for meters' accessible text. */
+export function levelPercent(level: number): number {
+  return Math.round(Math.min(1, Math.max(0, level)) * 100);
+}

@@ -1,0 +1,149 @@
+// The two call screens: placing a call (ringing, cancel) and the call itself
+// (timer, mute, hang up, level meters, quality, stats, security words).
+import { elapsedSecs, formatDuration, levelPercent, statLines, trustText } from "../logic/format";
+import { quality } from "../logic/quality";
+import type { State } from "../logic/state";
+import { button, h, setText } from "./dom";
+import type { Ctx, View } from "./view";
+
+function peerName(s: State): string {
+  return s.call?.echo ? "Echo test" : (s.call?.peer ?? "");
+}
+
+export function mountOutgoing(ctx: Ctx): View {
+  const heading = h("h2", { attrs: { tabindex: -1, id: "outgoing-title" } });
+  const trust = h("p", { class: "muted", testid: "outgoing-trust" });
+  const cancel = button("Cancel", () => ctx.act({ type: "cancel" }), {
+    testid: "cancel-call",
+    class: "danger",
+    attrs: { "aria-keyshortcuts": "Control+E Escape" },
+  });
+  const el = h(
+    "section",
+    { class: "screen call-screen", testid: "outgoing-view", attrs: { "aria-labelledby": "outgoing-title" } },
+    h("div", { class: "pulse", attrs: { "aria-hidden": "true" } }),
+    heading,
+    trust,
+    h("div", { class: "actions center" }, cancel),
+  );
+  return {
+    el,
+    focusTarget: cancel,
+    update(s) {
+      setText(heading, `Calling ${peerName(s)}…`);
+      setText(trust, s.call && !s.call.echo ? trustText(s.call.peerTrust) : "");
+      cancel.disabled = s.pending === "cancel";
+    },
+  };
+}
+
+export function mountInCall(ctx: Ctx): View {
+  const heading = h("h2", { attrs: { tabindex: -1, id: "in-call-title" } });
+  const stateText = h("p", { class: "call-state", testid: "call-state" });
+  const timer = h("p", { class: "timer", testid: "call-timer", attrs: { role: "timer", "aria-label": "Call duration" } });
+
+  const sasWords = h("p", { class: "sas-words", testid: "sas" });
+  const sasBox = h(
+    "div",
+    { class: "sas", testid: "sas-box" },
+    h("h3", { text: "Security words" }),
+    sasWords,
+    h("p", { class: "hint", testid: "sas-hint" }),
+  );
+  const sasHint = sasBox.querySelector(".hint") as HTMLElement;
+  const verify = button("Safety number…", () => {}, { testid: "verify-safety-number" });
+
+  const mic = h("meter", { testid: "mic-level", attrs: { min: 0, max: 1, low: 0.6, high: 0.9, optimum: 0.3, value: 0, id: "mic-level" } });
+  const speaker = h("meter", {
+    testid: "speaker-level",
+    attrs: { min: 0, max: 1, low: 0.6, high: 0.9, optimum: 0.3, value: 0, id: "speaker-level" },
+  });
+  const meters = h(
+    "div",
+    { class: "meters" },
+    h("label", { attrs: { for: "mic-level" }, text: "Microphone" }),
+    mic,
+    h("label", { attrs: { for: "speaker-level" }, text: "Speaker" }),
+    speaker,
+  );
+
+  const qualityEl = h("p", { class: "quality unknown", testid: "quality", attrs: { "data-level": "unknown" } });
+  const stats = h("dl", { class: "stats", testid: "call-stats" });
+  const statsBox = h("div", { class: "stats-box" }, h("h3", { text: "Connection" }), qualityEl, stats);
+
+  const mute = button("Mute", () => ctx.act({ type: "toggle-mute" }), {
+    testid: "mute",
+    attrs: { "aria-pressed": "false", "aria-keyshortcuts": "Control+M M" },
+  });
+  const hangUp = button("Hang up", () => ctx.act({ type: "hang-up" }), {
+    testid: "hang-up",
+    class: "danger",
+    attrs: { "aria-keyshortcuts": "Control+E Escape" },
+  });
+
+  const el = h(
+    "section",
+    { class: "screen call-screen", testid: "in-call-view", attrs: { "aria-labelledby": "in-call-title" } },
+    heading,
+    stateText,
+    timer,
+    sasBox,
+    meters,
+    statsBox,
+    h("div", { class: "actions center" }, mute, hangUp),
+  );
+
+  let peer = "";
+  verify.addEventListener("click", () => ctx.act({ type: "open-verify", username: peer }));
+  sasBox.append(verify);
+
+  return {
+    el,
+    focusTarget: hangUp,
+    update(s) {
+      const c = s.call;
+      if (!c) return;
+      peer = c.peer;
+      const name = peerName(s);
+      setText(heading, c.echo ? "Echo test" : `Call with ${name}`);
+      setText(stateText, c.state === "active" ? (c.muted ? "Connected · muted" : "Connected") : "Connecting…");
+      setText(timer, formatDuration(elapsedSecs(c.activeSince, ctx.now())));
+
+      sasBox.hidden = c.sas === null;
+      setText(sasWords, (c.sas ?? []).join(" "));
+      setText(
+        sasHint,
+        c.echo
+          ? "The echo test has its own keys; nothing to compare."
+          : `Read these words to ${name}. If they hear different words, hang up: someone is in the middle.`,
+      );
+      verify.hidden = c.echo;
+
+      const mutedNow = c.muted;
+      mute.setAttribute("aria-pressed", String(mutedNow));
+      setText(mute, mutedNow ? "Unmute" : "Mute");
+      mute.classList.toggle("on", mutedNow);
+      mute.disabled = c.state !== "active";
+      hangUp.disabled = s.pending === "hang-up";
+
+      mic.value = s.levels.mic;
+      speaker.value = s.levels.speaker;
+      mic.setAttribute("aria-valuetext", `${levelPercent(s.levels.mic)} %`);
+      speaker.setAttribute("aria-valuetext", `${levelPercent(s.levels.speaker)} %`);
+
+      const q = quality(s.stats, s.statsAt, ctx.now());
+      qualityEl.className = `quality ${q.level}`;
+      qualityEl.dataset.level = q.level;
+      setText(qualityEl, q.reasons.length > 0 ? `${q.label}: ${q.reasons.join(", ")}` : q.label);
+
+      const lines = s.stats ? statLines(s.stats) : [];
+      if (stats.childElementCount !== lines.length * 2) {
+        stats.replaceChildren(...lines.flatMap((l) => [h("dt", { text: l.label }), h("dd", { testid: `stat-${l.key}` })]));
+      }
+      for (const l of lines) {
+        const dd = stats.querySelector(`[data-testid=stat-${l.key}]`);
+        if (dd) setText(dd, l.value);
+      }
+    },
+  };
+}
