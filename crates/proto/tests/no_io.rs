@@ -9,9 +9,27 @@ use std::process::Command;
 
 /// Crates that would let proto do I/O, read a clock or run tasks.
 const FORBIDDEN_CRATES: &[&str] = &[
-    "tokio", "async-std", "smol", "mio", "socket2", "cpal", "opus", "audiopus", "audiopus_sys",
-    "reqwest", "hyper", "axum", "tungstenite", "tokio-tungstenite", "chrono", "time", "quanta",
-    "sqlx", "rusqlite", "tauri", "ringbuf",
+    "tokio",
+    "async-std",
+    "smol",
+    "mio",
+    "socket2",
+    "cpal",
+    "opus",
+    "audiopus",
+    "audiopus_sys",
+    "reqwest",
+    "hyper",
+    "axum",
+    "tungstenite",
+    "tokio-tungstenite",
+    "chrono",
+    "time",
+    "quanta",
+    "sqlx",
+    "rusqlite",
+    "tauri",
+    "ringbuf",
 ];
 
 /// Source patterns that mean the OS is being consulted.
@@ -57,8 +75,14 @@ fn dependency_tree_has_no_io_or_clock_crates() {
             offenders.push(line.to_owned());
         }
     }
-    assert!(offenders.is_empty(), "proto depends on I/O crates: {offenders:?}");
-    assert!(tree.contains("pqvoice-proto"), "cargo tree output looked wrong: {tree}");
+    assert!(
+        offenders.is_empty(),
+        "proto depends on I/O crates: {offenders:?}"
+    );
+    assert!(
+        tree.contains("pqvoice-proto"),
+        "cargo tree output looked wrong: {tree}"
+    );
 }
 
 #[test]
@@ -78,7 +102,11 @@ fn source_never_reads_the_clock_or_touches_the_os() {
         }
     });
     assert!(files > 0, "no source files found under {}", src.display());
-    assert!(offenders.is_empty(), "proto touches the OS:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "proto touches the OS:\n{}",
+        offenders.join("\n")
+    );
 }
 
 fn visit(dir: &Path, f: &mut dyn FnMut(&Path, &str)) {
