@@ -1,0 +1,96 @@
+// @vitest-environment node
+import { describe, expect, it } from "vitest";
+import { active, ended, snap, stats } from "../test/fixtures";
+import { parseAppInfo } from "./app";
+import { ContractError } from "./parse";
+import {
+  parseAccount,
+  parseAudioLevels,
+  parseCallSnapshot,
+  parseCallStats,
+  parseContacts,
+  parseDeviceList,
+  parseHistory,
+  parseHostStatus,
+  parseOptionalAccount,
+  parseSafetyNumber,
+  parseSettings,
+} from "./types";
+
+describe("payload parsers", () => {
+  it("app_info", () => {
+    expect(parseAppInfo({ version: "0.1.0", registryUrl: "http://127.0.0.1:5001" })).toEqual({
+      version: "0.1.0",
+      registryUrl: "http://127.0.0.1:5001",
+    });
+    expect(() => parseAppInfo(null)).toThrow(ContractError);
+    expect(() => parseAppInfo({ version: 1, registryUrl: "x" })).toThrow(/version/);
+    expect(() => parseAppInfo({ version: "1" })).toThrow(/registryUrl/);
+  });
+  it("accounts, and null before sign-up", () => {
+    const a = { username: "alice", registryUrl: "http://r", fingerprint: "ab12" };
+    expect(parseOptionalAccount(null)).toBeNull();
+    expect(parseOptionalAccount(a)).toEqual(a);
+    expect(() => parseOptionalAccount(undefined)).toThrow();
+    expect(() => parseAccount({ ...a, username: "" })).toThrow(/username/);
+    expect(() => parseAccount([a])).toThrow(/object/);
+  });
+  it("keeps only the contract's fields", () => {
+    const a = parseAccount({ username: "alice", registryUrl: "http://r", fingerprint: "ab", secretKey: "xx" });
+    expect(Object.keys(a).sort()).toEqual(["fingerprint", "registryUrl", "username"]);
+  });
+  it("contacts reject unknown presence or trust values", () => {
+    const ok = { username: "bob", presence: "online", trust: "verified", lastCallAt: null };
+    expect(parseContacts([ok])).toHaveLength(1);
+    expect(parseContacts([{ ...ok, lastCallAt: undefined }])[0]?.lastCallAt).toBeNull();
+    expect(() => parseContacts([{ ...ok, presence: "away" }])).toThrow(/presence/);
+    expect(() => parseContacts([{ ...ok, trust: "trusted" }])).toThrow(/trust/);
+    expect(() => parseContacts({ 0: ok })).toThrow(/array/);
+    expect(() => parseContacts([ok, 5])).toThrow(/\[1\]/);
+  });
+  it("call snapshots hold their invariants", () => {
+    expect(parseCallSnapshot(active())).toEqual(active());
+    expect(parseCallSnapshot(ended("busy")).reason).toBe("busy");
+    expect(() => parseCallSnapshot(snap({ state: "ended" }))).toThrow(/reason/);
+    expect(() => parseCallSnapshot({ ...snap(), reason: "hung-up" })).toThrow(/reason/);
+    expect(() => parseCallSnapshot({ ...ended("busy"), reason: "exploded" })).toThrow(/reason/);
+    expect(() => parseCallSnapshot(active({ sas: null }))).toThrow(/authentication/);
+    expect(() => parseCallSnapshot(active({ sas: [] }))).toThrow(/authentication/);
+    expect(() => parseCallSnapshot(active({ activeSince: null }))).toThrow(/active/);
+    expect(() => parseCallSnapshot({ ...snap(), state: "ringing" })).toThrow(/state/);
+    expect(() => parseCallSnapshot({ ...snap(), callId: "" })).toThrow(/callId/);
+    expect(() => parseCallSnapshot({ ...snap(), muted: "no" })).toThrow(/muted/);
+  });
+  it("stats refuse impossible numbers", () => {
+    expect(parseCallStats(stats())).toEqual(stats());
+    expect(parseCallStats(stats({ rttMs: null })).rttMs).toBeNull();
+    expect(() => parseCallStats(stats({ lossPct: 101 }))).toThrow(/lossPct/);
+    expect(() => parseCallStats(stats({ jitterMs: -1 }))).toThrow(/jitterMs/);
+    expect(() => parseCallStats(stats({ concealed: 1.5 }))).toThrow(/integer/);
+    expect(() => parseCallStats({ ...stats(), sendKbps: Number.NaN })).toThrow(/finite/);
+    expect(() => parseCallStats({ ...stats(), recvKbps: "31" })).toThrow(/recvKbps/);
+  });
+  it("levels stay within 0..1", () => {
+    expect(parseAudioLevels({ mic: 0, speaker: 1 })).toEqual({ mic: 0, speaker: 1 });
+    expect(() => parseAudioLevels({ mic: 1.2, speaker: 0 })).toThrow(/mic/);
+  });
+  it("safety numbers are groups of digits", () => {
+    expect(parseSafetyNumber({ username: "bob", groups: ["12345", "67890"], trust: "unverified" }).groups).toHaveLength(2);
+    expect(() => parseSafetyNumber({ username: "bob", groups: [], trust: "unverified" })).toThrow(/groups/);
+    expect(() => parseSafetyNumber({ username: "bob", groups: ["12a45"], trust: "unverified" })).toThrow(/groups/);
+  });
+  it("devices, settings, history and host status", () => {
+    expect(
+      parseDeviceList({ inputs: [{ id: "d1", name: "Mic", isDefault: true }], outputs: [], selectedInput: null, selectedOutput: "x" }),
+    ).toMatchObject({ selectedOutput: "x" });
+    expect(() => parseDeviceList({ inputs: [{ id: "", name: "Mic", isDefault: true }], outputs: [] })).toThrow(/id/);
+    expect(() => parseSettings({ registryUrl: "http://r", ringSound: "yes", notifications: true, advertiseAddress: null })).toThrow(
+      /ringSound/,
+    );
+    const h = { callId: "c", peer: "bob", direction: "incoming", outcome: "missed", startedAt: 1, durationSecs: 0 };
+    expect(parseHistory([h])).toEqual([h]);
+    expect(() => parseHistory([{ ...h, outcome: "lost" }])).toThrow(/outcome/);
+    expect(parseHostStatus({ running: false, urls: [], dataDir: null }).running).toBe(false);
+    expect(() => parseHostStatus({ running: true, urls: [], dataDir: null })).toThrow(/address/);
+  });
+});

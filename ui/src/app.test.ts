@@ -1,0 +1,406 @@
+// The whole UI in jsdom over a scripted backend: the real App, views and
+// Api wrappers, driven through clicks, key presses and Rust-shaped events.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "./app";
+import { FakeBackend, FakeRinger, settle } from "./test/backend";
+import { active, ended, snap, stats } from "./test/fixtures";
+
+let root: HTMLElement;
+let backend: FakeBackend;
+let ringer: FakeRinger;
+let app: App;
+let now = 1_795_000_000_000;
+
+const $ = <T extends HTMLElement = HTMLElement>(testid: string): T | null => root.querySelector<T>(`[data-testid="${testid}"]`);
+const must = <T extends HTMLElement = HTMLElement>(testid: string): T => {
+  const el = $<T>(testid);
+  if (!el) throw new Error(`no element ${testid}`);
+  return el;
+};
+function key(k: string, opts: KeyboardEventInit = {}, target: EventTarget = document.body): void {
+  target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true, ...opts }));
+}
+function type(el: HTMLInputElement, value: string): void {
+  el.value = value;
+  el.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+async function boot(signedIn = true): Promise<void> {
+  if (signedIn) backend.account = { username: "alice", registryUrl: "http://127.0.0.1:5001", fingerprint: "ab12 cd34" };
+  app = new App(root, { api: backend.api(), listen: backend.listen, ringer, now: () => now, searchDelayMs: 0 });
+  await app.start();
+  await settle();
+}
+
+beforeEach(() => {
+  root = document.createElement("div");
+  document.body.replaceChildren(root);
+  backend = new FakeBackend();
+  ringer = new FakeRinger();
+  now = 1_795_000_000_000;
+});
+afterEach(() => app.stop());
+
+describe("first run", () => {
+  it("shows the title and the registry the app was started with (the e2e smoke test relies on both)", async () => {
+    await boot(false);
+    expect(root.querySelector("h1")?.textContent).toBe("pqvoice");
+    expect(must("registry-url").textContent).toBe("http://127.0.0.1:5001");
+    expect(must<HTMLInputElement>("first-run-registry").value).toBe("http://127.0.0.1:5001");
+  });
+
+  it("still shows the first screen when the account command fails", async () => {
+    backend.handlers.get_account = () => {
+      throw "command get_account not found";
+    };
+    await boot(false);
+    expect(must("first-run")).toBeTruthy();
+    expect(must("registry-url").textContent).toBe("http://127.0.0.1:5001");
+    expect(must("notice-text").textContent).toContain("get_account");
+  });
+
+  it("validates fields before signing up, then shows the fingerprint", async () => {
+    await boot(false);
+    type(must<HTMLInputElement>("first-run-username"), "Al");
+    must<HTMLButtonElement>("first-run-submit").click();
+    await settle();
+    expect(backend.called("sign_up")).toEqual([]);
+    expect(root.textContent).toContain("At least 3 characters.");
+    expect(must("first-run-username").getAttribute("aria-invalid")).toBe("true");
+
+    type(must<HTMLInputElement>("first-run-registry"), "192.168.1.20:5001");
+    type(must<HTMLInputElement>("first-run-username"), "alice");
+    must<HTMLButtonElement>("first-run-submit").click();
+    await settle();
+    expect(backend.called("sign_up")).toEqual([{ registryUrl: "http://192.168.1.20:5001", username: "alice" }]);
+    expect(must("fingerprint").textContent).toBe("1a2b 3c4d 5e6f");
+    expect(must("registry-url").textContent).toBe("http://192.168.1.20:5001");
+
+    must<HTMLButtonElement>("first-run-continue").click();
+    await settle();
+    expect(must("contacts")).toBeTruthy();
+    expect($("contact-bob")).not.toBeNull();
+    expect($("echo-test")).not.toBeNull();
+  });
+
+  it("shows the registry's refusal and lets the user try another name", async () => {
+    backend.handlers.sign_up = () => {
+      throw { kind: "username-taken", message: "That username is taken." };
+    };
+    await boot(false);
+    type(must<HTMLInputElement>("first-run-username"), "bob");
+    must<HTMLButtonElement>("first-run-submit").click();
+    await settle();
+    expect(must("notice").getAttribute("role")).toBe("alert");
+    expect(must("notice-text").textContent).toBe("That username is taken.");
+    expect(must<HTMLButtonElement>("first-run-submit").disabled).toBe(false);
+  });
+});
+
+describe("contacts", () => {
+  it("lists contacts with presence, searches through Rust, renders names as text", async () => {
+    backend.contacts.push({ username: "<img src=x>", presence: "busy", trust: "verified", lastCallAt: null });
+    await boot();
+    expect(must("contact-bob").querySelector("[data-testid=contact-presence]")?.textContent).toBe("Online");
+    expect(must("contact-carol").querySelector("[data-testid=contact-presence]")?.textContent).toBe("Offline");
+    expect(root.querySelector("img")).toBeNull();
+
+    backend.emit("presence", { username: "carol", presence: "online" });
+    expect(must("contact-carol").querySelector("[data-testid=contact-presence]")?.textContent).toBe("Online");
+
+    type(must<HTMLInputElement>("contact-search"), "car");
+    await settle();
+    expect(backend.called("list_contacts").at(-1)).toEqual({ query: "car" });
+    expect($("contact-bob")).toBeNull();
+    expect($("contact-carol")).not.toBeNull();
+    expect($("echo-test")).toBeNull();
+  });
+
+  it("a changed key blocks the call until the new key is accepted", async () => {
+    await boot();
+    backend.emit("key-changed", { username: "bob" });
+    const call = must<HTMLButtonElement>("call-bob");
+    expect(call.disabled).toBe(true);
+    expect($("key-change-warning-bob")).not.toBeNull();
+    call.click();
+    await settle();
+    expect(backend.called("start_call")).toEqual([]);
+
+    backend.contacts[0] = { ...backend.contacts[0]!, trust: "key-changed" };
+    must<HTMLButtonElement>("review-key-bob").click();
+    await settle();
+    expect(must("key-change-dialog").textContent).toContain("12345 67890 13579");
+    backend.handlers.safety_number = (a) => ({ username: a.username, groups: ["99999"], trust: "unverified" });
+    must<HTMLButtonElement>("accept-key-change").click();
+    await settle();
+    expect(backend.called("accept_key_change")).toEqual([{ username: "bob" }]);
+    // Next the new number is offered for verification.
+    expect(must("safety-dialog").textContent).toContain("99999");
+    key("Escape");
+    await settle();
+    expect($("safety-dialog")).toBeNull();
+    expect($("key-change-warning-bob")).toBeNull();
+    expect(must<HTMLButtonElement>("call-bob").disabled).toBe(false);
+  });
+
+  it("marks the contact blocked when Rust refuses the call for a key change", async () => {
+    backend.handlers.start_call = () => {
+      throw { kind: "key-changed", message: "bob's safety number changed." };
+    };
+    await boot();
+    must<HTMLButtonElement>("call-bob").click();
+    await settle();
+    expect(must("notice-text").textContent).toBe("bob's safety number changed.");
+    expect($("key-change-warning-bob")).not.toBeNull();
+  });
+
+  it("verifies a safety number", async () => {
+    await boot();
+    must<HTMLButtonElement>("verify-bob").click();
+    await settle();
+    expect(must("safety-number").textContent).toBe("12345 67890 13579");
+    expect(document.activeElement).toBe(must("close-dialog"));
+    must<HTMLButtonElement>("mark-verified").click();
+    await settle();
+    expect(backend.called("mark_verified")).toEqual([{ username: "bob" }]);
+    expect(must("safety-status").textContent).toBe("Verified");
+    expect(must<HTMLButtonElement>("mark-verified").disabled).toBe(true);
+    expect(must("contact-bob").querySelector("[data-testid=contact-trust]")?.textContent).toBe("Verified");
+  });
+});
+
+describe("outgoing call", () => {
+  it("rings, connects, shows SAS, timer, stats, mutes and hangs up", async () => {
+    await boot();
+    must<HTMLButtonElement>("call-bob").click();
+    await settle();
+    expect(backend.called("start_call")).toEqual([{ username: "bob" }]);
+    expect(must("outgoing-view").textContent).toContain("Calling bob…");
+    expect(must("call-status").textContent).toBe("Calling bob…");
+    expect(document.activeElement).toBe(must("cancel-call"));
+    expect($("tab-contacts")?.closest("nav")?.hidden).toBe(true);
+
+    backend.emitCall(active({ activeSince: now }));
+    expect(must("in-call-view")).toBeTruthy();
+    expect(must("sas").textContent).toBe("apple river stone");
+    expect(must("call-status").textContent).toBe("In call with bob.");
+    now += 65_000;
+    backend.emit("call-stats", stats({ lossPct: 9 }));
+    expect(must("call-timer").textContent).toBe("1:05");
+    expect(must("stat-rtt").textContent).toBe("40 ms");
+    expect(must("quality").dataset.level).toBe("poor");
+    expect(must("quality").textContent).toBe("Poor connection: loss 9.0 %");
+    backend.emit("audio-levels", { mic: 0.5, speaker: 0.25 });
+    expect(must<HTMLMeterElement>("mic-level").value).toBe(0.5);
+    expect(must<HTMLMeterElement>("speaker-level").value).toBe(0.25);
+
+    must<HTMLButtonElement>("mute").click();
+    await settle();
+    expect(backend.called("set_mute")).toEqual([{ muted: true }]);
+    expect(must("mute").getAttribute("aria-pressed")).toBe("true");
+    key("m", { ctrlKey: true });
+    await settle();
+    expect(backend.called("set_mute").at(-1)).toEqual({ muted: false });
+
+    key("Escape");
+    await settle();
+    expect(backend.called("hang_up")).toEqual([{ callId: "c1" }]);
+    backend.emitCall(ended("hung-up"));
+    expect(must("contacts")).toBeTruthy();
+    expect(must("call-ended").textContent).toBe("Call with bob ended.");
+  });
+
+  it("puts mute back when Rust refuses it", async () => {
+    backend.handlers.set_mute = () => {
+      throw { kind: "device", message: "No microphone." };
+    };
+    await boot();
+    must<HTMLButtonElement>("call-bob").click();
+    await settle();
+    backend.emitCall(active());
+    must<HTMLButtonElement>("mute").click();
+    await settle();
+    expect(must("mute").getAttribute("aria-pressed")).toBe("false");
+    expect(must("notice-text").textContent).toBe("No microphone.");
+  });
+
+  it("cancel while ringing; a rejection is explained", async () => {
+    await boot();
+    must<HTMLButtonElement>("call-bob").click();
+    await settle();
+    must<HTMLButtonElement>("cancel-call").click();
+    await settle();
+    expect(backend.called("cancel_call")).toEqual([{ callId: "c1" }]);
+    backend.emitCall(ended("rejected"));
+    expect(must("call-ended").textContent).toBe("bob declined the call.");
+  });
+
+  it("the echo test calls echo_test and needs no SAS comparison", async () => {
+    await boot();
+    must<HTMLButtonElement>("echo-test-call").click();
+    await settle();
+    expect(backend.called("echo_test")).toHaveLength(1);
+    expect(must("outgoing-view").textContent).toContain("Calling Echo test…");
+    backend.emitCall(active({ callId: "echo1", peer: "echo", echo: true }));
+    expect(must("in-call-view").querySelector("h2")?.textContent).toBe("Echo test");
+    expect(must("verify-safety-number").hidden).toBe(true);
+  });
+});
+
+describe("incoming call", () => {
+  const ring = { callId: "in1", peer: "carol", peerTrust: "verified" };
+
+  it("pops up over any screen with focus on accept, rings, and Ctrl+Enter accepts", async () => {
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    backend.emit("incoming-call", ring);
+    const popup = must("incoming-call");
+    expect(popup.getAttribute("role")).toBe("alertdialog");
+    expect(must("incoming-caller").textContent).toBe("carol");
+    expect(must("incoming-trust").textContent).toBe("Verified");
+    expect(document.activeElement).toBe(must("accept-call"));
+    expect(ringer.ringing).toBe(true);
+    expect(root.querySelector("main")?.hasAttribute("inert")).toBe(true);
+
+    key("Enter", { ctrlKey: true });
+    await settle();
+    expect(backend.called("accept_call")).toEqual([{ callId: "in1" }]);
+    expect($("incoming-call")).toBeNull();
+    expect(ringer.ringing).toBe(false);
+    expect(must("in-call-view")).toBeTruthy();
+  });
+
+  it("Esc declines; a caller who gives up leaves a missed call", async () => {
+    await boot();
+    backend.emit("incoming-call", ring);
+    key("Escape");
+    await settle();
+    expect(backend.called("reject_call")).toEqual([{ callId: "in1" }]);
+    backend.emitCall(ended("rejected", { callId: "in1", peer: "carol", direction: "incoming" }));
+    expect($("incoming-call")).toBeNull();
+
+    backend.emit("incoming-call", { ...ring, callId: "in2" });
+    expect(ringer.starts).toBe(2);
+    backend.emitCall(ended("missed", { callId: "in2", peer: "carol", direction: "incoming" }));
+    expect($("incoming-call")).toBeNull();
+    expect(ringer.ringing).toBe(false);
+    expect(must("call-ended").textContent).toBe("Missed call from carol.");
+  });
+
+  it("from a contact whose key changed, accept stays disabled until the key is accepted", async () => {
+    await boot();
+    backend.emit("incoming-call", { ...ring, peerTrust: "key-changed" });
+    expect(must<HTMLButtonElement>("accept-call").disabled).toBe(true);
+    expect(must("incoming-key-warning").hidden).toBe(false);
+    key("a");
+    await settle();
+    expect(backend.called("accept_call")).toEqual([]);
+    backend.contacts[1] = { ...backend.contacts[1]!, trust: "key-changed" };
+    must<HTMLButtonElement>("incoming-review-key").click();
+    await settle();
+    must<HTMLButtonElement>("accept-key-change").click();
+    await settle();
+    expect(must<HTMLButtonElement>("accept-call").disabled).toBe(false);
+  });
+
+  it("does not ring when the ring sound is off", async () => {
+    backend.handlers.get_settings = () => ({ registryUrl: "http://r", ringSound: false, notifications: true, advertiseAddress: null });
+    await boot();
+    backend.emit("incoming-call", ring);
+    expect($("incoming-call")).not.toBeNull();
+    expect(ringer.ringing).toBe(false);
+  });
+});
+
+describe("settings and history", () => {
+  it("hosts a registry and shows the address friends should enter", async () => {
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    expect(must("settings-fingerprint").textContent).toBe("ab12 cd34");
+    expect(must<HTMLSelectElement>("settings-output").value).toBe("spk-1");
+    type(must<HTMLInputElement>("host-port"), "99999");
+    must<HTMLButtonElement>("host-toggle").click();
+    await settle();
+    expect(backend.called("host_registry_start")).toEqual([]);
+    type(must<HTMLInputElement>("host-port"), "");
+    must<HTMLButtonElement>("host-toggle").click();
+    await settle();
+    expect(backend.called("host_registry_start")).toEqual([{ port: null }]);
+    expect(must("host-urls").textContent).toBe("http://192.168.1.20:5001");
+    expect(must("host-toggle").textContent).toBe("Stop hosting");
+  });
+
+  it("exports the identity only with a confirmed passphrase", async () => {
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    type(must<HTMLInputElement>("export-path"), "/tmp/id.backup");
+    type(must<HTMLInputElement>("export-passphrase"), "a long passphrase");
+    type(must<HTMLInputElement>("export-passphrase-again"), "a long passphrasf");
+    must<HTMLButtonElement>("export-identity").click();
+    await settle();
+    expect(backend.called("export_identity")).toEqual([]);
+    type(must<HTMLInputElement>("export-passphrase-again"), "a long passphrase");
+    must<HTMLButtonElement>("export-identity").click();
+    await settle();
+    expect(backend.called("export_identity")).toEqual([{ path: "/tmp/id.backup", passphrase: "a long passphrase" }]);
+    expect(must("export-status").textContent).toBe("Backup written to /tmp/id.backup.");
+    expect(must<HTMLInputElement>("export-passphrase").value).toBe("");
+  });
+
+  it("stops the mic test when leaving settings", async () => {
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    must<HTMLButtonElement>("mic-test").click();
+    await settle();
+    backend.emit("audio-levels", { mic: 0.7, speaker: 0 });
+    expect(must<HTMLMeterElement>("mic-test-level").value).toBeCloseTo(0.7);
+    must<HTMLButtonElement>("tab-history").click();
+    await settle();
+    expect(backend.called("stop_mic_test")).toHaveLength(1);
+  });
+
+  it("lists history newest first with missed calls marked, and reloads after a call", async () => {
+    backend.history = [
+      { callId: "h1", peer: "bob", direction: "outgoing", outcome: "answered", startedAt: now - 7_200_000, durationSecs: 125 },
+      { callId: "h2", peer: "carol", direction: "incoming", outcome: "missed", startedAt: now - 60_000, durationSecs: 0 },
+    ];
+    await boot();
+    must<HTMLButtonElement>("tab-history").click();
+    await settle();
+    expect(must("history-status").textContent).toBe("");
+    const rows = [...must("history-list").children] as HTMLElement[];
+    expect(rows.map((r) => r.dataset.testid)).toEqual(["history-h2", "history-h1"]);
+    expect(rows[0]?.classList.contains("missed")).toBe(true);
+    expect(rows[0]?.querySelector("[data-testid=history-outcome]")?.textContent).toBe("Missed");
+    expect(rows[1]?.textContent).toContain("2:05");
+    const before = backend.called("history").length;
+    backend.emit("incoming-call", { callId: "in9", peer: "dave", peerTrust: "unverified" });
+    backend.emitCall(ended("missed", { callId: "in9", peer: "dave" }));
+    await settle();
+    expect(backend.called("history").length).toBe(before + 1);
+  });
+
+  it("help lists the shortcuts and opens with ?", async () => {
+    await boot();
+    key("?");
+    await settle();
+    expect(must("help-shortcuts").textContent).toContain("Ctrl+Enter or A");
+  });
+});
+
+describe("robustness", () => {
+  it("ignores events that break the contract, and says so in the console", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    await boot();
+    backend.emit("incoming-call", { callId: "x", peer: 5 });
+    backend.emit("call-state", { ...snap(), state: "teleporting" });
+    expect($("incoming-call")).toBeNull();
+    expect(must("contacts")).toBeTruthy();
+    expect(logged.mock.calls.map((c) => c[0])).toEqual(["dropped incoming-call event:", "dropped call-state event:"]);
+    logged.mockRestore();
+  });
+});
