@@ -17,6 +17,14 @@ const must = <T extends HTMLElement = HTMLElement>(testid: string): T => {
   if (!el) throw new Error(`no element ${testid}`);
   return el;
 };
+function inRowQ<T extends HTMLElement = HTMLElement>(row: string, testid: string): T | null {
+  return must(row).querySelector<T>(`[data-testid="${testid}"]`);
+}
+function inRow<T extends HTMLElement = HTMLElement>(row: string, testid: string): T {
+  const el = inRowQ<T>(row, testid);
+  if (!el) throw new Error(`no ${testid} in ${row}`);
+  return el;
+}
 function key(k: string, opts: KeyboardEventInit = {}, target: EventTarget = document.body): void {
   target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true, ...opts }));
 }
@@ -101,14 +109,14 @@ describe("contacts", () => {
   it("lists contacts with presence, searches through Rust, renders names as text", async () => {
     backend.contacts.push({ username: "<img src=x>", presence: "busy", trust: "verified", lastCallAt: null });
     await boot();
-    expect(must("contact-bob").querySelector("[data-testid=contact-presence]")?.textContent).toBe("Online");
-    expect(must("contact-carol").querySelector("[data-testid=contact-presence]")?.textContent).toBe("Offline");
+    expect(must("contact-bob").querySelector("[data-testid=presence]")?.textContent).toBe("Online");
+    expect(must("contact-carol").querySelector("[data-testid=presence]")?.textContent).toBe("Offline");
     expect(root.querySelector("img")).toBeNull();
 
     backend.emit("presence", { username: "carol", presence: "online" });
-    expect(must("contact-carol").querySelector("[data-testid=contact-presence]")?.textContent).toBe("Online");
+    expect(must("contact-carol").querySelector("[data-testid=presence]")?.textContent).toBe("Online");
 
-    type(must<HTMLInputElement>("contact-search"), "car");
+    type(must<HTMLInputElement>("contacts-search"), "car");
     await settle();
     expect(backend.called("list_contacts").at(-1)).toEqual({ query: "car" });
     expect($("contact-bob")).toBeNull();
@@ -116,18 +124,26 @@ describe("contacts", () => {
     expect($("echo-test")).toBeNull();
   });
 
+  it("keeps keyboard focus on the same button when the list is rebuilt", async () => {
+    await boot();
+    inRow<HTMLButtonElement>("contact-carol", "call-button").focus();
+    backend.emit("presence", { username: "carol", presence: "busy" });
+    expect(document.activeElement).toBe(inRow("contact-carol", "call-button"));
+    expect(inRow("contact-carol", "presence").textContent).toBe("In a call");
+  });
+
   it("a changed key blocks the call until the new key is accepted", async () => {
     await boot();
     backend.emit("key-changed", { username: "bob" });
-    const call = must<HTMLButtonElement>("call-bob");
+    const call = inRow<HTMLButtonElement>("contact-bob", "call-button");
     expect(call.disabled).toBe(true);
-    expect($("key-change-warning-bob")).not.toBeNull();
+    expect(inRowQ("contact-bob", "key-change-warning")).not.toBeNull();
     call.click();
     await settle();
     expect(backend.called("start_call")).toEqual([]);
 
     backend.contacts[0] = { ...backend.contacts[0]!, trust: "key-changed" };
-    must<HTMLButtonElement>("review-key-bob").click();
+    inRow<HTMLButtonElement>("contact-bob", "review-key-button").click();
     await settle();
     expect(must("key-change-dialog").textContent).toContain("12345 67890 13579");
     backend.handlers.safety_number = (a) => ({ username: a.username, groups: ["99999"], trust: "unverified" });
@@ -139,8 +155,8 @@ describe("contacts", () => {
     key("Escape");
     await settle();
     expect($("safety-dialog")).toBeNull();
-    expect($("key-change-warning-bob")).toBeNull();
-    expect(must<HTMLButtonElement>("call-bob").disabled).toBe(false);
+    expect(inRowQ("contact-bob", "key-change-warning")).toBeNull();
+    expect(inRow<HTMLButtonElement>("contact-bob", "call-button").disabled).toBe(false);
   });
 
   it("marks the contact blocked when Rust refuses the call for a key change", async () => {
@@ -148,15 +164,15 @@ describe("contacts", () => {
       throw { kind: "key-changed", message: "bob's safety number changed." };
     };
     await boot();
-    must<HTMLButtonElement>("call-bob").click();
+    inRow<HTMLButtonElement>("contact-bob", "call-button").click();
     await settle();
     expect(must("notice-text").textContent).toBe("bob's safety number changed.");
-    expect($("key-change-warning-bob")).not.toBeNull();
+    expect(inRowQ("contact-bob", "key-change-warning")).not.toBeNull();
   });
 
   it("verifies a safety number", async () => {
     await boot();
-    must<HTMLButtonElement>("verify-bob").click();
+    inRow<HTMLButtonElement>("contact-bob", "verify-button").click();
     await settle();
     expect(must("safety-number").textContent).toBe("12345 67890 13579");
     expect(document.activeElement).toBe(must("close-dialog"));
@@ -165,14 +181,14 @@ describe("contacts", () => {
     expect(backend.called("mark_verified")).toEqual([{ username: "bob" }]);
     expect(must("safety-status").textContent).toBe("Verified");
     expect(must<HTMLButtonElement>("mark-verified").disabled).toBe(true);
-    expect(must("contact-bob").querySelector("[data-testid=contact-trust]")?.textContent).toBe("Verified");
+    expect(must("contact-bob").querySelector("[data-testid=trust]")?.textContent).toBe("Verified");
   });
 });
 
 describe("outgoing call", () => {
   it("rings, connects, shows SAS, timer, stats, mutes and hangs up", async () => {
     await boot();
-    must<HTMLButtonElement>("call-bob").click();
+    inRow<HTMLButtonElement>("contact-bob", "call-button").click();
     await settle();
     expect(backend.called("start_call")).toEqual([{ username: "bob" }]);
     expect(must("outgoing-view").textContent).toContain("Calling bob…");
@@ -215,7 +231,7 @@ describe("outgoing call", () => {
       throw { kind: "device", message: "No microphone." };
     };
     await boot();
-    must<HTMLButtonElement>("call-bob").click();
+    inRow<HTMLButtonElement>("contact-bob", "call-button").click();
     await settle();
     backend.emitCall(active());
     must<HTMLButtonElement>("mute").click();
@@ -226,7 +242,7 @@ describe("outgoing call", () => {
 
   it("cancel while ringing; a rejection is explained", async () => {
     await boot();
-    must<HTMLButtonElement>("call-bob").click();
+    inRow<HTMLButtonElement>("contact-bob", "call-button").click();
     await settle();
     must<HTMLButtonElement>("cancel-call").click();
     await settle();
@@ -237,7 +253,7 @@ describe("outgoing call", () => {
 
   it("the echo test calls echo_test and needs no SAS comparison", async () => {
     await boot();
-    must<HTMLButtonElement>("echo-test-call").click();
+    inRow<HTMLButtonElement>("echo-test", "call-button").click();
     await settle();
     expect(backend.called("echo_test")).toHaveLength(1);
     expect(must("outgoing-view").textContent).toContain("Calling Echo test…");
@@ -373,13 +389,13 @@ describe("settings and history", () => {
     await settle();
     expect(must("history-status").textContent).toBe("");
     const rows = [...must("history-list").children] as HTMLElement[];
-    expect(rows.map((r) => r.dataset.testid)).toEqual(["history-h2", "history-h1"]);
+    expect(rows.map((r) => r.dataset.testid)).toEqual(["history-row-h2", "history-row-h1"]);
     expect(rows[0]?.classList.contains("missed")).toBe(true);
-    expect(rows[0]?.querySelector("[data-testid=history-outcome]")?.textContent).toBe("Missed");
+    expect(rows[0]?.querySelector("[data-testid=outcome]")?.textContent).toBe("Missed");
     expect(rows[1]?.textContent).toContain("2:05");
     const before = backend.called("history").length;
     backend.emit("incoming-call", { callId: "in9", peer: "dave", peerTrust: "unverified" });
-    backend.emitCall(ended("missed", { callId: "in9", peer: "dave" }));
+    backend.emitCall(ended("missed", { callId: "in9", peer: "dave", direction: "incoming" }));
     await settle();
     expect(backend.called("history").length).toBe(before + 1);
   });

@@ -324,7 +324,7 @@ export class App {
         void this.act({ type: "tab", tab: "help" });
         return;
       case "focus-search":
-        this.root.querySelector<HTMLElement>("[data-testid=contact-search]")?.focus();
+        this.root.querySelector<HTMLElement>("[data-testid=contacts-search]")?.focus();
         return;
       case "close-dialog":
         void this.act({ type: "close-dialog" });

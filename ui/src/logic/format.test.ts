@@ -71,7 +71,9 @@ describe("quality", () => {
 describe("wording", () => {
   it("explains how a call ended, adding Rust's detail only for failures", () => {
     expect(endText("rejected", "bob", null)).toBe("bob declined the call.");
-    expect(endText("missed", "bob", null)).toBe("Missed call from bob.");
+    expect(endText("missed", "bob", null, "incoming")).toBe("Missed call from bob.");
+    expect(endText("missed", "bob", null, "outgoing")).toBe("bob did not answer.");
+    expect(endText("rejected", "bob", null, "incoming")).toBe("You declined the call from bob.");
     expect(endText("connection-lost", "bob", "No packets for 10 s.")).toBe("The connection to bob was lost. No packets for 10 s.");
     expect(endText("hung-up", "bob", "ignored")).toBe("Call with bob ended.");
   });

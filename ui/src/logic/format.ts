@@ -1,6 +1,6 @@
 // Text the screens show, computed from contract data. Pure, so that every
 // wording and rounding rule is tested once here.
-import type { CallStats, EndReason, HistoryEntry, Outcome, Presence, Trust } from "../api/types";
+import type { CallStats, Direction, EndReason, Outcome, Presence, Trust } from "../api/types";
 
 /** Call timer: m:ss below an hour, h:mm:ss above. Negative input reads 0:00. */
 export function formatDuration(totalSecs: number): string {
@@ -51,14 +51,15 @@ export function trustText(t: Trust): string {
   return t === "verified" ? "Verified" : t === "key-changed" ? "Safety number changed" : "Not verified";
 }
 
-/** What the user reads when a call ends. `mine` is true when we placed it. */
-export function endText(reason: EndReason, peer: string, message: string | null): string {
+/** What the user reads when a call ends, from our side of it. */
+export function endText(reason: EndReason, peer: string, message: string | null, direction: Direction = "outgoing"): string {
+  const incoming = direction === "incoming";
   const base: Record<EndReason, string> = {
     "hung-up": `Call with ${peer} ended.`,
     "remote-hung-up": `${peer} hung up.`,
-    cancelled: `Call with ${peer} cancelled.`,
-    rejected: `${peer} declined the call.`,
-    missed: `Missed call from ${peer}.`,
+    cancelled: incoming ? `${peer} cancelled the call.` : `Call to ${peer} cancelled.`,
+    rejected: incoming ? `You declined the call from ${peer}.` : `${peer} declined the call.`,
+    missed: incoming ? `Missed call from ${peer}.` : `${peer} did not answer.`,
     busy: `${peer} is in another call.`,
     offline: `${peer} is offline.`,
     "connection-lost": `The connection to ${peer} was lost.`,
@@ -69,7 +70,7 @@ export function endText(reason: EndReason, peer: string, message: string | null)
     : base[reason];
 }
 
-export function outcomeText(o: Outcome, direction: HistoryEntry["direction"]): string {
+export function outcomeText(o: Outcome, direction: Direction): string {
   switch (o) {
     case "answered":
       return direction === "outgoing" ? "Outgoing" : "Incoming";

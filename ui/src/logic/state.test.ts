@@ -106,7 +106,7 @@ describe("incoming call", () => {
     expect(s.incoming).toEqual({ callId: "in1", peer: "carol", peerTrust: "key-changed" });
   });
   it("the caller hanging up turns it into a missed call", () => {
-    const s = run(signedIn, ev({ name: "incoming-call", payload: incoming }), ev({ name: "call-state", payload: ended("missed", { callId: "in1", peer: "carol" }) }));
+    const s = run(signedIn, ev({ name: "incoming-call", payload: incoming }), ev({ name: "call-state", payload: ended("missed", { callId: "in1", peer: "carol", direction: "incoming" }) }));
     expect(s.incoming).toBeNull();
     expect(s.lastEnded?.text).toBe("Missed call from carol.");
   });

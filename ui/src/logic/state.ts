@@ -186,7 +186,7 @@ function applySnapshot(s: State, snap: CallSnapshot): State {
     const reason = snap.reason ?? "failed";
     const endedIds = [...s.endedIds, snap.callId].slice(-ENDED_MEMORY);
     if (!ours && !ringing) return { ...s, endedIds };
-    const lastEnded: EndedCall = { callId: snap.callId, peer: snap.peer, reason, text: endText(reason, snap.peer, snap.message) };
+    const lastEnded: EndedCall = { callId: snap.callId, peer: snap.peer, reason, text: endText(reason, snap.peer, snap.message, snap.direction) };
     return {
       ...s,
       endedIds,

@@ -9,7 +9,7 @@ import type { Ctx, View } from "./view";
 export function mountContacts(ctx: Ctx): View {
   const heading = h("h2", { attrs: { tabindex: -1, id: "contacts-title" }, text: "Contacts" });
   const search = h("input", {
-    testid: "contact-search",
+    testid: "contacts-search",
     attrs: {
       type: "search",
       "aria-label": "Search contacts or find a username",
@@ -20,7 +20,7 @@ export function mountContacts(ctx: Ctx): View {
   });
   search.addEventListener("input", () => ctx.act({ type: "search", query: search.value }));
   const ended = h("p", { class: "banner", testid: "call-ended", attrs: { hidden: true } });
-  const list = h("ul", { class: "contact-list", testid: "contact-list", attrs: { "aria-labelledby": "contacts-title" } });
+  const list = h("ul", { class: "contact-list", testid: "contacts-list", attrs: { "aria-labelledby": "contacts-title" } });
   const empty = h("p", { class: "muted", testid: "contacts-empty", attrs: { hidden: true } });
   const el = h(
     "section",
@@ -49,7 +49,7 @@ export function mountContacts(ctx: Ctx): View {
         "div",
         { class: "row-actions" },
         button("Call", () => ctx.act({ type: "echo-test" }), {
-          testid: "echo-test-call",
+          testid: "call-button",
           class: "primary",
           attrs: { "aria-label": "Call the echo test", disabled: blocked || s.pending === "call" },
         }),
@@ -61,7 +61,7 @@ export function mountContacts(ctx: Ctx): View {
     const block = callBlock(s, c);
     const changed = c.trust === "key-changed";
     const call = button("Call", () => ctx.act({ type: "call", username: c.username }), {
-      testid: `call-${c.username}`,
+      testid: "call-button",
       class: "primary",
       attrs: { "aria-label": `Call ${c.username}`, disabled: block !== null || s.pending === "call" },
     });
@@ -69,10 +69,10 @@ export function mountContacts(ctx: Ctx): View {
     const warning = changed
       ? h(
           "div",
-          { class: "warning", testid: `key-change-warning-${c.username}`, attrs: { role: "note" } },
+          { class: "warning", testid: "key-change-warning", attrs: { role: "note" } },
           h("span", { text: `${c.username}'s safety number changed. Calls are blocked until you review it.` }),
           button("Review new key", () => ctx.act({ type: "open-key-change", username: c.username }), {
-            testid: `review-key-${c.username}`,
+            testid: "review-key-button",
           }),
         )
       : null;
@@ -86,8 +86,8 @@ export function mountContacts(ctx: Ctx): View {
         h(
           "span",
           { class: "meta" },
-          h("span", { class: `presence ${c.presence}`, testid: "contact-presence", text: presenceText(c.presence) }),
-          h("span", { class: `trust ${c.trust}`, testid: "contact-trust", text: trustText(c.trust) }),
+          h("span", { class: `presence ${c.presence}`, testid: "presence", text: presenceText(c.presence) }),
+          h("span", { class: `trust ${c.trust}`, testid: "trust", text: trustText(c.trust) }),
         ),
       ),
       h(
@@ -96,7 +96,7 @@ export function mountContacts(ctx: Ctx): View {
         changed
           ? null
           : button("Safety number", () => ctx.act({ type: "open-verify", username: c.username }), {
-              testid: `verify-${c.username}`,
+              testid: "verify-button",
               attrs: { "aria-label": `Safety number with ${c.username}` },
             }),
         call,
@@ -116,7 +116,9 @@ export function mountContacts(ctx: Ctx): View {
       if (shown && shown.contacts === s.contacts && shown.busy === busy && shown.query === s.query) return;
       shown = { contacts: s.contacts, busy, query: s.query };
       // Rebuilding the rows is simplest; put focus back on the same control.
-      const focused = list.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.testid : undefined;
+      const active = document.activeElement as HTMLElement | null;
+      const focused =
+        active && list.contains(active) ? { row: active.closest("li")?.dataset.testid, control: active.dataset.testid } : undefined;
       const rows = s.contacts.map((c) => contactRow(s, c));
       list.replaceChildren(...(s.query.trim() === "" ? [echoRow(s)] : []), ...rows);
       empty.hidden = rows.length > 0;
@@ -127,12 +129,9 @@ export function mountContacts(ctx: Ctx): View {
           : `No one called “${s.query.trim()}” was found.`,
       );
       if (focused) {
-        for (const b of list.querySelectorAll<HTMLElement>("[data-testid]")) {
-          if (b.dataset.testid === focused) {
-            b.focus();
-            break;
-          }
-        }
+        const row = [...list.children].find((li) => (li as HTMLElement).dataset.testid === focused.row);
+        const again = [...(row?.querySelectorAll<HTMLElement>("[data-testid]") ?? [])].find((el) => el.dataset.testid === focused.control);
+        again?.focus();
       }
     },
   };

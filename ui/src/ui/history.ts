@@ -22,12 +22,12 @@ export function mountHistory(ctx: Ctx): View {
     const missed = e.outcome === "missed" && e.direction === "incoming";
     const arrow = e.direction === "incoming" ? "↙" : "↗";
     const callBack = button("Call back", () => ctx.act({ type: "call", username: e.peer }), {
-      testid: `history-call-${e.callId}`,
+      testid: "call-back-button",
       attrs: { "aria-label": `Call ${e.peer}`, disabled: blocked },
     });
     return h(
       "li",
-      { class: `history-row ${e.outcome}${missed ? " missed" : ""}`, testid: `history-${e.callId}`, attrs: { "data-outcome": e.outcome } },
+      { class: `history-row ${e.outcome}${missed ? " missed" : ""}`, testid: `history-row-${e.callId}`, attrs: { "data-outcome": e.outcome } },
       h(
         "div",
         { class: "who" },
@@ -36,7 +36,7 @@ export function mountHistory(ctx: Ctx): View {
           "span",
           { class: "meta" },
           h("span", { attrs: { "aria-hidden": "true" }, text: arrow }),
-          h("span", { class: "outcome", testid: "history-outcome", text: outcomeText(e.outcome, e.direction) }),
+          h("span", { class: "outcome", testid: "outcome", text: outcomeText(e.outcome, e.direction) }),
           h("span", { text: formatWhen(e.startedAt, ctx.now()) }),
           e.durationSecs > 0 ? h("span", { text: formatDuration(e.durationSecs) }) : null,
         ),
