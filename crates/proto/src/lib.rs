@@ -6,7 +6,16 @@
 //! methods. That makes every protocol rule testable deterministically over a
 //! simulated network with a virtual clock.
 
+pub mod control;
+pub mod handshake;
 pub mod identity;
+pub mod packet;
+pub mod replay;
+pub mod safety;
+pub mod schedule;
+pub mod session;
+pub mod time;
+mod wire;
 
 /// Version of the wire protocol spoken by this crate.
 pub const PROTOCOL_VERSION: u8 = 1;
