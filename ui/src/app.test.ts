@@ -313,11 +313,19 @@ describe("incoming call", () => {
     await settle();
     expect(backend.called("accept_call")).toEqual([]);
     backend.contacts[1] = { ...backend.contacts[1]!, trust: "key-changed" };
+    expect(document.activeElement).toBe(must("incoming-review-key"));
     must<HTMLButtonElement>("incoming-review-key").click();
     await settle();
+    expect(must("key-change-dialog").contains(document.activeElement)).toBe(true);
     must<HTMLButtonElement>("accept-key-change").click();
     await settle();
     expect(must<HTMLButtonElement>("accept-call").disabled).toBe(false);
+    // Esc closes the dialog above the popup; it does not decline the call.
+    key("Escape");
+    await settle();
+    expect($("safety-dialog")).toBeNull();
+    expect(backend.called("reject_call")).toEqual([]);
+    expect(document.activeElement).toBe(must("accept-call"));
   });
 
   it("does not ring when the ring sound is off", async () => {

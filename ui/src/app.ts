@@ -387,6 +387,7 @@ export class App {
 
   private renderOverlays(s: State): void {
     const hadOverlay = this.popup !== null || this.dialog !== null;
+    const hadDialog = this.dialog !== null;
     if (s.incoming && !this.popup) {
       this.popup = mountIncoming(this.ctx);
     } else if (!s.incoming && this.popup) {
@@ -403,22 +404,25 @@ export class App {
       const active = this.root.ownerDocument.activeElement;
       this.focusBeforeOverlay = active instanceof HTMLElement ? active : null;
     }
-    // The popup goes above a dialog: a call must be answerable at once.
-    const top = this.popup ?? this.dialog;
-    for (const v of [this.dialog, this.popup]) {
-      if (v && v.el.parentElement !== this.overlayHost) {
-        this.overlayHost.append(v.el);
-        v.update(s);
-        if (v === top) v.focusTarget?.focus();
-      } else if (v) {
-        v.update(s);
-      }
+    // The newest overlay goes on top and takes focus: the reducer closes
+    // dialogs when a call rings, so a dialog is only ever opened above the
+    // popup, never under it.
+    for (const v of [this.popup, this.dialog]) {
+      if (!v) continue;
+      const fresh = v.el.parentElement !== this.overlayHost;
+      if (fresh) this.overlayHost.append(v.el);
+      v.update(s);
+      if (fresh) v.focusTarget?.focus();
     }
     // Background content is inert for pointer and keyboard while a modal is up.
-    const modal = top !== null;
+    const modal = this.popup !== null || this.dialog !== null;
     for (const el of [this.header, this.screenHost]) {
       if (modal) el.setAttribute("inert", "");
       else el.removeAttribute("inert");
+    }
+    if (this.popup && this.dialog === null && hadDialog) {
+      // Back from a dialog opened on the popup.
+      this.popup.focusTarget?.focus();
     }
     if (hadOverlay && !modal) {
       const back = this.focusBeforeOverlay;

@@ -50,6 +50,12 @@ describe("shortcuts", () => {
     expect(shortcut(key("m", { ctrlKey: true }), d)).toBe("toggle-mute");
     expect(shortcut(key("m"), d)).toBeNull();
   });
+  it("a dialog opened from the popup takes Esc; the popup keys wait", () => {
+    const both = { ...popup, dialog: true };
+    expect(shortcut(key("Escape"), both)).toBe("close-dialog");
+    expect(shortcut(key("a"), both)).toBeNull();
+    expect(shortcut(key("Enter", { ctrlKey: true }), both)).toBeNull();
+  });
   it("key repeats and Alt combinations never fire", () => {
     expect(shortcut(key("Enter", { ctrlKey: true, repeat: true }), popup)).toBeNull();
     expect(shortcut(key("Escape", { repeat: true }), inCall)).toBeNull();

@@ -39,19 +39,21 @@ export function shortcut(k: KeyPress, ctx: ShortcutContext): ShortcutAction | nu
   const key = k.key.length === 1 ? k.key.toLowerCase() : k.key;
   const bare = !ctrl && !k.typing;
 
-  // The popup is on top of everything, dialogs included.
+  const inCall = ctx.screen === "in-call";
+  // A dialog is always the topmost layer (an incoming call closes any open
+  // dialog; one opened from the popup sits above it), so it takes Esc.
+  if (ctx.dialog) {
+    if (key === "Escape") return "close-dialog";
+    if (inCall && ctrl && key === "m") return "toggle-mute";
+    if (inCall && ctrl && key === "e") return "hang-up";
+    return null;
+  }
   if (ctx.popup) {
     if ((ctrl && key === "Enter") || (bare && key === "a")) return "accept";
     if (key === "Escape" || (bare && key === "r")) return "reject";
     return null;
   }
-  const inCall = ctx.screen === "in-call";
-  if (inCall && ((ctrl && key === "m") || (bare && !ctx.dialog && key === "m"))) return "toggle-mute";
-  if (ctx.dialog) {
-    if (key === "Escape") return "close-dialog";
-    if (inCall && ctrl && key === "e") return "hang-up";
-    return null;
-  }
+  if (inCall && ((ctrl && key === "m") || (bare && key === "m"))) return "toggle-mute";
   if (inCall && ((ctrl && key === "e") || key === "Escape")) return "hang-up";
   if (ctx.screen === "outgoing" && ((ctrl && key === "e") || key === "Escape")) return "cancel";
   if (bare && key === "?") return "help";

@@ -105,6 +105,15 @@ describe("incoming call", () => {
     const s = run(signedIn, ev({ name: "call-state", payload: snap({ callId: "in1", peer: "carol", state: "ringing-in", peerTrust: "key-changed" }) }));
     expect(s.incoming).toEqual({ callId: "in1", peer: "carol", peerTrust: "key-changed" });
   });
+  it("closes an open dialog so the popup is on top", () => {
+    const s = run(
+      signedIn,
+      { type: "dialog", dialog: { kind: "verify", username: "bob", number: null } },
+      ev({ name: "incoming-call", payload: incoming }),
+    );
+    expect(s.dialog).toBeNull();
+    expect(s.incoming).toEqual(incoming);
+  });
   it("the caller hanging up turns it into a missed call", () => {
     const s = run(signedIn, ev({ name: "incoming-call", payload: incoming }), ev({ name: "call-state", payload: ended("missed", { callId: "in1", peer: "carol", direction: "incoming" }) }));
     expect(s.incoming).toBeNull();

@@ -159,7 +159,8 @@ function applyEvent(s: State, e: BackendEvent, now: number): State {
     case "incoming-call": {
       const c = e.payload;
       if (s.endedIds.includes(c.callId) || s.call !== null || s.incoming?.callId === c.callId) return s;
-      return { ...s, incoming: c };
+      // The popup must be on top and answerable at once: close any dialog.
+      return { ...s, incoming: c, dialog: null };
     }
     case "call-stats":
       return s.call?.callId === e.payload.callId ? { ...s, stats: e.payload, statsAt: now } : s;
@@ -204,7 +205,7 @@ function applySnapshot(s: State, snap: CallSnapshot): State {
     // Rust answers `busy` itself while we are in a call; a stray ringing-in
     // must not replace the call on screen.
     if (s.call !== null || s.incoming?.callId === snap.callId) return s;
-    return { ...s, incoming: { callId: snap.callId, peer: snap.peer, peerTrust: snap.peerTrust } };
+    return { ...s, incoming: { callId: snap.callId, peer: snap.peer, peerTrust: snap.peerTrust }, dialog: null };
   }
 
   if (s.call?.callId === snap.callId && RANK[snap.state] < RANK[s.call.state]) return s;
