@@ -274,7 +274,7 @@ describe("incoming call", () => {
     const popup = must("incoming-call");
     expect(popup.getAttribute("role")).toBe("alertdialog");
     expect(must("incoming-caller").textContent).toBe("carol");
-    expect(must("incoming-trust").textContent).toBe("Verified");
+    expect(must("incoming-trust").textContent).toBe("Safety number: verified");
     expect(document.activeElement).toBe(must("accept-call"));
     expect(ringer.ringing).toBe(true);
     expect(root.querySelector("main")?.hasAttribute("inert")).toBe(true);

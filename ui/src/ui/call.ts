@@ -87,10 +87,9 @@ export function mountInCall(ctx: Ctx): View {
     heading,
     stateText,
     timer,
-    sasBox,
-    meters,
-    statsBox,
     h("div", { class: "actions center" }, mute, hangUp),
+    // Two columns when there is room, one below the other at high zoom.
+    h("div", { class: "call-panels" }, sasBox, h("div", { class: "panel" }, meters, statsBox)),
   );
 
   let peer = "";

@@ -27,7 +27,7 @@ export function mountFirstRun(ctx: Ctx, s: State): View {
   });
   const regField = field("Registry address", registry, "Ask the person who runs your registry, or host one in Settings later.");
   const userField = field("Choose a username", username, "3 to 32 characters: a–z, 0–9, _ . -");
-  const submit = h("button", { testid: "first-run-submit", attrs: { type: "submit" }, text: "Create my identity" });
+  const submit = h("button", { testid: "first-run-submit", class: "primary", attrs: { type: "submit" }, text: "Create my identity" });
   const form = h(
     "form",
     { class: "stack", testid: "first-run-form", attrs: { novalidate: true } },

@@ -72,7 +72,7 @@ export function mountIncoming(ctx: Ctx): View {
       if (!c) return;
       peer = c.peer;
       setText(caller, c.peer);
-      setText(trust, trustText(c.peerTrust));
+      setText(trust, `Safety number: ${trustText(c.peerTrust).toLowerCase()}`);
       trust.className = `trust ${c.peerTrust}`;
       const ok = canAccept(c);
       warning.hidden = ok;
