@@ -356,6 +356,48 @@ describe("settings and history", () => {
     expect(must("host-toggle").textContent).toBe("Stop hosting");
   });
 
+  it("saving a new registry shows it in the footer", async () => {
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    backend.handlers.set_settings = (a) => {
+      backend.account = { ...backend.account!, registryUrl: (a.settings as { registryUrl: string }).registryUrl };
+      return a.settings;
+    };
+    type(must<HTMLInputElement>("settings-registry"), "not a url at all");
+    must<HTMLButtonElement>("settings-save").click();
+    await settle();
+    expect(backend.called("set_settings")).toEqual([]);
+    type(must<HTMLInputElement>("settings-registry"), "https://reg.example.org/");
+    must<HTMLButtonElement>("settings-save").click();
+    await settle();
+    expect(backend.called("set_settings")).toEqual([
+      { settings: { registryUrl: "https://reg.example.org", advertiseAddress: null, ringSound: true, notifications: true } },
+    ]);
+    expect(must("registry-url").textContent).toBe("https://reg.example.org");
+    expect(must("settings-status").textContent).toBe("Saved.");
+  });
+
+  it("hang up works even while another command is in flight", async () => {
+    let release: () => void = () => {};
+    backend.handlers.echo_test = () =>
+      new Promise((resolve) => {
+        release = () => resolve(snap({ callId: "echo1", peer: "echo", echo: true }));
+      });
+    await boot();
+    inRow<HTMLButtonElement>("echo-test", "call-button").click();
+    await settle();
+    // The bot answered before echo_test returned.
+    backend.emitCall(active({ callId: "echo1", peer: "echo", echo: true }));
+    must<HTMLButtonElement>("hang-up").click();
+    await settle();
+    expect(backend.called("hang_up")).toEqual([{ callId: "echo1" }]);
+    release();
+    await settle();
+    // The late ringing-out reply does not drag the call back.
+    expect(must("call-state").textContent).toBe("Connected");
+  });
+
   it("exports the identity only with a confirmed passphrase", async () => {
     await boot();
     must<HTMLButtonElement>("tab-settings").click();

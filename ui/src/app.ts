@@ -164,16 +164,22 @@ export class App {
     this.dispatch({ type: "notice", notice: { tone: "error", text: errorText(e) } });
   }
 
-  /** Runs a command with `pending` set, so its button cannot be pressed twice. */
-  private async run(pending: State["pending"], f: () => Promise<void>): Promise<void> {
-    if (this.state.pending !== null) return;
-    this.dispatch({ type: "pending", pending });
+  /**
+   * Runs a command with `pending` set, so its button cannot be pressed twice.
+   * Ending a call (hang up, cancel, decline) is never held back by another
+   * command in flight: the user must always be able to get out of a call.
+   */
+  private async run(pending: NonNullable<State["pending"]>, f: () => Promise<void>): Promise<void> {
+    const ending = pending === "hang-up" || pending === "cancel" || pending === "reject";
+    if (this.state.pending === pending || (this.state.pending !== null && !ending)) return;
+    const owns = this.state.pending === null;
+    if (owns) this.dispatch({ type: "pending", pending });
     try {
       await f();
     } catch (e) {
       this.fail(e);
     } finally {
-      this.dispatch({ type: "pending", pending: null });
+      if (owns) this.dispatch({ type: "pending", pending: null });
     }
   }
 
@@ -281,7 +287,13 @@ export class App {
         return;
       case "settings-saved":
         this.ringSound = i.ringSound;
-        this.render();
+        // A new registry URL changes the account's; the footer shows it.
+        try {
+          const account = await this.api.getAccount();
+          if (account) this.dispatch({ type: "account", account });
+        } catch (e) {
+          this.fail(e);
+        }
         return;
     }
   }

@@ -102,6 +102,8 @@ export type Action =
   /** Sign-up worked; the first-run screen now shows the new identity. */
   | { type: "signed-up"; account: Account }
   | { type: "welcome-done" }
+  /** The account changed (e.g. moved to another registry). */
+  | { type: "account"; account: Account }
   | { type: "pending"; pending: Pending | null }
   | { type: "event"; event: BackendEvent; now: number }
   /** The result of start_call, echo_test or accept_call. */
@@ -125,6 +127,8 @@ export function reduce(s: State, a: Action): State {
     }
     case "signed-up":
       return { ...s, account: a.account, notice: null };
+    case "account":
+      return { ...s, account: a.account };
     case "welcome-done":
       return s.account ? { ...s, phase: "main", tab: "contacts" } : s;
     case "pending":
