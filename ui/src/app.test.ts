@@ -226,6 +226,26 @@ describe("outgoing call", () => {
     expect(must("call-ended").textContent).toBe("Call with bob ended.");
   });
 
+  it("the timer and the quality follow the clock", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      await boot();
+      backend.emitCall(active({ activeSince: now }));
+      backend.emit("call-stats", stats());
+      expect(must("quality").dataset.level).toBe("good");
+      now += 2_000;
+      vi.advanceTimersByTime(1_000);
+      expect(must("call-timer").textContent).toBe("0:02");
+      // No stats for more than 3 s: the indicator says it does not know.
+      now += 2_000;
+      vi.advanceTimersByTime(1_000);
+      expect(must("call-timer").textContent).toBe("0:04");
+      expect(must("quality").dataset.level).toBe("unknown");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("puts mute back when Rust refuses it", async () => {
     backend.handlers.set_mute = () => {
       throw { kind: "device", message: "No microphone." };
