@@ -451,8 +451,8 @@ describe("settings and history", () => {
 
   it("lists history newest first with missed calls marked, and reloads after a call", async () => {
     backend.history = [
-      { callId: "h1", peer: "bob", direction: "outgoing", outcome: "answered", startedAt: now - 7_200_000, durationSecs: 125 },
-      { callId: "h2", peer: "carol", direction: "incoming", outcome: "missed", startedAt: now - 60_000, durationSecs: 0 },
+      { callId: "h1", peer: "bob", echo: false, direction: "outgoing", outcome: "answered", startedAt: now - 7_200_000, durationSecs: 125 },
+      { callId: "h2", peer: "carol", echo: false, direction: "incoming", outcome: "missed", startedAt: now - 60_000, durationSecs: 0 },
     ];
     await boot();
     must<HTMLButtonElement>("tab-history").click();
@@ -468,6 +468,19 @@ describe("settings and history", () => {
     backend.emitCall(ended("missed", { callId: "in9", peer: "dave", direction: "incoming" }));
     await settle();
     expect(backend.called("history").length).toBe(before + 1);
+  });
+
+  it("an echo test in history is run again with echo_test, not called as a user", async () => {
+    backend.history = [{ callId: "e1", peer: "echo-bot", echo: true, direction: "outgoing", outcome: "answered", startedAt: now - 1000, durationSecs: 9 }];
+    await boot();
+    must<HTMLButtonElement>("tab-history").click();
+    await settle();
+    expect(inRow("history-row-e1", "call-back-button").textContent).toBe("Run again");
+    expect(must("history-row-e1").textContent).toContain("Echo test");
+    inRow<HTMLButtonElement>("history-row-e1", "call-back-button").click();
+    await settle();
+    expect(backend.called("echo_test")).toHaveLength(1);
+    expect(backend.called("start_call")).toEqual([]);
   });
 
   it("help lists the shortcuts and opens with ?", async () => {

@@ -13,9 +13,9 @@ backend.contacts.push(
   { username: "mallory", presence: "online", trust: "key-changed", lastCallAt: null },
 );
 backend.history = [
-  { callId: "h1", peer: "bob", direction: "outgoing", outcome: "answered", startedAt: Date.now() - 3_600_000, durationSecs: 754 },
-  { callId: "h2", peer: "carol", direction: "incoming", outcome: "missed", startedAt: Date.now() - 600_000, durationSecs: 0 },
-  { callId: "h3", peer: "dave.k", direction: "incoming", outcome: "answered", startedAt: Date.now() - 90_000_000, durationSecs: 61 },
+  { callId: "h1", peer: "bob", echo: false, direction: "outgoing", outcome: "answered", startedAt: Date.now() - 3_600_000, durationSecs: 754 },
+  { callId: "h2", peer: "carol", echo: false, direction: "incoming", outcome: "missed", startedAt: Date.now() - 600_000, durationSecs: 0 },
+  { callId: "h3", peer: "echo", echo: true, direction: "outgoing", outcome: "answered", startedAt: Date.now() - 90_000_000, durationSecs: 61 },
 ];
 if (screen !== "first-run") backend.account = { username: "alice", registryUrl: "http://127.0.0.1:5001", fingerprint: "3f9a 21c0 77d4 e812 5b06 c3aa 9d41 0f7e" };
 if (root) {

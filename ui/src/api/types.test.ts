@@ -87,7 +87,7 @@ describe("payload parsers", () => {
     expect(() => parseSettings({ registryUrl: "http://r", ringSound: "yes", notifications: true, advertiseAddress: null })).toThrow(
       /ringSound/,
     );
-    const h = { callId: "c", peer: "bob", direction: "incoming", outcome: "missed", startedAt: 1, durationSecs: 0 };
+    const h = { callId: "c", peer: "bob", echo: false, direction: "incoming", outcome: "missed", startedAt: 1, durationSecs: 0 };
     expect(parseHistory([h])).toEqual([h]);
     expect(() => parseHistory([{ ...h, outcome: "lost" }])).toThrow(/outcome/);
     expect(parseHostStatus({ running: false, urls: [], dataDir: null }).running).toBe(false);

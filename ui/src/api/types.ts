@@ -304,6 +304,8 @@ export type Outcome = (typeof OUTCOME)[number];
 export interface HistoryEntry {
   callId: string;
   peer: string;
+  /** A call to the built-in echo test. */
+  echo: boolean;
   direction: Direction;
   outcome: Outcome;
   /** Unix ms when the call was placed or received. */
@@ -317,6 +319,7 @@ export function parseHistoryEntry(value: unknown, what = "HistoryEntry"): Histor
   return {
     callId: nonEmpty(o, "callId", what),
     peer: nonEmpty(o, "peer", what),
+    echo: bool(o, "echo", what),
     direction: oneOf(o, "direction", DIRECTION, what),
     outcome: oneOf(o, "outcome", OUTCOME, what),
     startedAt: num(o, "startedAt", what, 0),

@@ -1,7 +1,7 @@
 // Contacts: search, presence, click to call, the built-in echo test, and the
 // key-change warning that blocks a call until the new key is accepted.
 import type { Contact } from "../api/types";
-import { presenceText, trustText } from "../logic/format";
+import { formatWhen, presenceText, trustText } from "../logic/format";
 import { callBlock, type State } from "../logic/state";
 import { button, h, setText } from "./dom";
 import type { Ctx, View } from "./view";
@@ -88,6 +88,7 @@ export function mountContacts(ctx: Ctx): View {
           { class: "meta" },
           h("span", { class: `presence ${c.presence}`, testid: "presence", text: presenceText(c.presence) }),
           h("span", { class: `trust ${c.trust}`, testid: "trust", text: trustText(c.trust) }),
+          c.lastCallAt !== null ? h("span", { testid: "last-call", text: `Last call ${formatWhen(c.lastCallAt, ctx.now())}` }) : null,
         ),
       ),
       h(

@@ -21,17 +21,19 @@ export function mountHistory(ctx: Ctx): View {
   function row(e: HistoryEntry): HTMLLIElement {
     const missed = e.outcome === "missed" && e.direction === "incoming";
     const arrow = e.direction === "incoming" ? "↙" : "↗";
-    const callBack = button("Call back", () => ctx.act({ type: "call", username: e.peer }), {
-      testid: "call-back-button",
-      attrs: { "aria-label": `Call ${e.peer}`, disabled: blocked },
-    });
+    const name = e.echo ? "Echo test" : e.peer;
+    const callBack = button(
+      e.echo ? "Run again" : "Call back",
+      () => ctx.act(e.echo ? { type: "echo-test" } : { type: "call", username: e.peer }),
+      { testid: "call-back-button", attrs: { "aria-label": e.echo ? "Run the echo test again" : `Call ${e.peer}`, disabled: blocked } },
+    );
     return h(
       "li",
       { class: `history-row ${e.outcome}${missed ? " missed" : ""}`, testid: `history-row-${e.callId}`, attrs: { "data-outcome": e.outcome } },
       h(
         "div",
         { class: "who" },
-        h("span", { class: "name", text: e.peer }),
+        h("span", { class: "name", text: name }),
         h(
           "span",
           { class: "meta" },
