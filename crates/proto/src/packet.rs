@@ -188,7 +188,9 @@ pub struct ReceivedMedia<'a> {
 
 impl<'a> ReceivedMedia<'a> {
     /// Parses a decrypted, unmasked media payload (content kind included).
-    pub(crate) fn parse(packet_number: u64, payload: &'a [u8]) -> Option<Self> {
+    /// [`crate::session::CallSession::handle_datagram`] does this for you;
+    /// it is public for tests and fuzzing.
+    pub fn decode(packet_number: u64, payload: &'a [u8]) -> Option<Self> {
         let mut r = Reader::new(payload);
         if r.u8()? != CONTENT_MEDIA {
             return None;
@@ -379,7 +381,7 @@ mod tests {
         let mut buf = [0xFFu8; 64];
         p.encode(&mut buf).expect("fits");
         assert_eq!(buf[63], 0);
-        let r = ReceivedMedia::parse(9, &buf).expect("parses");
+        let r = ReceivedMedia::decode(9, &buf).expect("parses");
         assert_eq!(r.timestamp, 960);
         let got: Vec<_> = r.frames().collect();
         assert_eq!(got, frames);

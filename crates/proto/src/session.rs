@@ -446,7 +446,7 @@ impl CallSession {
         let datagram: &'a [u8] = datagram;
         let payload = &datagram[HEADER_LEN..datagram.len() - TAG_LEN];
         match payload.first() {
-            Some(&CONTENT_MEDIA) => match ReceivedMedia::parse(pn, payload) {
+            Some(&CONTENT_MEDIA) => match ReceivedMedia::decode(pn, payload) {
                 Some(media) => {
                     self.update_jitter(now, media.timestamp);
                     Ok(Incoming::Media(media))
