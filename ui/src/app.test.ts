@@ -305,6 +305,7 @@ describe("incoming call", () => {
     expect($("incoming-call")).toBeNull();
     expect(ringer.ringing).toBe(false);
     expect(must("in-call-view")).toBeTruthy();
+    expect(document.activeElement).toBe(must("hang-up"));
   });
 
   it("Esc declines; a caller who gives up leaves a missed call", async () => {
@@ -315,6 +316,8 @@ describe("incoming call", () => {
     expect(backend.called("reject_call")).toEqual([{ callId: "in1" }]);
     backend.emitCall(ended("rejected", { callId: "in1", peer: "carol", direction: "incoming" }));
     expect($("incoming-call")).toBeNull();
+    // Focus returns to where it was before the popup.
+    expect(document.activeElement).toBe(must("contacts-search"));
 
     backend.emit("incoming-call", { ...ring, callId: "in2" });
     expect(ringer.starts).toBe(2);

@@ -58,6 +58,7 @@ export class App {
   private popup: View | null = null;
   private dialog: View | null = null;
   private focusBeforeOverlay: HTMLElement | null = null;
+  private screenBeforeOverlay: Screen | null = null;
   private ringSound = true;
   private ringing = false;
   private tick: ReturnType<typeof setInterval> | null = null;
@@ -415,6 +416,7 @@ export class App {
     if (!hadOverlay && (this.popup || this.dialog)) {
       const active = this.root.ownerDocument.activeElement;
       this.focusBeforeOverlay = active instanceof HTMLElement ? active : null;
+      this.screenBeforeOverlay = this.screen;
     }
     // The newest overlay goes on top and takes focus: the reducer closes
     // dialogs when a call rings, so a dialog is only ever opened above the
@@ -437,9 +439,13 @@ export class App {
       this.popup.focusTarget?.focus();
     }
     if (hadOverlay && !modal) {
+      // Back to where the user was, unless the screen changed meanwhile
+      // (accepting a call opens the call screen): then to its main control.
       const back = this.focusBeforeOverlay;
+      const sameScreen = this.screenBeforeOverlay === this.screen;
       this.focusBeforeOverlay = null;
-      if (back && back.isConnected && !back.closest("[inert]")) back.focus();
+      this.screenBeforeOverlay = null;
+      if (sameScreen && back && back.isConnected && !back.closest("[inert], [hidden]")) back.focus();
       else this.view?.focusTarget?.focus();
     }
   }
