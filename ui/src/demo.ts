@@ -32,6 +32,10 @@ if (root) {
       tick();
       setInterval(tick, 1000);
     }
+    if (screen === "key-change") {
+      // The contact list arrives a moment after start().
+      setTimeout(() => root.querySelector<HTMLButtonElement>("[data-testid=contact-mallory] [data-testid=review-key-button]")?.click(), 200);
+    }
     if (screen === "settings" || screen === "history" || screen === "help") {
       root.querySelector<HTMLButtonElement>(`[data-testid=tab-${screen}]`)?.click();
     }
