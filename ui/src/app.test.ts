@@ -351,6 +351,19 @@ describe("incoming call", () => {
     expect(document.activeElement).toBe(must("accept-call"));
   });
 
+  it("blocks accept when Rust reports the caller's key changed", async () => {
+    backend.handlers.accept_call = () => {
+      throw { kind: "key-changed", message: "carol's safety number changed." };
+    };
+    await boot();
+    backend.emit("incoming-call", ring);
+    must<HTMLButtonElement>("accept-call").click();
+    await settle();
+    expect(must("notice-text").textContent).toBe("carol's safety number changed.");
+    expect(must<HTMLButtonElement>("accept-call").disabled).toBe(true);
+    expect(must("incoming-key-warning").hidden).toBe(false);
+  });
+
   it("does not ring when the ring sound is off", async () => {
     backend.handlers.get_settings = () => ({ registryUrl: "http://r", ringSound: false, notifications: true, advertiseAddress: null });
     await boot();

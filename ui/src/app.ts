@@ -239,7 +239,14 @@ export class App {
       case "accept":
         if (!s.incoming || s.incoming.peerTrust === "key-changed") return;
         return this.run("accept", async () => {
-          this.dispatch({ type: "call", call: await this.api.acceptCall(s.incoming!.callId) });
+          const { callId, peer } = s.incoming!;
+          try {
+            this.dispatch({ type: "call", call: await this.api.acceptCall(callId) });
+          } catch (e) {
+            // Rust noticed the key change first: block accept until reviewed.
+            if (e instanceof CommandError && e.kind === "key-changed") this.dispatch({ type: "trust", username: peer, trust: "key-changed" });
+            throw e;
+          }
         });
       case "reject":
         if (!s.incoming) return;
