@@ -1057,3 +1057,37 @@ impl Established {
         (self.role, self.profile, self.secrets.sas, self.secrets)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_offer_and_answer_match_the_declared_bounds() {
+        let a = IdentityKeyPair::from_seed(&[1; 32]);
+        let b = IdentityKeyPair::from_seed(&[2; 32]);
+        let v6: SocketAddr = "[2001:db8::1]:5000".parse().expect("literal");
+        let params = OfferParams {
+            call_id: CallId([0; CALL_ID_LEN]),
+            caller: "a".repeat(MAX_USERNAME_LEN),
+            callee: "b".repeat(MAX_USERNAME_LEN),
+            candidates: vec![v6; MAX_CANDIDATES],
+            profile: MediaProfile::DEFAULT,
+        };
+        let now = UnixTime::from_secs(1);
+        let (_, offer) = ExpectAnswer::start(&a, params.clone(), b.public().clone(), [3; 32], now)
+            .expect("largest valid offer");
+        assert_eq!(offer.to_bytes().len(), MAX_OFFER_LEN);
+        let verified = offer
+            .verify(a.public(), &params.callee, now, &OfferPolicy::default())
+            .expect("verifies");
+        let (answer, _) = verified
+            .accept(&b, vec![v6; MAX_CANDIDATES], [4; 32], now)
+            .expect("accept");
+        assert_eq!(answer.to_bytes().len(), MAX_ANSWER_LEN);
+
+        let mut too_many = params;
+        too_many.candidates.push(v6);
+        assert!(ExpectAnswer::start(&a, too_many, b.public().clone(), [3; 32], now).is_err());
+    }
+}
