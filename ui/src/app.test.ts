@@ -198,7 +198,7 @@ describe("outgoing call", () => {
 
     backend.emitCall(active({ activeSince: now }));
     expect(must("in-call-view")).toBeTruthy();
-    expect(must("sas").textContent).toBe("apple river stone");
+    expect(must("sas").textContent).toBe("042 917");
     expect(must("call-status").textContent).toBe("In call with bob.");
     now += 65_000;
     backend.emit("call-stats", stats({ lossPct: 9 }));

@@ -95,7 +95,7 @@ export interface CallSnapshot {
   echo: boolean;
   state: CallState;
   peerTrust: Trust;
-  /** Short authentication string, present from `active` on. */
+  /** Short authentication string as display groups (e.g. ["042", "917"]), present from `active` on. */
   sas: string[] | null;
   /** Unix ms when the call became active; null before. */
   activeSince: number | null;

@@ -43,7 +43,7 @@ describe("outgoing call", () => {
     s = reduce(s, ev({ name: "call-state", payload: snap({ state: "connecting" }) }));
     expect(screenOf(s)).toBe("in-call");
     s = reduce(s, ev({ name: "call-state", payload: active() }));
-    expect(s.call?.sas).toEqual(["apple", "river", "stone"]);
+    expect(s.call?.sas).toEqual(["042", "917"]);
     s = reduce(s, ev({ name: "call-state", payload: ended("remote-hung-up") }));
     expect(screenOf(s)).toBe("history");
     expect(s.call).toBeNull();

@@ -19,7 +19,7 @@ export function snap(over: Partial<CallSnapshot> = {}): CallSnapshot {
 }
 
 export function active(over: Partial<CallSnapshot> = {}): CallSnapshot {
-  return snap({ state: "active", sas: ["apple", "river", "stone"], activeSince: 1_000_000, ...over });
+  return snap({ state: "active", sas: ["042", "917"], activeSince: 1_000_000, ...over });
 }
 
 export function ended(reason: CallSnapshot["reason"], over: Partial<CallSnapshot> = {}): CallSnapshot {

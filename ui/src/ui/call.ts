@@ -1,5 +1,5 @@
 // The two call screens: placing a call (ringing, cancel) and the call itself
-// (timer, mute, hang up, level meters, quality, stats, security words).
+// (timer, mute, hang up, level meters, quality, stats, security code).
 import { elapsedSecs, formatDuration, levelPercent, statLines, trustText } from "../logic/format";
 import { quality } from "../logic/quality";
 import type { State } from "../logic/state";
@@ -42,12 +42,12 @@ export function mountInCall(ctx: Ctx): View {
   const stateText = h("p", { class: "call-state", testid: "call-state" });
   const timer = h("p", { class: "timer", testid: "call-timer", attrs: { role: "timer", "aria-label": "Call duration" } });
 
-  const sasWords = h("p", { class: "sas-words", testid: "sas" });
+  const sasCode = h("p", { class: "sas-code", testid: "sas" });
   const sasBox = h(
     "div",
     { class: "sas", testid: "sas-box" },
-    h("h3", { text: "Security words" }),
-    sasWords,
+    h("h3", { text: "Security code" }),
+    sasCode,
     h("p", { class: "hint", testid: "sas-hint" }),
   );
   const sasHint = sasBox.querySelector(".hint") as HTMLElement;
@@ -109,12 +109,12 @@ export function mountInCall(ctx: Ctx): View {
       setText(timer, formatDuration(elapsedSecs(c.activeSince, ctx.now())));
 
       sasBox.hidden = c.sas === null;
-      setText(sasWords, (c.sas ?? []).join(" "));
+      setText(sasCode, (c.sas ?? []).join(" "));
       setText(
         sasHint,
         c.echo
           ? "The echo test has its own keys; nothing to compare."
-          : `Read these words to ${name}. If they hear different words, hang up: someone is in the middle.`,
+          : `Read this code to ${name}. If theirs is different, hang up: someone is in the middle.`,
       );
       verify.hidden = c.echo;
 

@@ -1,4 +1,4 @@
-// Help: the keyboard shortcuts and what the security words mean.
+// Help: the keyboard shortcuts and what the security code means.
 import { SHORTCUTS } from "../logic/shortcuts";
 import type { State } from "../logic/state";
 import { h, setText } from "./dom";
@@ -20,9 +20,9 @@ export function mountHelp(): View {
     { class: "screen", testid: "help", attrs: { "aria-labelledby": "help-title" } },
     heading,
     table,
-    h("h3", { text: "Security words and safety numbers" }),
+    h("h3", { text: "Security code and safety numbers" }),
     h("p", {
-      text: "During a call both screens show the same few words. Read them to each other: if they differ, someone is in the middle of the call, so hang up.",
+      text: "During a call both screens show the same short code. Read it to each other: if the codes differ, someone is in the middle of the call, so hang up.",
     }),
     h("p", {
       text: "The safety number belongs to you and one contact. Compare it once, in person or over a channel you trust, then mark the contact verified. If it changes later, calls are blocked until you accept the new key.",
