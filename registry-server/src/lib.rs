@@ -1,10 +1,147 @@
 //! The pqvoice registry: accounts, presence and call signaling.
 //!
-//! The registry is trusted for availability only. It relays signed handshake
-//! messages unchanged and never holds a media key.
+//! The registry is trusted for availability only (DESIGN §2). It binds
+//! usernames to hybrid identity keys, tells clients who is online, and
+//! relays each call's signed Offer and Answer unchanged between the two
+//! parties. It never holds a media key and cannot forge a handshake.
+//!
+//! Layout:
+//!
+//! * [`api`]: REST handlers; [`ws`]: the push WebSocket.
+//! * [`hub`]: live state (connections, ringing and active calls, presence
+//!   subscriptions) and the server side of the call state machine.
+//! * [`store`]: durable state behind the [`store::Store`] trait, with the
+//!   SQLite backend.
+//! * [`auth`]: challenges and bearer tokens; [`limits`]: rate limits and
+//!   strict body parsing; [`net`]: connection cap and TLS.
+//!
+//! [`app`] builds the router so tests drive it in-process; [`Server`] runs
+//! it on a real socket with graceful shutdown.
 
-use axum::{Json, Router, routing::get};
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod limits;
+pub mod metrics;
+pub mod net;
+pub mod store;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::DefaultBodyLimit;
+use axum::error_handling::HandleErrorLayer;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use proto::signaling::{ErrorCode, MAX_REQUEST_BODY};
 use serde::Serialize;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use config::Config;
+
+use crate::auth::Auth;
+use crate::error::AppError;
+use crate::hub::{Hub, HubConfig};
+use crate::limits::{Limits, PeerAddr};
+use crate::store::{SqliteStore, Store};
+
+/// Name of the token MAC secret in the store.
+const TOKEN_SECRET: &str = "token-mac-v1";
+
+/// Seconds since the Unix epoch (0 if the clock is before 1970).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Fills `buf` from the OS random source.
+pub fn random_bytes(buf: &mut [u8]) {
+    // Without OS randomness no token or call id would be safe to hand out;
+    // stopping here beats handing out guessable ones.
+    getrandom::fill(buf).expect("the OS random source is available");
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Durable storage.
+    pub store: Arc<dyn Store>,
+    /// Live connections and calls.
+    pub hub: Arc<Hub>,
+    /// Challenges and tokens.
+    pub auth: Arc<Auth>,
+    /// Rate limiters.
+    pub limits: Arc<Limits>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Flips to `true` when the server shuts down; sockets close on it.
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl AppState {
+    /// State over `store` with `config`; starts the background writer and
+    /// sweeper tasks, so it must run inside a tokio runtime.
+    pub async fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        metrics::init();
+        let mut fresh = [0u8; 32];
+        random_bytes(&mut fresh);
+        let secret = store.secret(TOKEN_SECRET, &fresh).await?;
+        let hub = Hub::new(
+            HubConfig {
+                ring_timeout: config.ring_timeout,
+                disconnect_grace: config.disconnect_grace,
+                finished_call_retention: config.finished_call_retention,
+            },
+            Arc::clone(&store),
+        );
+        let limits = Arc::new(Limits::new(
+            config.rate_per_ip,
+            config.burst_per_ip,
+            config.rate_per_account,
+            config.burst_per_account,
+        ));
+        let (shutdown, _) = watch::channel(false);
+        let state = Self {
+            store,
+            hub,
+            auth: Arc::new(Auth::new(secret)),
+            limits,
+            config: Arc::new(config),
+            shutdown,
+        };
+        tokio::spawn(sweep(state.clone()));
+        Ok(state)
+    }
+}
+
+async fn sweep(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut stop = state.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                state.hub.sweep();
+                state.auth.sweep(unix_now());
+                state.limits.sweep();
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
 
 /// Answer of `GET /healthz`.
 #[derive(Debug, Serialize)]
@@ -15,11 +152,6 @@ pub struct Health {
     pub version: &'static str,
 }
 
-/// Builds the HTTP router. Tests drive it in-process or over a bound port.
-pub fn app() -> Router {
-    Router::new().route("/healthz", get(healthz))
-}
-
 async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok",
@@ -27,29 +159,115 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+async fn metrics_text() -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        metrics::render(),
+    )
+}
 
-    #[tokio::test]
-    async fn healthz_answers_ok_and_unknown_paths_are_404() {
-        let res = app()
-            .oneshot(Request::get("/healthz").body(Body::empty()).expect("request"))
-            .await
-            .expect("router is infallible");
-        assert_eq!(res.status(), StatusCode::OK);
-        let body = res.into_body().collect().await.expect("body").to_bytes();
-        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(v["status"], "ok");
+async fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "no such endpoint")
+}
 
-        let res = app()
-            .oneshot(Request::get("/nope").body(Body::empty()).expect("request"))
+async fn method_not_allowed() -> AppError {
+    AppError::new(ErrorCode::MethodNotAllowed, "method not allowed here")
+}
+
+/// Builds the HTTP router. Tests drive it in-process or over a bound port.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    let api = Router::new()
+        .route("/register", post(api::register))
+        .route("/auth/challenge", post(api::challenge))
+        .route("/auth/token", post(api::token))
+        .route("/account/rotate-key", post(api::rotate_key))
+        .route("/fetch/{username}", get(api::fetch))
+        .route("/users", get(api::search))
+        .route("/call/initiate", post(api::initiate))
+        .route("/call/accept", post(api::accept))
+        .route("/call/reject", post(api::reject))
+        .route("/call/hangup", post(api::hangup))
+        .route("/call/status/{call_id}", get(api::status))
+        .route("/call/incoming", get(api::incoming))
+        // The WebSocket outlives any request timeout, so it sits outside it.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    AppError::new(ErrorCode::Timeout, "request took too long")
+                }))
+                .timeout(timeout),
+        )
+        .route("/ws", get(ws::upgrade))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::ip_limit));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            AppError::new(ErrorCode::Internal, "internal error").into_response()
+        }))
+        .with_state(state)
+}
+
+/// A registry running on a real socket.
+#[derive(Debug)]
+pub struct Server {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// Its shared state (tests inspect the hub).
+    pub state: AppState,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    store: Arc<SqliteStore>,
+}
+
+impl Server {
+    /// Opens the database, binds `config.listen` and starts serving.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let store = Arc::new(SqliteStore::open(&config.db).await?);
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(net::load_tls(cert, key)?),
+            None => None,
+        };
+        let tcp = tokio::net::TcpListener::bind(config.listen).await?;
+        let listener = net::CappedListener::new(tcp, config.max_connections, tls)?;
+        let addr = axum::serve::Listener::local_addr(&listener)?;
+        let state = AppState::new(config, Arc::clone(&store) as Arc<dyn Store>).await?;
+        let router = app(state.clone());
+        let mut stop = state.shutdown.subscribe();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<PeerAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            })
             .await
-            .expect("router is infallible");
-        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        });
+        tracing::info!(%addr, "registry listening");
+        Ok(Self {
+            addr,
+            state,
+            task,
+            store,
+        })
+    }
+
+    /// Stops accepting, closes every WebSocket with "service restart",
+    /// waits for requests in flight, and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.state.shutdown.send(true);
+        let result = self.task.await;
+        // Let the socket tasks send their close frames and the writer
+        // drain before the database closes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.store.close().await;
+        result??;
+        Ok(())
     }
 }

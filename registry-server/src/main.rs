@@ -1,34 +1,36 @@
-//! `pqvoice-registry`: runs the registry server.
-
-use std::net::SocketAddr;
-use std::path::PathBuf;
+//! `pqvoice-registry`: runs the registry server until SIGINT or SIGTERM.
 
 use clap::Parser;
-
-/// Self-hostable pqvoice registry.
-#[derive(Debug, Parser)]
-#[command(name = "pqvoice-registry", version, about)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, env = "PQVOICE_REGISTRY_LISTEN", default_value = "127.0.0.1:5001")]
-    listen: SocketAddr,
-    /// SQLite database file (created if missing).
-    #[arg(long, env = "PQVOICE_REGISTRY_DB", default_value = "pqvoice-registry.sqlite3")]
-    db: PathBuf,
-}
+use registry::config::Args;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
-    let args = Args::parse();
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, db = %args.db.display(), "listening");
-    axum::serve(listener, registry::app())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
+    let config = Args::parse().resolve()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if config.log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let server = registry::Server::start(config).await?;
+    println!("listening on {}", server.addr);
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -92,6 +92,7 @@ pub mod replay;
 pub mod safety;
 pub mod schedule;
 pub mod session;
+pub mod signaling;
 pub mod time;
 mod wire;
 

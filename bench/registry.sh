@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Registry load benchmark: builds in release, starts pqvoice-registry on
+# loopback with a fresh database, runs registry-load (10 000 signed-in
+# WebSocket clients placing calls at a fixed rate), prints the figures and
+# rewrites the "## registry" section of bench/RESULTS.md.
+#
+# Usage: bench/registry.sh [CLIENTS] [RATE] [SECONDS]
+set -euo pipefail
+
+CLIENTS="${1:-10000}"
+RATE="${2:-3000}"
+SECONDS_RUN="${3:-10}"
+PORT="${REGISTRY_BENCH_PORT:-5071}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+# Each client holds one socket in each process; leave room for the HTTP pool.
+NEED=$((CLIENTS + 4096))
+HARD="$(ulimit -Hn)"
+if [ "$HARD" != "unlimited" ] && [ "$HARD" -lt "$NEED" ]; then
+    echo "fd hard limit $HARD is below $NEED; lower CLIENTS" >&2
+    exit 1
+fi
+ulimit -n "$HARD"
+
+cargo build --release -p pqvoice-registry --bins
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+
+WORK="$(mktemp -d)"
+cleanup() {
+    if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+RUST_LOG=warn "$BIN/pqvoice-registry" \
+    --listen "127.0.0.1:$PORT" --db "$WORK/registry.sqlite3" \
+    --rate-per-ip 0 --rate-per-account 0 --max-connections $((CLIENTS + 4096)) \
+    >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+CMD="$BIN/registry-load --url http://127.0.0.1:$PORT --clients $CLIENTS --rate $RATE --seconds $SECONDS_RUN --server-pid $SERVER_PID"
+echo "+ $CMD"
+$CMD | tee "$WORK/load.out"
+OUT="$WORK/load.out"
+
+val() { grep -o "$1=[^ ]*" "$OUT" | head -1 | cut -d= -f2; }
+DATE="$(date -u +%Y-%m-%d)"
+CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+SECTION="$WORK/section.md"
+cat >"$SECTION" <<EOF
+## registry
+
+Measured $DATE on the 2-core shared VM ($CPU; load average before the run:
+$LOAD, other helpers were compiling at the same time). Server and load
+generator on the same machine, over loopback. Command:
+\`bench/registry.sh $CLIENTS $RATE $SECONDS_RUN\` (release build of \`registry-load --clients $CLIENTS --rate $RATE --seconds $SECONDS_RUN\`).
+A call setup = caller POST /call/initiate → callee's WebSocket receives
+incoming_call (7000-byte offer) → callee POST /call/accept → caller's
+WebSocket receives accepted (4500-byte answer); then hangup → ended.
+Latencies are from sending the request to reading the push on the other
+socket. Percentiles over all calls of the run.
+
+| figure | target | measured |
+|---|---|---|
+| concurrent signed-in WebSocket clients | 10 000 | $(val clients) |
+| call setups per second (attempted $(val target_rate)/s) | ≥ 3 000, no failures | $(val achieved_rate)/s, $(val calls_completed) completed, $(val calls_failed) failed, $(val late_starts) started late |
+| ring delivery p50 / p99 / max (ms) | p99 ≤ 10 | $(val ring_ms_p50) / $(val ring_ms_p99) / $(val ring_ms_max) |
+| answer delivery p50 / p99 / max (ms) | p99 ≤ 10 | $(val answer_ms_p50) / $(val answer_ms_p99) / $(val answer_ms_max) |
+| full setup p50 / p99 (ms) | – | $(val setup_ms_p50) / $(val setup_ms_p99) |
+| server memory per idle connection | ≤ 20 KiB | $(val kib_per_idle_connection) KiB (RSS $(val idle_rss_before_kib) → $(val idle_rss_after_kib) KiB) |
+| server CPU share during calls (of 2 cores) | – | $(val server_cpu_share) |
+| load generator CPU share during calls (of 2 cores) | – | $(val loadgen_cpu_share) |
+EOF
+
+RESULTS="$ROOT/bench/RESULTS.md"
+[ -f "$RESULTS" ] || printf '# Benchmark results\n\n' >"$RESULTS"
+# Replace our section (from "## registry" to the next "## " heading) or append it.
+python3 - "$RESULTS" "$SECTION" <<'PY'
+import re, sys
+path, section = sys.argv[1], open(sys.argv[2]).read().rstrip() + "\n"
+text = open(path).read()
+pattern = re.compile(r"^## registry\n.*?(?=^## |\Z)", re.S | re.M)
+if pattern.search(text):
+    text = pattern.sub(lambda _: section + "\n", text, count=1)
+else:
+    text = text.rstrip() + "\n\n" + section
+open(path, "w").write(text.rstrip() + "\n")
+PY
+echo
+cat "$SECTION"

@@ -1,0 +1,412 @@
+//! `registry-load`: load generator for the registry (run by
+//! `bench/registry.sh`).
+//!
+//! It behaves like many real clients on loopback: registers and signs in
+//! `--clients` users with real hybrid signatures, holds one push WebSocket
+//! per user, then places calls at a fixed rate between fixed pairs. Each
+//! call is a complete setup as a client sees it:
+//!
+//! ```text
+//! caller POST /call/initiate ──► callee WS IncomingCall   (ring delivery)
+//! callee POST /call/accept   ──► caller WS Accepted       (answer delivery)
+//! caller POST /call/hangup   ──► callee WS Ended
+//! ```
+//!
+//! Delivery latency is measured from just before the HTTP request is sent
+//! to the moment the push is read from the other party's socket, so it
+//! includes the request, the server's work and the push.
+//!
+//! It also reports the server's resident memory per idle connection (from
+//! `/proc/<server-pid>/status`) and the CPU share of both processes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures_util::StreamExt;
+use proto::identity::IdentityKeyPair;
+use proto::signaling::{
+    CallStatus, ChallengeResponse, HandshakeBlob, IdentityKeyBytes, InitiateRequest,
+    REGISTER_DOMAIN, RegisterRequest, SIGN_IN_DOMAIN, ServerEvent, SignInRequest,
+    SignInResponse, SignatureBytes, Username, parse, register_message, sign_in_message,
+};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Load generator for the pqvoice registry.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Registry base URL.
+    #[arg(long, default_value = "http://127.0.0.1:5001")]
+    url: String,
+    /// Signed-in WebSocket clients to hold (an even number).
+    #[arg(long, default_value_t = 10_000)]
+    clients: usize,
+    /// Call setups per second to attempt.
+    #[arg(long, default_value_t = 3000)]
+    rate: u32,
+    /// Seconds of calling.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Offer blob size in bytes (a real signed X-Wing offer is ~7 KB).
+    #[arg(long, default_value_t = 7000)]
+    offer_bytes: usize,
+    /// Answer blob size in bytes.
+    #[arg(long, default_value_t = 4500)]
+    answer_bytes: usize,
+    /// PID of the server, for its memory and CPU figures.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Username prefix (lets reruns on one database use fresh names).
+    #[arg(long, default_value = "load")]
+    prefix: String,
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Client {
+    token: String,
+    ws: Ws,
+}
+
+fn now_unix() -> u64 {
+    registry::unix_now()
+}
+
+async fn post_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: &impl serde::Serialize,
+) -> anyhow::Result<T> {
+    let mut req = http.post(url).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await?;
+    let status = res.status();
+    let bytes = res.bytes().await?;
+    if !status.is_success() {
+        anyhow::bail!("HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// Registers (or reuses) and signs in one user; returns its token.
+async fn provision(http: &reqwest::Client, base: &str, name: Username, seed: u64) -> anyhow::Result<String> {
+    let mut s = [0u8; 32];
+    s[..8].copy_from_slice(&seed.to_le_bytes());
+    s[8..16].copy_from_slice(b"loadgen!");
+    let key = IdentityKeyPair::from_seed(&s);
+    let pk = key.public().to_bytes();
+    let ts = now_unix();
+    let sig = key.sign(REGISTER_DOMAIN, &register_message(&name, &pk, ts));
+    let reg = RegisterRequest {
+        username: name.clone(),
+        identity_key: IdentityKeyBytes::new(pk)?,
+        timestamp: ts,
+        signature: SignatureBytes::new(sig.to_bytes())?,
+    };
+    if let Err(e) = post_json::<serde_json::Value>(http, format!("{base}/register"), None, &reg).await
+        && !e.to_string().contains("username_taken")
+    {
+        return Err(e);
+    }
+    let ch: ChallengeResponse = post_json(
+        http,
+        format!("{base}/auth/challenge"),
+        None,
+        &serde_json::json!({ "username": name.as_str() }),
+    )
+    .await?;
+    let sig = key.sign(SIGN_IN_DOMAIN, &sign_in_message(&name, &ch.challenge));
+    let res: SignInResponse = post_json(
+        http,
+        format!("{base}/auth/token"),
+        None,
+        &SignInRequest {
+            username: name,
+            challenge: ch.challenge,
+            signature: SignatureBytes::new(sig.to_bytes())?,
+        },
+    )
+    .await?;
+    Ok(res.token)
+}
+
+async fn open_ws(base: &str, token: &str) -> anyhow::Result<Ws> {
+    let url = format!("{}/ws", base.replacen("http://", "ws://", 1));
+    let mut req = url.into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    match next_event(&mut ws).await? {
+        ServerEvent::Welcome { .. } => Ok(ws),
+        other => anyhow::bail!("expected welcome, got {other:?}"),
+    }
+}
+
+async fn next_event(ws: &mut Ws) -> anyhow::Result<ServerEvent> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("no push within 10 s"))?
+            .ok_or_else(|| anyhow::anyhow!("socket closed"))??;
+        if let Message::Text(t) = msg {
+            return Ok(parse::<ServerEvent>(t.as_bytes())?);
+        }
+    }
+}
+
+/// Linux: utime + stime of a process, in seconds.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux we run on.
+    Some((utime + stime) / 100.0)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
+}
+
+#[derive(Default)]
+struct Samples {
+    ring_us: Vec<u32>,
+    answer_us: Vec<u32>,
+    setup_us: Vec<u32>,
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(args.clients >= 2 && args.clients % 2 == 0, "--clients must be even");
+    let base = args.url.trim_end_matches('/').to_owned();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .tcp_nodelay(true)
+        .build()?;
+    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+
+    // 1. Accounts.
+    let t = Instant::now();
+    let gate = Arc::new(Semaphore::new(64));
+    let mut tasks = Vec::with_capacity(args.clients);
+    for i in 0..args.clients {
+        let name = Username::parse(&format!("{}{i:05}", args.prefix))?;
+        let (http, base, gate) = (http.clone(), base.clone(), Arc::clone(&gate));
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            provision(&http, &base, name, i as u64).await
+        }));
+    }
+    let mut tokens = Vec::with_capacity(args.clients);
+    for task in tasks {
+        tokens.push(task.await??);
+    }
+    println!(
+        "provisioned {} accounts (register + sign-in) in {:.1} s",
+        args.clients,
+        t.elapsed().as_secs_f64()
+    );
+
+    // 2. WebSockets.
+    let rss_before = args.server_pid.and_then(rss_kib);
+    let t = Instant::now();
+    let mut tasks = Vec::with_capacity(args.clients);
+    for token in tokens {
+        let (base, gate) = (base.clone(), Arc::clone(&gate));
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let ws = open_ws(&base, &token).await?;
+            anyhow::Ok(Client { token, ws })
+        }));
+    }
+    let mut clients = Vec::with_capacity(args.clients);
+    for task in tasks {
+        clients.push(task.await??);
+    }
+    println!(
+        "connected {} WebSockets in {:.1} s",
+        clients.len(),
+        t.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    if let (Some(before), Some(after)) = (rss_before, args.server_pid.and_then(rss_kib)) {
+        let per = (after.saturating_sub(before)) as f64 / clients.len() as f64;
+        println!("RESULT idle_rss_before_kib={before}");
+        println!("RESULT idle_rss_after_kib={after}");
+        println!("RESULT kib_per_idle_connection={per:.2}");
+    }
+
+    // 3. Calls: pair p = (2p calls 2p+1); pair p's j-th call starts at
+    //    T0 + (p + j * pairs) / rate, so the whole run is one steady rate.
+    let pairs = clients.len() / 2;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
+    let duration = Duration::from_secs(args.seconds);
+    let failures = Arc::new(AtomicU64::new(0));
+    let late_starts = Arc::new(AtomicU64::new(0));
+    let offer = HandshakeBlob::new(vec![0x5a; args.offer_bytes])?;
+    let answer = HandshakeBlob::new(vec![0xa5; args.answer_bytes])?;
+    let self_pid = std::process::id().to_string();
+    let server_pid = args.server_pid.map(|p| p.to_string());
+    let cpu_self0 = cpu_seconds(&self_pid);
+    let cpu_server0 = server_pid.as_deref().and_then(cpu_seconds);
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(200);
+    let wall0 = Instant::now();
+    let mut it = clients.into_iter();
+    let mut tasks = Vec::with_capacity(pairs);
+    for p in 0..pairs {
+        let (Some(mut caller), Some(mut callee)) = (it.next(), it.next()) else {
+            break;
+        };
+        let (http, base) = (http.clone(), base.clone());
+        let (offer, answer) = (offer.clone(), answer.clone());
+        let (failures, late_starts) = (Arc::clone(&failures), Arc::clone(&late_starts));
+        let callee_name = format!("{}{:05}", args.prefix, 2 * p + 1);
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Samples::default();
+            let mut j = 0u64;
+            loop {
+                let slot = t0 + interval.mul_f64((p as u64 + j * pairs as u64) as f64);
+                if slot.duration_since(t0) >= duration {
+                    break;
+                }
+                j += 1;
+                if tokio::time::Instant::now() > slot + Duration::from_millis(5) {
+                    late_starts.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    tokio::time::sleep_until(slot).await;
+                }
+                let r = one_call(&http, &base, &mut caller, &mut callee, &callee_name, &offer, &answer, &mut samples).await;
+                if let Err(e) = r {
+                    if failures.fetch_add(1, Ordering::Relaxed) < 5 {
+                        eprintln!("call failed: {e}");
+                    }
+                    // Resynchronise: drain whatever pushes are pending.
+                    for ws in [&mut caller.ws, &mut callee.ws] {
+                        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), ws.next()).await {}
+                    }
+                }
+            }
+            (samples, caller, callee)
+        }));
+    }
+    let mut all = Samples::default();
+    let mut keep = Vec::with_capacity(pairs);
+    for task in tasks {
+        let (s, a, b) = task.await?;
+        all.ring_us.extend(s.ring_us);
+        all.answer_us.extend(s.answer_us);
+        all.setup_us.extend(s.setup_us);
+        keep.push((a, b));
+    }
+    let wall = wall0.elapsed().as_secs_f64() - 0.2;
+    let cpu_self = cpu_seconds(&self_pid).zip(cpu_self0).map(|(a, b)| a - b);
+    let cpu_server = server_pid
+        .as_deref()
+        .and_then(cpu_seconds)
+        .zip(cpu_server0)
+        .map(|(a, b)| a - b);
+
+    all.ring_us.sort_unstable();
+    all.answer_us.sort_unstable();
+    all.setup_us.sort_unstable();
+    let done = all.setup_us.len();
+    let fails = failures.load(Ordering::Relaxed);
+    println!("RESULT clients={}", 2 * keep.len());
+    println!("RESULT target_rate={}", args.rate);
+    println!("RESULT calls_completed={done}");
+    println!("RESULT calls_failed={fails}");
+    println!("RESULT late_starts={}", late_starts.load(Ordering::Relaxed));
+    println!("RESULT achieved_rate={:.0}", done as f64 / wall);
+    for (name, v) in [("ring", &all.ring_us), ("answer", &all.answer_us), ("setup", &all.setup_us)] {
+        println!(
+            "RESULT {name}_ms_p50={:.2} {name}_ms_p99={:.2} {name}_ms_max={:.2}",
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            percentile(v, 1.0)
+        );
+    }
+    if let Some(c) = cpu_self {
+        println!("RESULT loadgen_cpu_share={:.0}%", 100.0 * c / wall / ncpu);
+    }
+    if let Some(c) = cpu_server {
+        println!("RESULT server_cpu_share={:.0}%", 100.0 * c / wall / ncpu);
+    }
+    // Close politely so the server sees clean disconnects.
+    for (mut a, mut b) in keep {
+        let _ = a.ws.close(None).await;
+        let _ = b.ws.close(None).await;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_call(
+    http: &reqwest::Client,
+    base: &str,
+    caller: &mut Client,
+    callee: &mut Client,
+    callee_name: &str,
+    offer: &HandshakeBlob,
+    answer: &HandshakeBlob,
+    samples: &mut Samples,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let req = InitiateRequest {
+        callee: Username::parse(callee_name)?,
+        offer: offer.clone(),
+    };
+    let status: CallStatus =
+        post_json(http, format!("{base}/call/initiate"), Some(&caller.token), &req).await?;
+    let call_id = status.call_id;
+    match next_event(&mut callee.ws).await? {
+        ServerEvent::IncomingCall { call_id: id, offer: got, .. }
+            if id == call_id && got.as_bytes().len() == offer.as_bytes().len() => {}
+        other => anyhow::bail!("callee expected incoming call, got {other:?}"),
+    }
+    let rung = Instant::now();
+    let body = serde_json::json!({ "call_id": call_id, "answer": answer });
+    let _: CallStatus =
+        post_json(http, format!("{base}/call/accept"), Some(&callee.token), &body).await?;
+    match next_event(&mut caller.ws).await? {
+        ServerEvent::Accepted { call_id: id, .. } if id == call_id => {}
+        other => anyhow::bail!("caller expected accepted, got {other:?}"),
+    }
+    let answered = Instant::now();
+    let body = serde_json::json!({ "call_id": call_id });
+    let _: CallStatus =
+        post_json(http, format!("{base}/call/hangup"), Some(&caller.token), &body).await?;
+    match next_event(&mut callee.ws).await? {
+        ServerEvent::Ended { call_id: id, .. } if id == call_id => {}
+        other => anyhow::bail!("callee expected ended, got {other:?}"),
+    }
+    samples.ring_us.push(micros(rung - start));
+    samples.answer_us.push(micros(answered - rung));
+    samples.setup_us.push(micros(answered - start));
+    Ok(())
+}

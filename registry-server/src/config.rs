@@ -1,0 +1,242 @@
+//! Server configuration: command-line flags, environment variables and an
+//! optional TOML file, in that order of precedence.
+//!
+//! Every setting has a flag (`--ring-timeout-secs`), an environment
+//! variable (`PQVOICE_REGISTRY_RING_TIMEOUT_SECS`) and a TOML key
+//! (`ring_timeout_secs`). A flag beats the environment, which beats the
+//! file, which beats the built-in default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// SQLite database file.
+    pub db: PathBuf,
+    /// PEM certificate chain and private key; plain HTTP when `None`.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// How long a call may ring before it counts as missed.
+    pub ring_timeout: Duration,
+    /// How long a sign-in challenge stays valid.
+    pub challenge_ttl: Duration,
+    /// How long a bearer token stays valid.
+    pub token_ttl: Duration,
+    /// How long an active call survives a party's lost connection before
+    /// the registry declares it ended (media is peer-to-peer and may go on).
+    pub disconnect_grace: Duration,
+    /// How long finished calls stay in memory for status polling.
+    pub finished_call_retention: Duration,
+    /// Requests per second allowed per client IP (0: unlimited).
+    pub rate_per_ip: u32,
+    /// Burst allowed per client IP.
+    pub burst_per_ip: u32,
+    /// Requests per second allowed per signed-in account (0: unlimited).
+    pub rate_per_account: u32,
+    /// Burst allowed per account.
+    pub burst_per_account: u32,
+    /// Most open TCP connections (HTTP and WebSocket together).
+    pub max_connections: usize,
+    /// Most seconds one HTTP request may take.
+    pub request_timeout: Duration,
+    /// Queue of pushes per WebSocket; a client that lets it fill is dropped.
+    pub ws_queue: usize,
+    /// Log as JSON lines instead of human-readable text.
+    pub log_json: bool,
+}
+
+impl Config {
+    /// Defaults for a server on `listen` with database `db`; tests start here.
+    pub fn new(listen: SocketAddr, db: PathBuf) -> Self {
+        Self {
+            listen,
+            db,
+            tls: None,
+            ring_timeout: Duration::from_secs(45),
+            challenge_ttl: Duration::from_secs(60),
+            token_ttl: Duration::from_secs(12 * 3600),
+            disconnect_grace: Duration::from_secs(30),
+            finished_call_retention: Duration::from_secs(10),
+            rate_per_ip: 50,
+            burst_per_ip: 200,
+            rate_per_account: 20,
+            burst_per_account: 60,
+            max_connections: 20_000,
+            request_timeout: Duration::from_secs(10),
+            ws_queue: 256,
+            log_json: false,
+        }
+    }
+}
+
+/// Command-line flags (each also readable from the environment).
+#[derive(Debug, Parser)]
+#[command(name = "pqvoice-registry", version, about = "Self-hostable pqvoice registry")]
+pub struct Args {
+    /// TOML file with any of the settings below (flags and env win).
+    #[arg(long, env = "PQVOICE_REGISTRY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:5001].
+    #[arg(long, env = "PQVOICE_REGISTRY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file, created and migrated on start
+    /// [default: pqvoice-registry.sqlite3].
+    #[arg(long, env = "PQVOICE_REGISTRY_DB")]
+    pub db: Option<PathBuf>,
+    /// PEM certificate chain; enables TLS together with --tls-key.
+    #[arg(long, env = "PQVOICE_REGISTRY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "PQVOICE_REGISTRY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a call rings before it is missed [default: 45].
+    #[arg(long, env = "PQVOICE_REGISTRY_RING_TIMEOUT_SECS")]
+    pub ring_timeout_secs: Option<u64>,
+    /// Seconds a bearer token stays valid [default: 43200].
+    #[arg(long, env = "PQVOICE_REGISTRY_TOKEN_TTL_SECS")]
+    pub token_ttl_secs: Option<u64>,
+    /// Seconds an active call survives a lost connection [default: 30].
+    #[arg(long, env = "PQVOICE_REGISTRY_DISCONNECT_GRACE_SECS")]
+    pub disconnect_grace_secs: Option<u64>,
+    /// Requests per second per client IP, 0 for no limit [default: 50].
+    #[arg(long, env = "PQVOICE_REGISTRY_RATE_PER_IP")]
+    pub rate_per_ip: Option<u32>,
+    /// Burst per client IP [default: 200].
+    #[arg(long, env = "PQVOICE_REGISTRY_BURST_PER_IP")]
+    pub burst_per_ip: Option<u32>,
+    /// Requests per second per account, 0 for no limit [default: 20].
+    #[arg(long, env = "PQVOICE_REGISTRY_RATE_PER_ACCOUNT")]
+    pub rate_per_account: Option<u32>,
+    /// Burst per account [default: 60].
+    #[arg(long, env = "PQVOICE_REGISTRY_BURST_PER_ACCOUNT")]
+    pub burst_per_account: Option<u32>,
+    /// Most open connections [default: 20000].
+    #[arg(long, env = "PQVOICE_REGISTRY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Log JSON lines [default: false].
+    #[arg(long, env = "PQVOICE_REGISTRY_LOG_JSON")]
+    pub log_json: Option<bool>,
+}
+
+/// The TOML file: the same settings as the flags, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    db: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    ring_timeout_secs: Option<u64>,
+    token_ttl_secs: Option<u64>,
+    disconnect_grace_secs: Option<u64>,
+    rate_per_ip: Option<u32>,
+    burst_per_ip: Option<u32>,
+    rate_per_account: Option<u32>,
+    burst_per_account: Option<u32>,
+    max_connections: Option<usize>,
+    log_json: Option<bool>,
+}
+
+impl Args {
+    /// Merges flags/env over the TOML file (if any) over the defaults.
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5001)));
+        let db = self
+            .db
+            .or(file.db)
+            .unwrap_or_else(|| PathBuf::from("pqvoice-registry.sqlite3"));
+        let mut c = Config::new(listen, db);
+        let cert = self.tls_cert.or(file.tls_cert);
+        let key = self.tls_key.or(file.tls_key);
+        c.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => anyhow::bail!("tls_cert and tls_key must be given together"),
+        };
+        if let Some(s) = self.ring_timeout_secs.or(file.ring_timeout_secs) {
+            c.ring_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = self.token_ttl_secs.or(file.token_ttl_secs) {
+            c.token_ttl = Duration::from_secs(s);
+        }
+        if let Some(s) = self.disconnect_grace_secs.or(file.disconnect_grace_secs) {
+            c.disconnect_grace = Duration::from_secs(s);
+        }
+        c.rate_per_ip = self.rate_per_ip.or(file.rate_per_ip).unwrap_or(c.rate_per_ip);
+        c.burst_per_ip = self.burst_per_ip.or(file.burst_per_ip).unwrap_or(c.burst_per_ip);
+        c.rate_per_account = self
+            .rate_per_account
+            .or(file.rate_per_account)
+            .unwrap_or(c.rate_per_account);
+        c.burst_per_account = self
+            .burst_per_account
+            .or(file.burst_per_account)
+            .unwrap_or(c.burst_per_account);
+        c.max_connections = self
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(c.max_connections);
+        c.log_json = self.log_json.or(file.log_json).unwrap_or(false);
+        Ok(c)
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("bad config {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:7000\"\nring_timeout_secs = 5\nrate_per_ip = 7\n",
+        )
+        .expect("write");
+        let args = Args::parse_from([
+            "pqvoice-registry",
+            "--config",
+            path.to_str().expect("utf-8 path"),
+            "--rate-per-ip",
+            "9",
+        ]);
+        let c = args.resolve().expect("valid config");
+        assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 7000)));
+        assert_eq!(c.ring_timeout, Duration::from_secs(5));
+        assert_eq!(c.rate_per_ip, 9);
+        assert_eq!(c.burst_per_ip, 200);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.toml");
+        std::fs::write(&path, "ring_timeout = 5\n").expect("write");
+        let args = Args::parse_from([
+            "pqvoice-registry",
+            "--config",
+            path.to_str().expect("utf-8 path"),
+        ]);
+        assert!(args.resolve().is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! The embedded SQLite backend (sqlx), the default for a self-hosted
+//! single-instance registry.
+//!
+//! The file is opened in WAL mode with `synchronous = NORMAL`: readers never
+//! block the writer, and a crash can lose at most the last transactions but
+//! never corrupt the file. Migrations in `registry-server/migrations` are
+//! compiled into the binary and applied on open.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use proto::signaling::{CallId, CallState, Username};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use super::{CallRecord, Store, StoreError, UserRecord};
+
+/// Accounts and call records in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        Self::open_with(options).await
+    }
+
+    /// Opens a private in-memory database (for tests).
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(backend)?;
+        // One connection: each in-memory connection would be its own database.
+        Self::open_pool(options, 1).await
+    }
+
+    async fn open_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        Self::open_pool(options, 4).await
+    }
+
+    async fn open_pool(options: SqliteConnectOptions, size: u32) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(size)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// Closes the pool, waiting for open statements to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn db_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict;
+    }
+    backend(e)
+}
+
+// SQLite integers are signed; times are far below i64::MAX, and a stored
+// negative value can only come from outside edits, which read as 0.
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn username(text: &str) -> Result<Username, StoreError> {
+    Username::parse(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+    let name: String = row.try_get("username").map_err(backend)?;
+    Ok(UserRecord {
+        username: username(&name)?,
+        identity_key: row.try_get("identity_key").map_err(backend)?,
+        created_at: to_u64(row.try_get("created_at").map_err(backend)?),
+        key_updated_at: to_u64(row.try_get("key_updated_at").map_err(backend)?),
+        last_seen: row
+            .try_get::<Option<i64>, _>("last_seen")
+            .map_err(backend)?
+            .map(to_u64),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (username, identity_key, created_at, key_updated_at, last_seen) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(user.username.as_str())
+        .bind(&user.identity_key)
+        .bind(to_i64(user.created_at))
+        .bind(to_i64(user.key_updated_at))
+        .bind(user.last_seen.map(to_i64))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn user(&self, name: &Username) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT username, identity_key, created_at, key_updated_at, last_seen \
+             FROM users WHERE username = ?",
+        )
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn replace_key(
+        &self,
+        name: &Username,
+        old_key: &[u8],
+        new_key: &[u8],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        // Compare-and-swap in one statement: a concurrent rotation that
+        // already replaced the key makes this one match no row.
+        let done = sqlx::query(
+            "UPDATE users SET identity_key = ?, key_updated_at = ? \
+             WHERE username = ? AND identity_key = ?",
+        )
+        .bind(new_key)
+        .bind(to_i64(now))
+        .bind(name.as_str())
+        .bind(old_key)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
+        // Usernames cannot contain LIKE wildcards except `_`, so a range
+        // scan on the primary key replaces LIKE: [prefix, prefix + U+FFFF).
+        let upper = format!("{prefix}\u{ffff}");
+        let rows = sqlx::query(
+            "SELECT username, identity_key, created_at, key_updated_at, last_seen \
+             FROM users WHERE username >= ? AND username < ? ORDER BY username LIMIT ?",
+        )
+        .bind(prefix)
+        .bind(upper)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_last_seen(&self, name: &Username, at: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_seen = ? WHERE username = ?")
+            .bind(to_i64(at))
+            .bind(name.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn save_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for c in calls {
+            sqlx::query(
+                "INSERT INTO calls (call_id, caller, callee, state, created_at, updated_at, ended_by) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (call_id) DO UPDATE SET \
+                 state = excluded.state, updated_at = excluded.updated_at, ended_by = excluded.ended_by",
+            )
+            .bind(c.call_id.as_str())
+            .bind(c.caller.as_str())
+            .bind(c.callee.as_str())
+            .bind(c.state.as_str())
+            .bind(to_i64(c.created_at))
+            .bind(to_i64(c.updated_at))
+            .bind(c.ended_by.as_ref().map(Username::as_str))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn call(&self, call_id: &CallId) -> Result<Option<CallRecord>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT call_id, caller, callee, state, created_at, updated_at, ended_by \
+             FROM calls WHERE call_id = ?",
+        )
+        .bind(call_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let id: String = row.try_get("call_id").map_err(backend)?;
+        let caller: String = row.try_get("caller").map_err(backend)?;
+        let callee: String = row.try_get("callee").map_err(backend)?;
+        let state: String = row.try_get("state").map_err(backend)?;
+        let ended_by: Option<String> = row.try_get("ended_by").map_err(backend)?;
+        Ok(Some(CallRecord {
+            call_id: CallId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            caller: username(&caller)?,
+            callee: username(&callee)?,
+            state: CallState::from_wire_name(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown call state {state:?}")))?,
+            created_at: to_u64(row.try_get("created_at").map_err(backend)?),
+            updated_at: to_u64(row.try_get("updated_at").map_err(backend)?),
+            ended_by: ended_by.as_deref().map(username).transpose()?,
+        }))
+    }
+
+    async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        // Insert-or-keep, then read: two instances starting at once end up
+        // with whichever secret was written first.
+        sqlx::query("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let row = sqlx::query("SELECT value FROM secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.try_get("value").map_err(backend)
+    }
+}

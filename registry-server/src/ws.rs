@@ -1,0 +1,145 @@
+//! The push WebSocket (`GET /ws`, authenticated with the bearer token).
+//!
+//! One socket per signed-in client, one task per socket. The task waits on
+//! three things at once: pushes queued by the [`crate::hub`], frames from the
+//! client (presence subscriptions and pings), and server shutdown. It sends
+//! a WebSocket ping every [`PING_INTERVAL`] and drops a client that has sent
+//! nothing for two intervals, so half-open connections do not keep a user
+//! "online".
+//!
+//! Buffers are kept small on purpose: idle sockets are the registry's main
+//! memory cost, and pushes are a few KiB at most.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use proto::signaling::{
+    ClientMessage, MAX_CLIENT_WS_MESSAGE, Presence, ServerEvent, Username, parse,
+};
+use tokio::sync::mpsc;
+
+use crate::AppState;
+use crate::limits::AuthUser;
+use crate::metrics;
+use crate::unix_now;
+
+/// How often the server pings an idle client.
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Close code sent when the server shuts down (RFC 6455: "service restart").
+const CLOSE_RESTART: u16 = 1012;
+
+/// `GET /ws`: upgrades to the push socket of the signed-in user.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(MAX_CLIENT_WS_MESSAGE)
+        .max_frame_size(MAX_CLIENT_WS_MESSAGE)
+        .on_upgrade(move |socket| serve_socket(state, user, socket))
+}
+
+async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
+    metrics::WS_OPEN.inc();
+    let (tx, mut rx) = mpsc::channel(state.config.ws_queue);
+    let conn_id = state.hub.connect(&user, tx, unix_now());
+    let mut shutdown = state.shutdown.subscribe();
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
+    let mut quiet_ticks = 0u32;
+    loop {
+        tokio::select! {
+            push = rx.recv() => match push {
+                Some(text) => {
+                    if socket.send(Message::Text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                // Replaced by a newer socket, or cut off for not reading.
+                None => break,
+            },
+            frame = socket.recv() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    quiet_ticks = 0;
+                    if let Some(reply) = handle_client(&state, &user, conn_id, text.as_bytes()).await {
+                        for ev in reply {
+                            let text = serde_json::to_string(&ev)
+                                .expect("ServerEvent always serializes");
+                            if socket.send(Message::Text(text.into())).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    quiet_ticks = 0;
+                    let ev = error_event(proto::signaling::SignalingError::new(
+                        proto::signaling::ErrorCode::MalformedJson,
+                        "binary frames are not accepted; send JSON text",
+                    ));
+                    let text = serde_json::to_string(&ev).expect("ServerEvent always serializes");
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => quiet_ticks = 0,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            },
+            _ = ping.tick() => {
+                quiet_ticks += 1;
+                if quiet_ticks > 2 || socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                let frame = CloseFrame { code: CLOSE_RESTART, reason: "registry shutting down".into() };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        }
+    }
+    state.hub.disconnect(&user, conn_id, unix_now());
+    metrics::WS_OPEN.dec();
+}
+
+fn error_event(e: proto::signaling::SignalingError) -> ServerEvent {
+    metrics::count_error(e.code);
+    ServerEvent::Error(e.to_body())
+}
+
+/// Answers one client frame; the events go straight back on this socket.
+async fn handle_client(
+    state: &AppState,
+    user: &Username,
+    conn_id: u64,
+    bytes: &[u8],
+) -> Option<Vec<ServerEvent>> {
+    if let Err(e) = state.limits.check_account(user) {
+        return Some(vec![error_event(e.0)]);
+    }
+    let msg = match parse::<ClientMessage>(bytes) {
+        Ok(m) => m,
+        Err(e) => return Some(vec![error_event(e)]),
+    };
+    match msg {
+        ClientMessage::Ping { nonce } => Some(vec![ServerEvent::Pong { nonce }]),
+        ClientMessage::Subscribe { usernames } => {
+            let mut snapshot = state.hub.subscribe(user, conn_id, usernames, unix_now());
+            // Offline users' last-seen time lives in the store.
+            for info in &mut snapshot {
+                if info.presence == Presence::Offline
+                    && let Ok(Some(rec)) = state.store.user(&info.username).await
+                {
+                    info.last_seen = rec.last_seen;
+                }
+            }
+            Some(snapshot.into_iter().map(ServerEvent::Presence).collect())
+        }
+    }
+}
