@@ -20,7 +20,9 @@ import {
 export const TRUST = ["unverified", "verified", "key-changed"] as const;
 export type Trust = (typeof TRUST)[number];
 
-export const PRESENCE = ["online", "busy", "offline"] as const;
+// The values are proto::signaling::Presence as serialized (snake_case), so
+// the desktop layer can pass the registry's presence through unchanged.
+export const PRESENCE = ["online", "in_call", "offline"] as const;
 export type Presence = (typeof PRESENCE)[number];
 
 /** The signed-in identity of this device. */
