@@ -11,8 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use proto::identity::{HybridSignature, PublicIdentity};
 use proto::signaling::{
-    AcceptRequest, CallAction, CallId, CallStatus, ChallengeRequest, ChallengeResponse,
-    ErrorCode, HangupRequest, IncomingCalls, InitiateRequest, PresenceInfo, REGISTER_DOMAIN,
+    AcceptRequest, CallAction, CallId, CallStatus, ChallengeRequest, ChallengeResponse, ErrorCode,
+    HangupRequest, IncomingCalls, InitiateRequest, PresenceInfo, REGISTER_DOMAIN,
     ROTATE_KEY_DOMAIN, RegisterRequest, RegisterResponse, RejectRequest, RotateKeyRequest,
     SIGN_IN_DOMAIN, SearchQuery, SignInRequest, SignInResponse, UserInfo, UserList, Username,
     Validate, check_timestamp, hex, register_message, rotate_key_message, sign_in_message,
@@ -27,8 +27,12 @@ use crate::store::{StoreError, UserRecord};
 use crate::unix_now;
 
 fn parse_key(bytes: &[u8]) -> Result<PublicIdentity, AppError> {
-    PublicIdentity::from_bytes(bytes)
-        .map_err(|_| AppError::new(ErrorCode::InvalidIdentityKey, "identity key does not decode"))
+    PublicIdentity::from_bytes(bytes).map_err(|_| {
+        AppError::new(
+            ErrorCode::InvalidIdentityKey,
+            "identity key does not decode",
+        )
+    })
 }
 
 fn verify(key: &PublicIdentity, domain: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), AppError> {
@@ -108,7 +112,9 @@ pub async fn token(
         .ok_or_else(unknown_user)?;
     // Spend the challenge before checking the signature: a wrong guess
     // burns it, so each challenge allows one attempt.
-    state.auth.take_challenge(&req.username, &req.challenge, now)?;
+    state
+        .auth
+        .take_challenge(&req.username, &req.challenge, now)?;
     let key = parse_key(&user.identity_key)?;
     let msg = sign_in_message(&req.username, &req.challenge);
     verify(&key, SIGN_IN_DOMAIN, &msg, req.signature.as_bytes())?;
@@ -272,7 +278,14 @@ pub async fn accept(
     AuthUser(me): AuthUser,
     Body(req): Body<AcceptRequest>,
 ) -> Result<Json<CallStatus>, AppError> {
-    act(&state, &me, &req.call_id, CallAction::Accept, Some(req.answer)).await
+    act(
+        &state,
+        &me,
+        &req.call_id,
+        CallAction::Accept,
+        Some(req.answer),
+    )
+    .await
 }
 
 /// `POST /call/reject`: the callee declines.

@@ -77,7 +77,11 @@ impl Config {
 
 /// Command-line flags (each also readable from the environment).
 #[derive(Debug, Parser)]
-#[command(name = "pqvoice-registry", version, about = "Self-hostable pqvoice registry")]
+#[command(
+    name = "pqvoice-registry",
+    version,
+    about = "Self-hostable pqvoice registry"
+)]
 pub struct Args {
     /// TOML file with any of the settings below (flags and env win).
     #[arg(long, env = "PQVOICE_REGISTRY_CONFIG")]
@@ -175,8 +179,14 @@ impl Args {
         if let Some(s) = self.disconnect_grace_secs.or(file.disconnect_grace_secs) {
             c.disconnect_grace = Duration::from_secs(s);
         }
-        c.rate_per_ip = self.rate_per_ip.or(file.rate_per_ip).unwrap_or(c.rate_per_ip);
-        c.burst_per_ip = self.burst_per_ip.or(file.burst_per_ip).unwrap_or(c.burst_per_ip);
+        c.rate_per_ip = self
+            .rate_per_ip
+            .or(file.rate_per_ip)
+            .unwrap_or(c.rate_per_ip);
+        c.burst_per_ip = self
+            .burst_per_ip
+            .or(file.burst_per_ip)
+            .unwrap_or(c.burst_per_ip);
         c.rate_per_account = self
             .rate_per_account
             .or(file.rate_per_account)

@@ -179,7 +179,14 @@ impl Hub {
             let state = inner.calls.get(&call_id).map(|c| c.record.state);
             match state {
                 Some(CallState::Ringing) => {
-                    let _ = self.transition(&mut inner, user, &call_id, CallAction::Disconnect, None, now);
+                    let _ = self.transition(
+                        &mut inner,
+                        user,
+                        &call_id,
+                        CallAction::Disconnect,
+                        None,
+                        now,
+                    );
                 }
                 Some(CallState::Active) => {
                     let hub = Arc::clone(self);
@@ -412,7 +419,14 @@ impl Hub {
             CallState::Active => {
                 metrics::CALLS_ACCEPTED.inc();
                 if let Some(answer) = answer_for_caller {
-                    push(inner, &caller, &ServerEvent::Accepted { call_id: id, answer });
+                    push(
+                        inner,
+                        &caller,
+                        &ServerEvent::Accepted {
+                            call_id: id,
+                            answer,
+                        },
+                    );
                 }
             }
             CallState::Rejected => push(inner, &caller, &ServerEvent::Rejected { call_id: id }),
@@ -430,7 +444,11 @@ impl Hub {
                 let by = record.ended_by.clone();
                 let ev = ServerEvent::Ended { call_id: id, by };
                 // Tell the other side; on a disconnect tell whoever is left.
-                let other = if party == Party::Caller { &callee } else { &caller };
+                let other = if party == Party::Caller {
+                    &callee
+                } else {
+                    &caller
+                };
                 push(inner, other, &ev);
             }
             CallState::Ringing | CallState::Busy => {}
@@ -458,7 +476,12 @@ impl Hub {
         let inner = self.lock();
         let call = inner.calls.get(call_id)?;
         Some(party_of(&call.record, user).map(|party| {
-            status_of(&call.record, party, call.offer.as_ref(), call.answer.as_ref())
+            status_of(
+                &call.record,
+                party,
+                call.offer.as_ref(),
+                call.answer.as_ref(),
+            )
         }))
     }
 

@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::DefaultBodyLimit;
 use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
@@ -199,7 +199,10 @@ pub fn app(state: AppState) -> Router {
                 .timeout(timeout),
         )
         .route("/ws", get(ws::upgrade))
-        .layer(middleware::from_fn_with_state(state.clone(), limits::ip_limit));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::ip_limit,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))

@@ -18,9 +18,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use proto::signaling::{
-    ErrorCode, MAX_REQUEST_BODY, SignalingError, Username, Validate, parse,
-};
+use proto::signaling::{ErrorCode, MAX_REQUEST_BODY, SignalingError, Username, Validate, parse};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -49,7 +47,9 @@ fn limiter<K: std::hash::Hash + Eq + Clone>(
 ) -> Option<DefaultKeyedRateLimiter<K>> {
     let rate = NonZeroU32::new(rate)?;
     let burst = NonZeroU32::new(burst).unwrap_or(rate);
-    Some(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
+    Some(RateLimiter::keyed(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
 }
 
 impl Limits {
@@ -124,7 +124,10 @@ impl FromRequestParts<AppState> for AuthUser {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| {
-                AppError::new(ErrorCode::Unauthorized, "missing Authorization: Bearer token")
+                AppError::new(
+                    ErrorCode::Unauthorized,
+                    "missing Authorization: Bearer token",
+                )
             })?;
         let user = state.auth.check_token(token.trim(), crate::unix_now())?;
         state.limits.check_account(&user)?;
@@ -174,9 +177,8 @@ pub fn path_segment<T>(
     raw: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
     parse: impl FnOnce(&str) -> Result<T, SignalingError>,
 ) -> Result<T, AppError> {
-    let axum::extract::Path(text) = raw.map_err(|_| {
-        AppError::new(ErrorCode::InvalidField, "path segment is not valid UTF-8")
-    })?;
+    let axum::extract::Path(text) =
+        raw.map_err(|_| AppError::new(ErrorCode::InvalidField, "path segment is not valid UTF-8"))?;
     parse(&text).map_err(AppError::from)
 }
 

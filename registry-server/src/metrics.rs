@@ -158,13 +158,36 @@ pub fn init() {
 pub fn render() -> String {
     let mut out = String::with_capacity(4096);
     let mut counter = |name: &str, help: &str, v: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
     };
-    counter("pqvoice_registrations_total", "Accounts created.", REGISTRATIONS.get());
-    counter("pqvoice_sign_ins_total", "Bearer tokens issued.", SIGN_INS.get());
-    counter("pqvoice_calls_initiated_total", "Calls placed.", CALLS_INITIATED.get());
-    counter("pqvoice_calls_accepted_total", "Calls accepted.", CALLS_ACCEPTED.get());
-    counter("pqvoice_ws_pushes_total", "Events queued to WebSockets.", WS_PUSHES.get());
+    counter(
+        "pqvoice_registrations_total",
+        "Accounts created.",
+        REGISTRATIONS.get(),
+    );
+    counter(
+        "pqvoice_sign_ins_total",
+        "Bearer tokens issued.",
+        SIGN_INS.get(),
+    );
+    counter(
+        "pqvoice_calls_initiated_total",
+        "Calls placed.",
+        CALLS_INITIATED.get(),
+    );
+    counter(
+        "pqvoice_calls_accepted_total",
+        "Calls accepted.",
+        CALLS_ACCEPTED.get(),
+    );
+    counter(
+        "pqvoice_ws_pushes_total",
+        "Events queued to WebSockets.",
+        WS_PUSHES.get(),
+    );
     counter(
         "pqvoice_ws_slow_drops_total",
         "WebSockets dropped for a full push queue.",
@@ -175,7 +198,11 @@ pub fn render() -> String {
         "Connections refused at the cap.",
         CONNECTIONS_REFUSED.get(),
     );
-    counter("pqvoice_rate_limited_total", "Requests refused by a rate limit.", RATE_LIMITED.get());
+    counter(
+        "pqvoice_rate_limited_total",
+        "Requests refused by a rate limit.",
+        RATE_LIMITED.get(),
+    );
     let _ = writeln!(
         out,
         "# HELP pqvoice_ws_open Open push WebSockets.\n# TYPE pqvoice_ws_open gauge\npqvoice_ws_open {}",

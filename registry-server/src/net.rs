@@ -65,14 +65,23 @@ pub struct CappedListener {
 
 impl CappedListener {
     /// Wraps `tcp`, allowing `max` open connections, with TLS if given.
-    pub fn new(tcp: TcpListener, max: usize, tls: Option<Arc<rustls::ServerConfig>>) -> io::Result<Self> {
+    pub fn new(
+        tcp: TcpListener,
+        max: usize,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Self> {
         let local = tcp.local_addr()?;
         let permits = Arc::new(Semaphore::new(max));
         let source = match tls {
             None => Source::Plain(tcp),
             Some(config) => {
                 let (tx, rx) = mpsc::channel(256);
-                tokio::spawn(accept_tls(tcp, TlsAcceptor::from(config), Arc::clone(&permits), tx));
+                tokio::spawn(accept_tls(
+                    tcp,
+                    TlsAcceptor::from(config),
+                    Arc::clone(&permits),
+                    tx,
+                ));
                 Source::Tls(rx)
             }
         };
@@ -126,7 +135,9 @@ async fn accept_tls(
         tokio::spawn(async move {
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
-                    let _ = tx.send((Conn::new(Io::Tls(Box::new(tls)), permit), addr)).await;
+                    let _ = tx
+                        .send((Conn::new(Io::Tls(Box::new(tls)), permit), addr))
+                        .await;
                 }
                 Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),

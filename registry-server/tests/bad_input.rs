@@ -43,11 +43,31 @@ async fn malformed_bodies_get_precise_4xx_codes() {
         ("/register", b"{not json".to_vec(), 400, "malformed_json"),
         ("/register", b"".to_vec(), 400, "malformed_json"),
         ("/register", b"null".to_vec(), 400, "malformed_json"),
-        ("/auth/challenge", br#"{"username":"alice","role":"admin"}"#.to_vec(), 400, "unknown_field"),
+        (
+            "/auth/challenge",
+            br#"{"username":"alice","role":"admin"}"#.to_vec(),
+            400,
+            "unknown_field",
+        ),
         ("/auth/challenge", b"{}".to_vec(), 400, "missing_field"),
-        ("/auth/challenge", b"{\"username\":\"\xc3\x28\"}".to_vec(), 400, "invalid_utf8"),
-        ("/auth/challenge", br#"{"username":"UPPER"}"#.to_vec(), 400, "invalid_username"),
-        ("/auth/challenge", br#"{"username":42}"#.to_vec(), 400, "malformed_json"),
+        (
+            "/auth/challenge",
+            b"{\"username\":\"\xc3\x28\"}".to_vec(),
+            400,
+            "invalid_utf8",
+        ),
+        (
+            "/auth/challenge",
+            br#"{"username":"UPPER"}"#.to_vec(),
+            400,
+            "invalid_username",
+        ),
+        (
+            "/auth/challenge",
+            br#"{"username":42}"#.to_vec(),
+            400,
+            "malformed_json",
+        ),
         (
             "/auth/challenge",
             format!(r#"{{"username":"{}"}}"#, "a".repeat(40_000)).into_bytes(),
@@ -56,24 +76,37 @@ async fn malformed_bodies_get_precise_4xx_codes() {
         ),
         (
             "/register",
-            br#"{"username":"alice","identity_key":"%%%","timestamp":1,"signature":"AA=="}"#.to_vec(),
+            br#"{"username":"alice","identity_key":"%%%","timestamp":1,"signature":"AA=="}"#
+                .to_vec(),
             400,
             "invalid_base64",
         ),
         (
             "/register",
-            br#"{"username":"alice","identity_key":"AAAA","timestamp":-1,"signature":"AA=="}"#.to_vec(),
+            br#"{"username":"alice","identity_key":"AAAA","timestamp":-1,"signature":"AA=="}"#
+                .to_vec(),
             400,
             "malformed_json",
         ),
         (
             "/register",
-            br#"{"username":"alice","identity_key":"AAAA","timestamp":1,"signature":"AA=="}"#.to_vec(),
+            br#"{"username":"alice","identity_key":"AAAA","timestamp":1,"signature":"AA=="}"#
+                .to_vec(),
             400,
             "stale_timestamp",
         ),
-        ("/auth/challenge", br#"{"username":"nobody"}"#.to_vec(), 404, "unknown_user"),
-        ("/call/initiate", br#"{"callee":"bob","offer":"AA=="}"#.to_vec(), 401, "unauthorized"),
+        (
+            "/auth/challenge",
+            br#"{"username":"nobody"}"#.to_vec(),
+            404,
+            "unknown_user",
+        ),
+        (
+            "/call/initiate",
+            br#"{"callee":"bob","offer":"AA=="}"#.to_vec(),
+            401,
+            "unauthorized",
+        ),
     ];
     for (path, body, status, code) in cases {
         let (s, v) = send(&st, post(path, body.clone())).await;
@@ -92,7 +125,10 @@ async fn oversized_bodies_are_413() {
     let st = state().await;
     let big = vec![b'x'; MAX_REQUEST_BODY + 1];
     let (s, v) = send(&st, post("/register", big)).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (413, Some("payload_too_large")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
     // Also without a Content-Length header (streamed body).
     let stream = futures_util::stream::iter(
         (0..80).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 1024]))),
@@ -101,7 +137,10 @@ async fn oversized_bodies_are_413() {
         .body(Body::from_stream(stream))
         .expect("request");
     let (s, v) = send(&st, req).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (413, Some("payload_too_large")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
 }
 
 #[tokio::test]
@@ -111,7 +150,10 @@ async fn bad_paths_and_methods_are_json_errors() {
     let (s, v) = send(&st, get("/nope")).await;
     assert_eq!((s.as_u16(), v["code"].as_str()), (404, Some("not_found")));
     let (s, v) = send(&st, get("/register")).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (405, Some("method_not_allowed")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
     // Bad path segments are refused before any token check would matter.
     let token = st.auth.issue_token(
         &proto::signaling::Username::parse("alice").expect("valid"),
@@ -124,19 +166,34 @@ async fn bad_paths_and_methods_are_json_errors() {
             .expect("request")
     };
     let (s, v) = send(&st, authed(&format!("/fetch/{}", "a".repeat(500)))).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("invalid_username")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (400, Some("invalid_username"))
+    );
     let (s, v) = send(&st, authed("/fetch/%C3%28")).await;
     assert_eq!(s.as_u16(), 400, "{v}");
     let (s, v) = send(&st, authed("/call/status/not-a-call-id")).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("invalid_call_id")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (400, Some("invalid_call_id"))
+    );
     let (s, v) = send(&st, authed("/users?q=ALICE")).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("invalid_field")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
     let (s, v) = send(&st, authed("/users?limit=100000")).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("invalid_field")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
     let (s, v) = send(&st, authed("/users?q=a&extra=1")).await;
     assert_eq!(s.as_u16(), 400, "{v}");
     let (s, v) = send(&st, authed("/fetch/nobody")).await;
-    assert_eq!((s.as_u16(), v["code"].as_str()), (404, Some("unknown_user")));
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (404, Some("unknown_user"))
+    );
     // Nothing above created an account.
     let (s, v) = send(&st, authed("/users")).await;
     assert_eq!(s.as_u16(), 200);
@@ -152,12 +209,23 @@ async fn rate_limit_answers_429_with_a_code() {
     let st = AppState::new(c, store).await.expect("state");
     let mut codes = Vec::new();
     for _ in 0..6 {
-        let (s, v) = send(&st, post("/auth/challenge", br#"{"username":"nobody"}"#.to_vec())).await;
+        let (s, v) = send(
+            &st,
+            post("/auth/challenge", br#"{"username":"nobody"}"#.to_vec()),
+        )
+        .await;
         codes.push((s.as_u16(), v["code"].as_str().map(str::to_owned)));
     }
     assert_eq!(codes[0].0, 404);
-    assert!(codes.contains(&(429, Some("rate_limited".into()))), "{codes:?}");
+    assert!(
+        codes.contains(&(429, Some("rate_limited".into()))),
+        "{codes:?}"
+    );
     // Health and metrics are never limited.
-    let (s, _) = send(&st, Request::get("/healthz").body(Body::empty()).expect("req")).await;
+    let (s, _) = send(
+        &st,
+        Request::get("/healthz").body(Body::empty()).expect("req"),
+    )
+    .await;
     assert_eq!(s.as_u16(), 200);
 }

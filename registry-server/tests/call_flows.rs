@@ -29,7 +29,12 @@ async fn ring_accept_hangup() {
     let id = call_id_of(&v);
 
     match b_ws.next_event().await {
-        ServerEvent::IncomingCall { call_id, caller, offer: got, .. } => {
+        ServerEvent::IncomingCall {
+            call_id,
+            caller,
+            offer: got,
+            ..
+        } => {
             assert_eq!(call_id.as_str(), id);
             assert_eq!(caller.as_str(), "alice");
             assert_eq!(got.as_bytes(), &offer[..], "offer relayed unchanged");
@@ -56,7 +61,10 @@ async fn ring_accept_hangup() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["state"], "active");
     match a_ws.next_event().await {
-        ServerEvent::Accepted { call_id, answer: got } => {
+        ServerEvent::Accepted {
+            call_id,
+            answer: got,
+        } => {
             assert_eq!(call_id.as_str(), id);
             assert_eq!(got.as_bytes(), &answer[..], "answer relayed unchanged");
         }
@@ -89,7 +97,10 @@ async fn reject() {
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
     // The caller cannot reject on the callee's behalf.
     let (s, v) = alice.call_op("reject", &id).await;
     assert_eq!((s, v["code"].as_str()), (403, Some("not_a_party")));
@@ -111,10 +122,17 @@ async fn missed_by_timeout() {
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
     for ws in [&mut a_ws, &mut b_ws] {
         match ws.next_event().await {
-            ServerEvent::Missed { call_id, caller, callee } => {
+            ServerEvent::Missed {
+                call_id,
+                caller,
+                callee,
+            } => {
                 assert_eq!(call_id.as_str(), id);
                 assert_eq!((caller.as_str(), callee.as_str()), ("alice", "bob"));
             }
@@ -139,7 +157,10 @@ async fn busy() {
     let (carol, mut c_ws) = online(&server, "carol", 3).await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
     let (s, _) = bob.accept(&id, b"answer").await;
     assert_eq!(s, 200);
 
@@ -156,7 +177,7 @@ async fn busy() {
     // Calling yourself, an offline or an unknown user is refused clearly.
     let (s, v) = carol.initiate("carol", b"x").await;
     assert_eq!((s, v["code"].as_str()), (400, Some("self_call")));
-    let dave = common::User::new(&server, "dave", 4);
+    let dave = User::new(&server, "dave", 4);
     dave.register().await;
     let (s, v) = carol.initiate("dave", b"x").await;
     assert_eq!((s, v["code"].as_str()), (409, Some("callee_offline")));
@@ -172,7 +193,10 @@ async fn cancel_by_caller() {
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
     let (s, v) = alice.call_op("hangup", &id).await;
     assert_eq!((s, v["state"].as_str()), (200, Some("cancelled")));
     match b_ws.next_event().await {
@@ -193,7 +217,10 @@ async fn disconnect_mid_ring() {
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
     a_ws.close().await;
     match b_ws.next_event().await {
         ServerEvent::Cancelled { call_id } => assert_eq!(call_id.as_str(), id),
@@ -208,7 +235,10 @@ async fn disconnect_mid_ring() {
     let (carol, mut c_ws) = online(&server, "carol", 3).await;
     let (_, v) = carol.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
     b_ws.close().await;
     match c_ws.next_event().await {
         ServerEvent::Missed { call_id, .. } => assert_eq!(call_id.as_str(), id),
@@ -225,9 +255,15 @@ async fn active_call_ends_after_grace_when_a_party_stays_away() {
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
     bob.accept(&id, b"answer").await;
-    assert!(matches!(a_ws.next_event().await, ServerEvent::Accepted { .. }));
+    assert!(matches!(
+        a_ws.next_event().await,
+        ServerEvent::Accepted { .. }
+    ));
     b_ws.close().await;
     match a_ws.next_event().await {
         ServerEvent::Ended { call_id, by } => {
@@ -243,9 +279,10 @@ async fn presence_subscriptions_push_changes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = server_with_ring_timeout(&dir, Duration::from_secs(30)).await;
     let (_alice, mut a_ws) = online(&server, "alice", 1).await;
-    let mut bob = common::User::new(&server, "bob", 2);
+    let mut bob = User::new(&server, "bob", 2);
     bob.register().await;
-    a_ws.send_text(r#"{"type":"subscribe","usernames":["bob"]}"#).await;
+    a_ws.send_text(r#"{"type":"subscribe","usernames":["bob"]}"#)
+        .await;
     match a_ws.next_event().await {
         ServerEvent::Presence(p) => assert_eq!(p.presence, Presence::Offline),
         other => panic!("expected presence snapshot, got {other:?}"),
@@ -269,7 +306,8 @@ async fn presence_subscriptions_push_changes() {
     // Ping/pong and a bad frame that leaves the socket open.
     a_ws.send_text(r#"{"type":"ping","nonce":42}"#).await;
     assert_eq!(a_ws.next_event().await, ServerEvent::Pong { nonce: 42 });
-    a_ws.send_text(r#"{"type":"subscribe","usernames":["NOT VALID"]}"#).await;
+    a_ws.send_text(r#"{"type":"subscribe","usernames":["NOT VALID"]}"#)
+        .await;
     match a_ws.next_event().await {
         ServerEvent::Error(e) => assert_eq!(e.code.as_str(), "invalid_username"),
         other => panic!("expected error, got {other:?}"),

@@ -19,7 +19,9 @@ async fn taken_names_wrong_keys_and_forged_tokens_are_refused() {
 
     // Registering a taken name with another key.
     let mallory = User::new(&server, "alice", 66);
-    let (s, v) = mallory.post("/register", mallory.register_body(&mallory.key)).await;
+    let (s, v) = mallory
+        .post("/register", mallory.register_body(&mallory.key))
+        .await;
     assert_eq!((s, v["code"].as_str()), (409, Some("username_taken")));
 
     // A registration signed by a different key than the one it binds.
@@ -34,7 +36,10 @@ async fn taken_names_wrong_keys_and_forged_tokens_are_refused() {
     assert_eq!((s, v["code"].as_str()), (401, Some("invalid_signature")));
 
     // A stale registration.
-    let sig = eve.key.sign(REGISTER_DOMAIN, &register_message(&eve.name, &pk, ts - 3600));
+    let sig = eve.key.sign(
+        REGISTER_DOMAIN,
+        &register_message(&eve.name, &pk, ts - 3600),
+    );
     let body = json!({"username": "eve", "identity_key": b64(&pk), "timestamp": ts - 3600,
                       "signature": b64(&sig.to_bytes())});
     let (s, v) = eve.post("/register", body).await;
@@ -71,7 +76,10 @@ async fn other_peoples_calls_cannot_be_touched() {
 
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
 
     for (op, code) in [("reject", "not_a_party"), ("hangup", "not_a_party")] {
         let (s, v) = mallory.call_op(op, &id).await;
@@ -85,7 +93,9 @@ async fn other_peoples_calls_cannot_be_touched() {
     let (_, v) = alice.get(&format!("/call/status/{id}")).await;
     assert_eq!(v["state"], "ringing");
     m_ws.expect_silence(200).await;
-    let (s, v) = mallory.call_op("hangup", "0123456789abcdef0123456789abcdef").await;
+    let (s, v) = mallory
+        .call_op("hangup", "0123456789abcdef0123456789abcdef")
+        .await;
     assert_eq!((s, v["code"].as_str()), (404, Some("call_not_found")));
 }
 
@@ -147,7 +157,9 @@ async fn key_rotation_needs_the_old_key() {
         .post(
             "/account/rotate-key",
             body(
-                IdentityKeyPair::from_seed(&[1; 32]).sign(ROTATE_KEY_DOMAIN, &msg).to_bytes(),
+                IdentityKeyPair::from_seed(&[1; 32])
+                    .sign(ROTATE_KEY_DOMAIN, &msg)
+                    .to_bytes(),
                 alice.key.sign(ROTATE_KEY_DOMAIN, &msg).to_bytes(),
             ),
         )

@@ -17,7 +17,10 @@ async fn accounts_and_tokens_survive_a_restart() {
     let (_bob, mut b_ws) = online(&server, "bob", 2).await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
-    assert!(matches!(b_ws.next_event().await, proto::signaling::ServerEvent::IncomingCall { .. }));
+    assert!(matches!(
+        b_ws.next_event().await,
+        proto::signaling::ServerEvent::IncomingCall { .. }
+    ));
     let (_, v) = alice.call_op("hangup", &id).await;
     assert_eq!(v["state"], "cancelled");
     // Let the writer task store the call record.
@@ -40,7 +43,9 @@ async fn accounts_and_tokens_survive_a_restart() {
     // Same database: the name is still taken, the old token still valid,
     // the finished call still answerable.
     let mallory = User::new(&server, "alice", 66);
-    let (s, v) = mallory.post("/register", mallory.register_body(&mallory.key)).await;
+    let (s, v) = mallory
+        .post("/register", mallory.register_body(&mallory.key))
+        .await;
     assert_eq!((s, v["code"].as_str()), (409, Some("username_taken")));
     let (s, v) = alice.get("/fetch/bob").await;
     assert_eq!(s, 200, "old token accepted after restart: {v}");
@@ -50,7 +55,10 @@ async fn accounts_and_tokens_survive_a_restart() {
     assert_eq!((s, v["state"].as_str()), (200, Some("cancelled")));
     // Reconnecting works and brings presence back.
     let mut a_ws = alice.ws(&server).await;
-    assert!(matches!(a_ws.next_event().await, proto::signaling::ServerEvent::Welcome { .. }));
+    assert!(matches!(
+        a_ws.next_event().await,
+        proto::signaling::ServerEvent::Welcome { .. }
+    ));
     let (_, v) = alice.get("/fetch/alice").await;
     assert_eq!(v["presence"], "online");
     let metrics = reqwest::get(format!("http://{addr}/metrics"))

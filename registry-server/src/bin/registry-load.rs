@@ -28,8 +28,8 @@ use futures_util::StreamExt;
 use proto::identity::IdentityKeyPair;
 use proto::signaling::{
     CallStatus, ChallengeResponse, HandshakeBlob, IdentityKeyBytes, InitiateRequest,
-    REGISTER_DOMAIN, RegisterRequest, SIGN_IN_DOMAIN, ServerEvent, SignInRequest,
-    SignInResponse, SignatureBytes, Username, parse, register_message, sign_in_message,
+    REGISTER_DOMAIN, RegisterRequest, SIGN_IN_DOMAIN, ServerEvent, SignInRequest, SignInResponse,
+    SignatureBytes, Username, parse, register_message, sign_in_message,
 };
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -97,7 +97,12 @@ async fn post_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Registers (or reuses) and signs in one user; returns its token.
-async fn provision(http: &reqwest::Client, base: &str, name: Username, seed: u64) -> anyhow::Result<String> {
+async fn provision(
+    http: &reqwest::Client,
+    base: &str,
+    name: Username,
+    seed: u64,
+) -> anyhow::Result<String> {
     let mut s = [0u8; 32];
     s[..8].copy_from_slice(&seed.to_le_bytes());
     s[8..16].copy_from_slice(b"loadgen!");
@@ -111,7 +116,8 @@ async fn provision(http: &reqwest::Client, base: &str, name: Username, seed: u64
         timestamp: ts,
         signature: SignatureBytes::new(sig.to_bytes())?,
     };
-    if let Err(e) = post_json::<serde_json::Value>(http, format!("{base}/register"), None, &reg).await
+    if let Err(e) =
+        post_json::<serde_json::Value>(http, format!("{base}/register"), None, &reg).await
         && !e.to_string().contains("username_taken")
     {
         return Err(e);
@@ -203,13 +209,18 @@ fn micros(d: Duration) -> u32 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.clients >= 2 && args.clients % 2 == 0, "--clients must be even");
+    anyhow::ensure!(
+        args.clients >= 2 && args.clients % 2 == 0,
+        "--clients must be even"
+    );
     let base = args.url.trim_end_matches('/').to_owned();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .tcp_nodelay(true)
         .build()?;
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
 
     // 1. Accounts.
     let t = Instant::now();
@@ -301,14 +312,27 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     tokio::time::sleep_until(slot).await;
                 }
-                let r = one_call(&http, &base, &mut caller, &mut callee, &callee_name, &offer, &answer, &mut samples).await;
+                let r = one_call(
+                    &http,
+                    &base,
+                    &mut caller,
+                    &mut callee,
+                    &callee_name,
+                    &offer,
+                    &answer,
+                    &mut samples,
+                )
+                .await;
                 if let Err(e) = r {
                     if failures.fetch_add(1, Ordering::Relaxed) < 5 {
                         eprintln!("call failed: {e}");
                     }
                     // Resynchronise: drain whatever pushes are pending.
                     for ws in [&mut caller.ws, &mut callee.ws] {
-                        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), ws.next()).await {}
+                        while let Ok(Some(_)) =
+                            tokio::time::timeout(Duration::from_millis(50), ws.next()).await
+                        {
+                        }
                     }
                 }
             }
@@ -343,7 +367,11 @@ async fn main() -> anyhow::Result<()> {
     println!("RESULT calls_failed={fails}");
     println!("RESULT late_starts={}", late_starts.load(Ordering::Relaxed));
     println!("RESULT achieved_rate={:.0}", done as f64 / wall);
-    for (name, v) in [("ring", &all.ring_us), ("answer", &all.answer_us), ("setup", &all.setup_us)] {
+    for (name, v) in [
+        ("ring", &all.ring_us),
+        ("answer", &all.answer_us),
+        ("setup", &all.setup_us),
+    ] {
         println!(
             "RESULT {name}_ms_p50={:.2} {name}_ms_p99={:.2} {name}_ms_max={:.2}",
             percentile(v, 0.5),
@@ -381,26 +409,44 @@ async fn one_call(
         callee: Username::parse(callee_name)?,
         offer: offer.clone(),
     };
-    let status: CallStatus =
-        post_json(http, format!("{base}/call/initiate"), Some(&caller.token), &req).await?;
+    let status: CallStatus = post_json(
+        http,
+        format!("{base}/call/initiate"),
+        Some(&caller.token),
+        &req,
+    )
+    .await?;
     let call_id = status.call_id;
     match next_event(&mut callee.ws).await? {
-        ServerEvent::IncomingCall { call_id: id, offer: got, .. }
-            if id == call_id && got.as_bytes().len() == offer.as_bytes().len() => {}
+        ServerEvent::IncomingCall {
+            call_id: id,
+            offer: got,
+            ..
+        } if id == call_id && got.as_bytes().len() == offer.as_bytes().len() => {}
         other => anyhow::bail!("callee expected incoming call, got {other:?}"),
     }
     let rung = Instant::now();
     let body = serde_json::json!({ "call_id": call_id, "answer": answer });
-    let _: CallStatus =
-        post_json(http, format!("{base}/call/accept"), Some(&callee.token), &body).await?;
+    let _: CallStatus = post_json(
+        http,
+        format!("{base}/call/accept"),
+        Some(&callee.token),
+        &body,
+    )
+    .await?;
     match next_event(&mut caller.ws).await? {
         ServerEvent::Accepted { call_id: id, .. } if id == call_id => {}
         other => anyhow::bail!("caller expected accepted, got {other:?}"),
     }
     let answered = Instant::now();
     let body = serde_json::json!({ "call_id": call_id });
-    let _: CallStatus =
-        post_json(http, format!("{base}/call/hangup"), Some(&caller.token), &body).await?;
+    let _: CallStatus = post_json(
+        http,
+        format!("{base}/call/hangup"),
+        Some(&caller.token),
+        &body,
+    )
+    .await?;
     match next_event(&mut callee.ws).await? {
         ServerEvent::Ended { call_id: id, .. } if id == call_id => {}
         other => anyhow::bail!("callee expected ended, got {other:?}"),

@@ -250,12 +250,14 @@ impl Store for SqliteStore {
     async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
         // Insert-or-keep, then read: two instances starting at once end up
         // with whichever secret was written first.
-        sqlx::query("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(fresh)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
         let row = sqlx::query("SELECT value FROM secrets WHERE name = ?")
             .bind(name)
             .fetch_one(&self.pool)

@@ -127,13 +127,19 @@ impl User {
     }
 
     pub async fn initiate(&self, callee: &str, offer: &[u8]) -> (u16, Value) {
-        self.post("/call/initiate", json!({"callee": callee, "offer": b64(offer)}))
-            .await
+        self.post(
+            "/call/initiate",
+            json!({"callee": callee, "offer": b64(offer)}),
+        )
+        .await
     }
 
     pub async fn accept(&self, call_id: &str, answer: &[u8]) -> (u16, Value) {
-        self.post("/call/accept", json!({"call_id": call_id, "answer": b64(answer)}))
-            .await
+        self.post(
+            "/call/accept",
+            json!({"call_id": call_id, "answer": b64(answer)}),
+        )
+        .await
     }
 
     pub async fn call_op(&self, op: &str, call_id: &str) -> (u16, Value) {
