@@ -1,0 +1,649 @@
+//! Client of the pqvoice registry, used by the CLI and the app.
+//!
+//! Two halves:
+//!
+//! * [`RegistryClient`]: the REST calls (register, sign in, look up users,
+//!   place, accept, reject and hang up calls). It signs in on first use by
+//!   signing a server challenge with the device's identity key, keeps the
+//!   bearer token, refreshes it before it expires and, when the registry
+//!   says a token is no longer valid (for example after a restart with a new
+//!   database), signs in again and retries once.
+//! * [`EventStream`]: the push WebSocket, run by a background task that
+//!   reconnects with exponential backoff and jitter whenever the socket
+//!   drops. On every (re)connection it re-sends the presence subscriptions,
+//!   so a client's view of its contacts survives a registry restart, and the
+//!   registry sees the user online again without the caller doing anything.
+//!
+//! HTTPS and WSS use rustls with the ring provider and the Mozilla roots,
+//! plus any extra root certificate given (for a self-hosted registry with
+//! its own CA).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proto::identity::IdentityKeyPair;
+use proto::signaling::{
+    AcceptRequest, CallId, CallStatus, ChallengeRequest, ChallengeResponse, ClientMessage,
+    ErrorBody, ErrorCode, HandshakeBlob, HangupRequest, IdentityKeyBytes, IncomingCalls,
+    InitiateRequest, PresenceInfo, REGISTER_DOMAIN, ROTATE_KEY_DOMAIN, RegisterRequest,
+    RegisterResponse, RejectRequest, RotateKeyRequest, SIGN_IN_DOMAIN, ServerEvent, SignInRequest,
+    SignInResponse, SignatureBytes, UserInfo, UserList, Username, parse, register_message,
+    rotate_key_message, sign_in_message,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{Connector, connect_async_tls_with_config};
+
+/// Refresh the token when less than this remains of its life.
+const TOKEN_REFRESH_MARGIN: u64 = 60;
+/// Reconnect if the socket carried nothing (not even the server's pings,
+/// sent every 30 s) for this long.
+const SILENCE_LIMIT: Duration = Duration::from_secs(75);
+/// How long one HTTP request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a registry call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry answered with an error body.
+    #[error("registry refused ({status}): {code}: {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Stable error code to match on.
+        code: ErrorCode,
+        /// The registry's explanation.
+        message: String,
+    },
+    /// The registry could not be reached or the connection broke.
+    #[error("cannot reach the registry: {0}")]
+    Unreachable(String),
+    /// The registry answered something this client does not understand.
+    #[error("unexpected answer from the registry: {0}")]
+    BadAnswer(String),
+    /// The configuration given to the client is unusable.
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    /// A value given to the client breaks a signaling rule (size, name).
+    #[error(transparent)]
+    Invalid(#[from] proto::signaling::SignalingError),
+}
+
+impl RegistryError {
+    /// The registry's error code, when it refused.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Refused { code, .. } => Some(*code),
+            Self::Invalid(e) => Some(e.code),
+            _ => None,
+        }
+    }
+}
+
+/// Delays between reconnection attempts: doubling from `initial` to `max`,
+/// each with up to 50 % random jitter so that clients of a restarted
+/// registry do not all return in the same millisecond.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    fn delay(&self, attempt: u32) -> Duration {
+        let base = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max);
+        // Jitter from the clock's nanoseconds: unpredictability is not a
+        // security property here, only spreading.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let jitter = base.mul_f64(f64::from(nanos % 500) / 1000.0);
+        base + jitter
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn tls_config(extra_root_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, RegistryError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = extra_root_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| RegistryError::Config(format!("bad root PEM: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| RegistryError::Config(format!("bad root certificate: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RegistryError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A signed-in (or about to be) user of one registry.
+pub struct RegistryClient {
+    http: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
+    /// `http(s)://host:port`, without a trailing slash.
+    base: String,
+    username: Username,
+    identity: Arc<IdentityKeyPair>,
+    token: Mutex<Option<(String, u64)>>,
+    backoff: Backoff,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the token nor the key belongs in a log.
+        f.debug_struct("RegistryClient")
+            .field("base", &self.base)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryClient {
+    /// A client of the registry at `base_url` (`http://` or `https://`)
+    /// acting as `username` with `identity`.
+    pub fn new(
+        base_url: &str,
+        username: Username,
+        identity: Arc<IdentityKeyPair>,
+    ) -> Result<Self, RegistryError> {
+        Self::with_root_certificate(base_url, username, identity, None)
+    }
+
+    /// Like [`RegistryClient::new`], also trusting the PEM root
+    /// certificate(s) in `root_pem` (for a registry with its own CA).
+    pub fn with_root_certificate(
+        base_url: &str,
+        username: Username,
+        identity: Arc<IdentityKeyPair>,
+        root_pem: Option<&[u8]>,
+    ) -> Result<Self, RegistryError> {
+        let base = base_url.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(RegistryError::Config(
+                "registry URL must start with http:// or https://".into(),
+            ));
+        }
+        let tls = tls_config(root_pem)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls).clone())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| RegistryError::Config(e.to_string()))?;
+        Ok(Self {
+            http,
+            tls,
+            base,
+            username,
+            identity,
+            token: Mutex::new(None),
+            backoff: Backoff::default(),
+        })
+    }
+
+    /// Uses `backoff` for the event stream's reconnections.
+    pub fn set_backoff(&mut self, backoff: Backoff) {
+        self.backoff = backoff;
+    }
+
+    /// Whom this client acts as.
+    pub fn username(&self) -> &Username {
+        &self.username
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn read<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, RegistryError> {
+        let status = res.status();
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::Unreachable(e.to_string()))?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadAnswer(e.to_string()))
+        } else {
+            match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => Err(RegistryError::Refused {
+                    status: status.as_u16(),
+                    code: body.code,
+                    message: body.message,
+                }),
+                Err(_) => Err(RegistryError::BadAnswer(format!(
+                    "HTTP {status} without an error body"
+                ))),
+            }
+        }
+    }
+
+    async fn post_public<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, RegistryError> {
+        let res = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| RegistryError::Unreachable(e.to_string()))?;
+        Self::read(res).await
+    }
+
+    /// Claims the username for this identity key (first come, first served).
+    pub async fn register(&self) -> Result<RegisterResponse, RegistryError> {
+        let key = self.identity.public().to_bytes();
+        let timestamp = unix_now();
+        let msg = register_message(&self.username, &key, timestamp);
+        let sig = self.identity.sign(REGISTER_DOMAIN, &msg).to_bytes();
+        let req = RegisterRequest {
+            username: self.username.clone(),
+            identity_key: IdentityKeyBytes::new(key)?,
+            timestamp,
+            signature: SignatureBytes::new(sig)?,
+        };
+        self.post_public("/register", &req).await
+    }
+
+    /// Signs in now (challenge, signature, token), replacing any token.
+    pub async fn sign_in(&self) -> Result<(), RegistryError> {
+        let mut slot = self.token.lock().await;
+        let token = self.fetch_token().await?;
+        *slot = Some(token);
+        Ok(())
+    }
+
+    async fn fetch_token(&self) -> Result<(String, u64), RegistryError> {
+        let ch: ChallengeResponse = self
+            .post_public(
+                "/auth/challenge",
+                &ChallengeRequest {
+                    username: self.username.clone(),
+                },
+            )
+            .await?;
+        let msg = sign_in_message(&self.username, &ch.challenge);
+        let sig = self.identity.sign(SIGN_IN_DOMAIN, &msg).to_bytes();
+        let res: SignInResponse = self
+            .post_public(
+                "/auth/token",
+                &SignInRequest {
+                    username: self.username.clone(),
+                    challenge: ch.challenge,
+                    signature: SignatureBytes::new(sig)?,
+                },
+            )
+            .await?;
+        Ok((res.token, res.expires_at))
+    }
+
+    /// A token valid for at least a minute more, signing in if needed.
+    async fn token(&self) -> Result<String, RegistryError> {
+        let mut slot = self.token.lock().await;
+        if let Some((token, exp)) = slot.as_ref()
+            && exp.saturating_sub(unix_now()) > TOKEN_REFRESH_MARGIN
+        {
+            return Ok(token.clone());
+        }
+        let fresh = self.fetch_token().await?;
+        let token = fresh.0.clone();
+        *slot = Some(fresh);
+        Ok(token)
+    }
+
+    async fn forget_token(&self, used: &str) {
+        let mut slot = self.token.lock().await;
+        if slot.as_ref().is_some_and(|(t, _)| t == used) {
+            *slot = None;
+        }
+    }
+
+    /// Sends an authenticated request built by `build`; on `unauthorized`
+    /// signs in again and retries once.
+    async fn authed<T: DeserializeOwned>(
+        &self,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<T, RegistryError> {
+        for attempt in 0..2 {
+            let token = self.token().await?;
+            let res = build(&self.http, &self.base)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(|e| RegistryError::Unreachable(e.to_string()))?;
+            match Self::read(res).await {
+                Err(RegistryError::Refused {
+                    code: ErrorCode::Unauthorized,
+                    ..
+                }) if attempt == 0 => self.forget_token(&token).await,
+                other => return other,
+            }
+        }
+        Err(RegistryError::BadAnswer("token refused twice".into()))
+    }
+
+    /// A user's identity key and presence (`GET /fetch/<user>`).
+    pub async fn fetch(&self, user: &Username) -> Result<UserInfo, RegistryError> {
+        let path = format!("/fetch/{user}");
+        self.authed(|c, base| c.get(format!("{base}{path}"))).await
+    }
+
+    /// Users whose name starts with `prefix`, with presence.
+    pub async fn search(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<PresenceInfo>, RegistryError> {
+        // The prefix is restricted to username characters, which need no
+        // escaping in a query string; the server refuses anything else.
+        let path = format!("/users?q={prefix}&limit={limit}");
+        let list: UserList = self
+            .authed(|c, base| c.get(format!("{base}{path}")))
+            .await?;
+        Ok(list.users)
+    }
+
+    /// Rings `callee` with the caller's signed Offer (opaque bytes).
+    pub async fn initiate(
+        &self,
+        callee: &Username,
+        offer: Vec<u8>,
+    ) -> Result<CallStatus, RegistryError> {
+        let body = InitiateRequest {
+            callee: callee.clone(),
+            offer: HandshakeBlob::new(offer)?,
+        };
+        self.authed(|c, base| c.post(format!("{base}/call/initiate")).json(&body))
+            .await
+    }
+
+    /// Accepts a ringing call with the callee's signed Answer.
+    pub async fn accept(
+        &self,
+        call_id: &CallId,
+        answer: Vec<u8>,
+    ) -> Result<CallStatus, RegistryError> {
+        let body = AcceptRequest {
+            call_id: call_id.clone(),
+            answer: HandshakeBlob::new(answer)?,
+        };
+        self.authed(|c, base| c.post(format!("{base}/call/accept")).json(&body))
+            .await
+    }
+
+    /// Declines a ringing call.
+    pub async fn reject(&self, call_id: &CallId) -> Result<CallStatus, RegistryError> {
+        let body = RejectRequest {
+            call_id: call_id.clone(),
+        };
+        self.authed(|c, base| c.post(format!("{base}/call/reject")).json(&body))
+            .await
+    }
+
+    /// Ends a call, or cancels it while it still rings.
+    pub async fn hangup(&self, call_id: &CallId) -> Result<CallStatus, RegistryError> {
+        let body = HangupRequest {
+            call_id: call_id.clone(),
+        };
+        self.authed(|c, base| c.post(format!("{base}/call/hangup")).json(&body))
+            .await
+    }
+
+    /// Where a call stands (polling fallback).
+    pub async fn status(&self, call_id: &CallId) -> Result<CallStatus, RegistryError> {
+        let path = format!("/call/status/{call_id}");
+        self.authed(|c, base| c.get(format!("{base}{path}"))).await
+    }
+
+    /// Calls ringing for this user right now, with their Offers.
+    pub async fn incoming(&self) -> Result<Vec<CallStatus>, RegistryError> {
+        let list: IncomingCalls = self
+            .authed(|c, base| c.get(format!("{base}/call/incoming")))
+            .await?;
+        Ok(list.calls)
+    }
+
+    /// Replaces this user's identity key with `new_identity`, signed by
+    /// both keys. Afterwards build a new client with the new key.
+    pub async fn rotate_key(
+        &self,
+        new_identity: &IdentityKeyPair,
+    ) -> Result<RegisterResponse, RegistryError> {
+        let old_key = self.identity.public().to_bytes();
+        let new_key = new_identity.public().to_bytes();
+        let timestamp = unix_now();
+        let msg = rotate_key_message(&self.username, &old_key, &new_key, timestamp);
+        let req = RotateKeyRequest {
+            username: self.username.clone(),
+            new_identity_key: IdentityKeyBytes::new(new_key)?,
+            timestamp,
+            old_signature: SignatureBytes::new(
+                self.identity.sign(ROTATE_KEY_DOMAIN, &msg).to_bytes(),
+            )?,
+            new_signature: SignatureBytes::new(
+                new_identity.sign(ROTATE_KEY_DOMAIN, &msg).to_bytes(),
+            )?,
+        };
+        self.post_public("/account/rotate-key", &req).await
+    }
+
+    /// Opens the push channel, kept connected in the background until the
+    /// returned stream is dropped. `subscriptions` names the users whose
+    /// presence changes are wanted; change them with
+    /// [`EventStream::subscribe`].
+    pub fn events(self: &Arc<Self>, subscriptions: Vec<Username>) -> EventStream {
+        let (tx, rx) = mpsc::channel(256);
+        let (subs_tx, subs_rx) = watch::channel(subscriptions);
+        let task = tokio::spawn(run_events(Arc::clone(self), tx, subs_rx));
+        EventStream {
+            rx,
+            subs: subs_tx,
+            task,
+        }
+    }
+
+    fn ws_url(&self) -> String {
+        let rest = self
+            .base
+            .strip_prefix("https://")
+            .map(|r| format!("wss://{r}"))
+            .or_else(|| {
+                self.base
+                    .strip_prefix("http://")
+                    .map(|r| format!("ws://{r}"))
+            })
+            .unwrap_or_else(|| self.base.clone());
+        format!("{rest}/ws")
+    }
+}
+
+/// What the push channel reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// The socket is up and the registry sees this user online.
+    Connected,
+    /// The socket dropped; it is retried after `retry_in`.
+    Disconnected {
+        /// Why, for logs and status lines.
+        reason: String,
+        /// Delay before the next attempt.
+        retry_in: Duration,
+    },
+    /// Something the registry pushed.
+    Server(ServerEvent),
+}
+
+/// The live push channel of a [`RegistryClient`]; reconnects by itself.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::Receiver<RegistryEvent>,
+    subs: watch::Sender<Vec<Username>>,
+    task: JoinHandle<()>,
+}
+
+impl EventStream {
+    /// The next event; `None` only if the background task ended.
+    pub async fn next(&mut self) -> Option<RegistryEvent> {
+        self.rx.recv().await
+    }
+
+    /// Replaces the presence subscriptions (kept across reconnections).
+    pub fn subscribe(&self, usernames: Vec<Username>) {
+        self.subs.send_replace(usernames);
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn run_events(
+    client: Arc<RegistryClient>,
+    tx: mpsc::Sender<RegistryEvent>,
+    mut subs: watch::Receiver<Vec<Username>>,
+) {
+    let mut attempt = 0u32;
+    loop {
+        let reason = match connect_once(&client, &tx, &mut subs, &mut attempt).await {
+            Ok(()) => "registry closed the connection".to_owned(),
+            Err(e) => e,
+        };
+        if tx.is_closed() {
+            return;
+        }
+        let retry_in = client.backoff.delay(attempt);
+        attempt = attempt.saturating_add(1);
+        tracing::debug!(%reason, ?retry_in, "registry socket down");
+        if tx
+            .send(RegistryEvent::Disconnected { reason, retry_in })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+/// One connection's life. Resets `attempt` once the registry welcomed us.
+async fn connect_once(
+    client: &RegistryClient,
+    tx: &mpsc::Sender<RegistryEvent>,
+    subs: &mut watch::Receiver<Vec<Username>>,
+    attempt: &mut u32,
+) -> Result<(), String> {
+    use futures_util::{SinkExt, StreamExt};
+
+    let token = client.token().await.map_err(|e| e.to_string())?;
+    let mut request = client
+        .ws_url()
+        .into_client_request()
+        .map_err(|e| format!("bad WebSocket URL: {e}"))?;
+    let auth = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| "token is not a valid header".to_owned())?;
+    request.headers_mut().insert("authorization", auth);
+    let connector = Connector::Rustls(Arc::clone(&client.tls));
+    let (mut ws, _) =
+        match connect_async_tls_with_config(request, None, true, Some(connector)).await {
+            Ok(pair) => pair,
+            Err(tungstenite::Error::Http(res)) if res.status().as_u16() == 401 => {
+                // A restarted registry with a new secret: sign in afresh.
+                client.forget_token(&token).await;
+                return Err("token refused; signing in again".into());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+
+    let send_subs = |list: Vec<Username>| {
+        let msg = ClientMessage::Subscribe { usernames: list };
+        Message::Text(
+            serde_json::to_string(&msg)
+                .expect("ClientMessage always serializes")
+                .into(),
+        )
+    };
+    loop {
+        tokio::select! {
+            frame = tokio::time::timeout(SILENCE_LIMIT, ws.next()) => {
+                let frame = match frame {
+                    Err(_) => return Err("registry went silent".into()),
+                    Ok(None) => return Ok(()),
+                    Ok(Some(Err(e))) => return Err(e.to_string()),
+                    Ok(Some(Ok(f))) => f,
+                };
+                match frame {
+                    Message::Text(text) => {
+                        let ev = match parse::<ServerEvent>(text.as_bytes()) {
+                            Ok(ev) => ev,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "unreadable push from registry");
+                                continue;
+                            }
+                        };
+                        if matches!(ev, ServerEvent::Welcome { .. }) {
+                            *attempt = 0;
+                            let list = subs.borrow_and_update().clone();
+                            if !list.is_empty() {
+                                ws.send(send_subs(list)).await.map_err(|e| e.to_string())?;
+                            }
+                            if tx.send(RegistryEvent::Connected).await.is_err() {
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                        if tx.send(RegistryEvent::Server(ev)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Message::Close(_) => return Ok(()),
+                    _ => {}
+                }
+            }
+            changed = subs.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let list = subs.borrow_and_update().clone();
+                ws.send(send_subs(list)).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
