@@ -4,4 +4,13 @@
 //! sound devices, the codec and the on-disk profile, and drives `proto`'s
 //! sans-IO state machines with real time and real packets.
 
+pub mod audio;
+pub mod call;
+pub mod codec;
+pub mod dsp;
+pub mod jitter;
+pub mod netsim;
+pub mod offline;
+pub mod playout;
 pub mod profile;
+pub mod resample;

@@ -129,8 +129,12 @@ mod tests {
         let root = tempfile::tempdir().expect("temp dir");
         let profile = Profile::open(root.path().join("p")).expect("open");
         assert_eq!(profile.read("identity.key").expect("read"), None);
-        profile.write_secret("identity.key", b"first").expect("write");
-        profile.write_secret("identity.key", b"second").expect("rewrite");
+        profile
+            .write_secret("identity.key", b"first")
+            .expect("write");
+        profile
+            .write_secret("identity.key", b"second")
+            .expect("rewrite");
         assert_eq!(
             profile.read("identity.key").expect("read").as_deref(),
             Some(&b"second"[..])
@@ -156,7 +160,10 @@ mod tests {
         let profile = Profile::open(root.path()).expect("open");
         for bad in ["", "..", "../x", "a/b", ".hidden", "x\0y"] {
             assert!(
-                matches!(profile.write_secret(bad, b"x"), Err(ProfileError::BadName(_))),
+                matches!(
+                    profile.write_secret(bad, b"x"),
+                    Err(ProfileError::BadName(_))
+                ),
                 "{bad:?} was accepted"
             );
         }

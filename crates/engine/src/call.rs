@@ -1,0 +1,547 @@
+//! One call's media: a UDP socket, a [`CallSession`], the audio path.
+//!
+//! [`run_call`] drives everything from one thread, in a loop that wakes on
+//! every datagram and at least every few milliseconds:
+//!
+//! 1. **Receive**: each datagram goes to the session, which authenticates,
+//!    replay-checks and opens it. Anything that fails is counted and
+//!    dropped, nothing else changes, so a flood of garbage at the media port
+//!    costs CPU but never state. An authenticated packet from a new source
+//!    address moves the call there (the peer changed networks or its NAT
+//!    rebound the port).
+//! 2. **Capture → send**: every 20 ms of captured audio is resampled to
+//!    48 kHz, processed (AEC, NS, AGC), Opus-encoded at a constant bitrate
+//!    and sealed with the previous frame(s) into one constant-size packet.
+//!    Until the peer's first authenticated packet arrives, each packet goes
+//!    to every candidate address the peer offered: these sealed packets are
+//!    the connectivity checks, and the first candidate that answers carries
+//!    the call.
+//! 3. **Playout**: whenever the playback ring runs low, the jitter buffer and
+//!    decoder produce the next 20 ms, which also feeds the echo canceller's
+//!    far-end reference.
+//! 4. **Timers**: pings, receiver reports and the idle timeout live in the
+//!    session; receiver reports from the peer set the encoder's loss hint.
+//! 5. **Stats** once per interval.
+//!
+//! The constant packet stream is also the keepalive: no authenticated packet
+//! for 10 s ends the call with [`CallEnd::TimedOut`].
+
+use std::collections::BTreeSet;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use proto::control::ByeReason;
+use proto::handshake::Established;
+use proto::packet::{MAX_FRAMES_PER_PACKET, MediaFrame, MediaPayload};
+use proto::session::{CallSession, Incoming, PacketError, SessionConfig, SessionEvent};
+use ringbuf::traits::{Consumer, Observer, Producer};
+
+use crate::audio::AudioIo;
+use crate::codec::{CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE, VoiceEncoder};
+use crate::dsp::{Dsp, DspConfig};
+use crate::jitter::JitterConfig;
+use crate::offline::IP_UDP_OVERHEAD;
+use crate::playout::Playout;
+use crate::resample::{ResampleError, StreamResampler};
+
+/// A monotonic clock for the session, in proto's time type.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock {
+    /// A clock whose zero is now.
+    pub fn new() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    /// Time since the origin, as `proto` wants it.
+    pub fn now(&self) -> proto::time::Instant {
+        proto::time::Instant::from_micros(self.origin.elapsed().as_micros() as u64)
+    }
+
+    /// Time since the origin.
+    pub fn elapsed(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+/// How a call should run.
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    /// Encoder settings; the bitrate is fitted to the negotiated packet
+    /// length and redundancy.
+    pub codec: CodecConfig,
+    /// Capture processing.
+    pub dsp: DspConfig,
+    /// Jitter buffer tuning.
+    pub jitter: JitterConfig,
+    /// Hang up after this long.
+    pub duration: Option<Duration>,
+    /// Hang up this long after a finite input (WAV) has been sent.
+    pub end_after_input: Option<Duration>,
+    /// Send back what is heard instead of capturing (the echo bot).
+    pub echo: bool,
+    /// Playback ring level below which the next frame is decoded.
+    pub playback_low_water: Duration,
+    /// Interval of the stats callback.
+    pub stats_interval: Duration,
+    /// Set from another thread to hang up.
+    pub hang_up: Arc<AtomicBool>,
+    /// Session timers.
+    pub session: SessionConfig,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        Self {
+            codec: CodecConfig::default(),
+            dsp: DspConfig::default(),
+            jitter: JitterConfig::default(),
+            duration: None,
+            end_after_input: None,
+            echo: false,
+            playback_low_water: Duration::from_millis(10),
+            stats_interval: Duration::from_secs(1),
+            hang_up: Arc::new(AtomicBool::new(false)),
+            session: SessionConfig::default(),
+        }
+    }
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEnd {
+    /// The configured duration or the end of the input was reached.
+    Finished,
+    /// Hung up from this side.
+    HungUp,
+    /// The peer said goodbye.
+    PeerHungUp,
+    /// Nothing authenticated arrived from the peer for the idle timeout.
+    TimedOut,
+    /// The sound device disappeared.
+    DeviceLost,
+}
+
+impl CallEnd {
+    /// A sentence for the user.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CallEnd::Finished => "call finished",
+            CallEnd::HungUp => "hung up",
+            CallEnd::PeerHungUp => "the other side hung up",
+            CallEnd::TimedOut => "connection lost: nothing received from the other side for 10 s",
+            CallEnd::DeviceLost => "the sound device was lost",
+        }
+    }
+}
+
+/// Errors that stop a call from running at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Socket trouble.
+    #[error("call socket: {0}")]
+    Io(#[from] io::Error),
+    /// Codec setup failed.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// Resampler setup failed.
+    #[error(transparent)]
+    Resample(#[from] ResampleError),
+    /// The negotiated media profile cannot carry audio.
+    #[error("unusable media profile: {0}")]
+    Profile(&'static str),
+}
+
+/// Statistics of a call, as shown every second and written at the end.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CallStats {
+    /// Seconds since the call started.
+    pub elapsed_s: f64,
+    /// Latest round-trip time, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Share of the peer's packets lost on the way to us, percent.
+    pub loss_pct: f64,
+    /// Share of our packets the peer reports lost, percent.
+    pub peer_loss_pct: Option<f64>,
+    /// Inter-arrival jitter, milliseconds.
+    pub jitter_ms: f64,
+    /// Delay currently held by the jitter buffer, milliseconds.
+    pub jitter_buffer_ms: f64,
+    /// Frames that arrived too late to play.
+    pub late: u64,
+    /// Frames concealed.
+    pub concealed: u64,
+    /// Frames recovered from in-band FEC.
+    pub recovered_fec: u64,
+    /// Frames recovered from redundant copies.
+    pub recovered_redundant: u64,
+    /// Frames inserted while waiting for the network.
+    pub expanded: u64,
+    /// Frames dropped to reduce delay.
+    pub shrunk: u64,
+    /// Send bitrate on the wire (IPv4 + UDP included), kbit/s, last interval.
+    pub send_kbps: f64,
+    /// Receive bitrate on the wire, kbit/s, last interval.
+    pub recv_kbps: f64,
+    /// Mean send bitrate over the call, kbit/s.
+    pub send_kbps_mean: f64,
+    /// Packets sent.
+    pub packets_sent: u64,
+    /// Authenticated packets received.
+    pub packets_received: u64,
+    /// Datagrams dropped: failed authentication, malformed, replayed.
+    pub rejected: u64,
+    /// Distinct datagram sizes sent.
+    pub sent_sizes: BTreeSet<usize>,
+    /// Distinct sizes of authenticated datagrams received.
+    pub received_sizes: BTreeSet<usize>,
+    /// Playback underruns (samples).
+    pub underruns: u64,
+    /// Capture overruns (samples).
+    pub overruns: u64,
+    /// Milliseconds from the start of media to the first decoded audio.
+    pub first_audio_ms: Option<f64>,
+    /// Address the peer's media currently comes from.
+    pub peer: Option<SocketAddr>,
+    /// Encoder bitrate, bit/s.
+    pub codec_bitrate: i32,
+    /// CPU time of this call's thread per second of call, percent of one core.
+    pub cpu_pct: Option<f64>,
+}
+
+/// The outcome of a call.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallReport {
+    /// Why it ended.
+    pub end: CallEnd,
+    /// Final statistics.
+    pub stats: CallStats,
+}
+
+/// How long the loop sleeps at most between checks of the audio rings.
+const TICK: Duration = Duration::from_millis(4);
+
+/// Runs the media of an established call until it ends.
+///
+/// `socket` is the call's own UDP socket (bound by the caller to the
+/// `--listen` address). `on_stats` is called every
+/// [`CallOptions::stats_interval`].
+pub fn run_call(
+    established: Established,
+    socket: UdpSocket,
+    mut audio: AudioIo,
+    opts: CallOptions,
+    on_stats: &mut dyn FnMut(&CallStats),
+) -> Result<CallReport, CallError> {
+    let clock = Clock::new();
+    let profile = *established.profile();
+    let redundancy = usize::from(profile.redundancy).min(MAX_FRAMES_PER_PACKET - 1);
+    if profile.frame_ms != 20 {
+        return Err(CallError::Profile("the engine sends 20 ms frames only"));
+    }
+    let candidates: Vec<SocketAddr> = established.peer_candidates().to_vec();
+    let mut session = CallSession::new(established, opts.session, clock.now());
+    let packet_len = session.packet_len();
+    let codec = opts.codec.fitted(packet_len, redundancy);
+    if codec.bitrate < 6_000 {
+        return Err(CallError::Profile("packet too small for audio"));
+    }
+    let mut encoder = VoiceEncoder::new(codec)?;
+    encoder.set_loss_hint(0)?;
+    let mut dsp = Dsp::new(opts.dsp);
+    let mut playout = Playout::new(opts.jitter.clone())?;
+    let mut cap_resampler = StreamResampler::new(audio.capture_rate, SAMPLE_RATE)?;
+    let mut play_resampler = StreamResampler::new(SAMPLE_RATE, audio.playback_rate)?;
+    socket.set_read_timeout(Some(TICK))?;
+
+    // Buffers of the hot path, allocated once.
+    let mut recv_buf = vec![0u8; 2048];
+    let mut send_buf = vec![0u8; packet_len.max(proto::packet::MAX_PACKET_LEN)];
+    let mut raw_capture = vec![0.0f32; 4096];
+    let mut capture_48k: Vec<f32> = Vec::with_capacity(8192);
+    let mut frame = vec![0.0f32; FRAME_SAMPLES];
+    let mut played = vec![0.0f32; FRAME_SAMPLES];
+    let mut play_out: Vec<f32> = Vec::with_capacity(8192);
+    let mut history: Vec<Vec<u8>> = vec![vec![0u8; codec.frame_bytes()]; redundancy + 1];
+    let mut history_len = 0usize;
+    let mut encoded = vec![0u8; codec.frame_bytes()];
+    let mut frame_index: u32 = 0;
+    let low_water =
+        (opts.playback_low_water.as_secs_f64() * f64::from(audio.playback_rate)) as usize;
+
+    let mut peer: Option<SocketAddr> = None;
+    let mut stats = CallStats {
+        codec_bitrate: codec.bitrate,
+        ..Default::default()
+    };
+    let (mut sent_bytes, mut recv_bytes, mut total_sent_bytes) = (0u64, 0u64, 0u64);
+    let mut last_stats = clock.elapsed();
+    let mut input_done_at: Option<Duration> = None;
+    let mut prev_peer_report: Option<(u64, u64)> = None;
+    let cpu_start = thread_cpu_time();
+    let end: CallEnd;
+
+    // Sends one sealed datagram to the peer, or to every candidate while
+    // connectivity is not established yet.
+    let send = |buf: &[u8], peer: Option<SocketAddr>, stats: &mut CallStats| -> u64 {
+        let mut bytes = 0;
+        let targets: &[SocketAddr] = match &peer {
+            Some(p) => std::slice::from_ref(p),
+            None => &candidates,
+        };
+        for t in targets {
+            // A send error (e.g. ICMP unreachable) is the network's problem;
+            // the idle timeout decides whether the call is dead.
+            if socket.send_to(buf, t).is_ok() {
+                bytes += (buf.len() + IP_UDP_OVERHEAD) as u64;
+                stats.packets_sent += 1;
+                stats.sent_sizes.insert(buf.len());
+            }
+        }
+        bytes
+    };
+
+    loop {
+        // 1. Receive (blocks at most TICK).
+        match socket.recv_from(&mut recv_buf) {
+            Ok((n, from)) => {
+                let now = clock.now();
+                let arrival = clock.elapsed();
+                match session.handle_datagram(now, &mut recv_buf[..n]) {
+                    Ok(incoming) => {
+                        if peer != Some(from) {
+                            peer = Some(from);
+                            stats.peer = Some(from);
+                        }
+                        recv_bytes += (n + IP_UDP_OVERHEAD) as u64;
+                        stats.received_sizes.insert(n);
+                        if let Incoming::Media(m) = incoming {
+                            let mut frames: [&[u8]; MAX_FRAMES_PER_PACKET] =
+                                [&[]; MAX_FRAMES_PER_PACKET];
+                            for f in m.frames() {
+                                if let Some(slot) = frames.get_mut(usize::from(f.age)) {
+                                    *slot = f.data;
+                                }
+                            }
+                            let index = m.timestamp / FRAME_SAMPLES as u32;
+                            playout.push(arrival, index, &frames[..]);
+                        }
+                    }
+                    Err(PacketError::Closed) => {}
+                    Err(_) => stats.rejected += 1,
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            // ICMP errors from earlier sends surface here; they say nothing
+            // about authenticated traffic.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(e) => return Err(e.into()),
+        }
+
+        // 2. Capture → encode → seal → send.
+        let got = audio.capture.pop_slice(&mut raw_capture);
+        if got > 0 {
+            cap_resampler.process(&raw_capture[..got], &mut capture_48k);
+        }
+        while capture_48k.len() >= FRAME_SAMPLES {
+            frame.copy_from_slice(&capture_48k[..FRAME_SAMPLES]);
+            capture_48k.drain(..FRAME_SAMPLES);
+            if opts.echo {
+                // The echo bot's microphone is its own loudspeaker.
+                playout.next_frame(clock.elapsed(), &mut frame);
+                if stats.first_audio_ms.is_none() && playout.stats().played > 0 {
+                    stats.first_audio_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
+                }
+            } else {
+                dsp.capture(&mut frame);
+            }
+            let n = encoder.encode(&frame, &mut encoded)?;
+            // history[0] is the newest frame.
+            history.rotate_right(1);
+            history[0][..n].copy_from_slice(&encoded[..n]);
+            history_len = (history_len + 1).min(redundancy + 1);
+            let mut frames = [MediaFrame { age: 0, data: &[] }; MAX_FRAMES_PER_PACKET];
+            for age in 0..=redundancy {
+                // Until there is history, repeat the newest frame so that the
+                // packet size never changes.
+                let src = if age < history_len { age } else { 0 };
+                frames[age] = MediaFrame {
+                    age: if age < history_len { age as u8 } else { 0 },
+                    data: &history[src][..n],
+                };
+            }
+            let payload = MediaPayload {
+                timestamp: frame_index.wrapping_mul(FRAME_SAMPLES as u32),
+                frames: &frames[..=redundancy],
+            };
+            frame_index = frame_index.wrapping_add(1);
+            match session.send_media(clock.now(), &payload, &mut send_buf) {
+                Ok(len) => sent_bytes += send(&send_buf[..len], peer, &mut stats),
+                Err(proto::session::SendError::Closed) => {}
+                Err(proto::session::SendError::Encode(_)) => {
+                    return Err(CallError::Profile("frames do not fit the packet"));
+                }
+            }
+        }
+
+        // 3. Playout.
+        if !opts.echo {
+            while audio.playback.occupied_len() < low_water.max(1) {
+                playout.next_frame(clock.elapsed(), &mut played);
+                if stats.first_audio_ms.is_none() && playout.stats().played > 0 {
+                    stats.first_audio_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
+                }
+                dsp.render(&played);
+                play_out.clear();
+                play_resampler.process(&played, &mut play_out);
+                let pushed = audio.playback.push_slice(&play_out);
+                if pushed < play_out.len() {
+                    break;
+                }
+            }
+        }
+
+        // 4. Timers, control packets and events.
+        let now = clock.now();
+        if session.poll_timeout().is_some_and(|t| now >= t) {
+            session.handle_timeout(now);
+        }
+        while let Some(len) = session.poll_transmit(now, &mut send_buf) {
+            sent_bytes += send(&send_buf[..len], peer, &mut stats);
+        }
+        let mut ended = None;
+        while let Some(ev) = session.poll_event() {
+            match ev {
+                SessionEvent::RoundTrip(rtt) => stats.rtt_ms = Some(rtt.as_secs_f64() * 1000.0),
+                SessionEvent::PeerHungUp { .. } => ended = Some(CallEnd::PeerHungUp),
+                SessionEvent::TimedOut => ended = Some(CallEnd::TimedOut),
+                SessionEvent::Connected | SessionEvent::Rekeyed { .. } => {}
+            }
+        }
+
+        // Local reasons to end.
+        let elapsed = clock.elapsed();
+        if ended.is_none() {
+            let local = if opts.hang_up.load(Ordering::Relaxed) {
+                Some(CallEnd::HungUp)
+            } else if audio.device_lost() {
+                Some(CallEnd::DeviceLost)
+            } else if opts.duration.is_some_and(|d| elapsed >= d) {
+                Some(CallEnd::Finished)
+            } else {
+                if input_done_at.is_none() && audio.counters.input_finished.load(Ordering::Relaxed)
+                {
+                    input_done_at = Some(elapsed);
+                }
+                match (input_done_at, opts.end_after_input) {
+                    (Some(at), Some(tail)) if elapsed >= at + tail => Some(CallEnd::Finished),
+                    _ => None,
+                }
+            };
+            if let Some(reason) = local {
+                session.hang_up(if reason == CallEnd::DeviceLost {
+                    ByeReason::Error
+                } else {
+                    ByeReason::HungUp
+                });
+                let now = clock.now();
+                while let Some(len) = session.poll_transmit(now, &mut send_buf) {
+                    sent_bytes += send(&send_buf[..len], peer, &mut stats);
+                }
+                ended = Some(reason);
+            }
+        }
+
+        // 5. Stats.
+        let since = elapsed.saturating_sub(last_stats);
+        if since >= opts.stats_interval || ended.is_some() {
+            let s = session.stats();
+            let js = playout.stats();
+            let secs = since.as_secs_f64().max(1e-3);
+            total_sent_bytes += sent_bytes;
+            stats.elapsed_s = elapsed.as_secs_f64();
+            stats.send_kbps = sent_bytes as f64 * 8.0 / secs / 1000.0;
+            stats.recv_kbps = recv_bytes as f64 * 8.0 / secs / 1000.0;
+            stats.send_kbps_mean =
+                total_sent_bytes as f64 * 8.0 / elapsed.as_secs_f64().max(1e-3) / 1000.0;
+            (sent_bytes, recv_bytes) = (0, 0);
+            stats.packets_received = s.received;
+            stats.loss_pct = pct(s.lost, s.received + s.lost);
+            stats.jitter_ms = s.jitter.as_secs_f64() * 1000.0;
+            if let Some(rtt) = s.rtt {
+                stats.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+            }
+            if let Some(r) = s.peer_report {
+                stats.peer_loss_pct = Some(pct(r.lost, r.received + r.lost));
+                // Tune FEC to the loss the peer saw since its last report.
+                let (pl, pr) = prev_peer_report.unwrap_or((0, 0));
+                let (dl, dr) = (r.lost.saturating_sub(pl), r.received.saturating_sub(pr));
+                if dl + dr > 0 {
+                    let hint = pct(dl, dl + dr).round().clamp(0.0, 100.0) as u8;
+                    encoder.set_loss_hint(hint)?;
+                }
+                prev_peer_report = Some((r.lost, r.received));
+            }
+            stats.jitter_buffer_ms = playout.buffer().delay().as_secs_f64() * 1000.0;
+            stats.late = js.late;
+            stats.concealed = js.concealed;
+            stats.recovered_fec = js.recovered_fec;
+            stats.recovered_redundant = js.recovered_redundant;
+            stats.expanded = js.expanded;
+            stats.shrunk = js.shrunk;
+            stats.underruns = audio.counters.underruns.load(Ordering::Relaxed);
+            stats.overruns = audio.counters.overruns.load(Ordering::Relaxed);
+            if let (Some(start), Some(now_cpu)) = (cpu_start, thread_cpu_time()) {
+                stats.cpu_pct =
+                    Some((now_cpu - start).as_secs_f64() / elapsed.as_secs_f64().max(1e-3) * 100.0);
+            }
+            last_stats = elapsed;
+            on_stats(&stats);
+        }
+        if let Some(reason) = ended {
+            end = reason;
+            break;
+        }
+    }
+    audio.close();
+    Ok(CallReport { end, stats })
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// CPU time used by the calling thread, from /proc (Linux only).
+fn thread_cpu_time() -> Option<Duration> {
+    // Fields 14 and 15 of /proc/thread-self/stat are user and system time in
+    // clock ticks (100 per second on Linux).
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
