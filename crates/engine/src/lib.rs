@@ -13,4 +13,5 @@ pub mod netsim;
 pub mod offline;
 pub mod playout;
 pub mod profile;
+pub mod registry_client;
 pub mod resample;

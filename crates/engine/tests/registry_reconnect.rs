@@ -1,9 +1,3 @@
-// Disabled: `registry_client` is not yet declared in the engine's lib.rs,
-// because it has not been compiled on this machine yet (the build did not
-// finish in the session that wrote it). Once `pub mod registry_client;` is
-// added to crates/engine/src/lib.rs and the crate builds, delete this line.
-#![cfg(any())]
-
 //! The engine's registry client against a real registry on loopback: a full
 //! call through the client API, then a registry restart on the same
 //! database, after which the clients reconnect by themselves, the presence

@@ -214,6 +214,9 @@ async fn main() -> anyhow::Result<()> {
         "--clients must be even"
     );
     let base = args.url.trim_end_matches('/').to_owned();
+    // With the engine in the same build, reqwest is compiled without a
+    // default TLS provider; install ring's (an earlier install is fine).
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .tcp_nodelay(true)

@@ -55,7 +55,7 @@ impl User {
             name: Username::parse(name).expect("valid test name"),
             key: IdentityKeyPair::from_seed(&[seed; 32]),
             base: format!("http://{}", server.addr),
-            http: reqwest::Client::new(),
+            http: http_client(),
             token: None,
         }
     }
@@ -217,4 +217,12 @@ impl Socket {
 
 pub fn call_id_of(v: &Value) -> String {
     v["call_id"].as_str().expect("call_id").to_owned()
+}
+
+/// A plain HTTP client. Building a workspace unifies reqwest's features, and
+/// the engine turns on `rustls-no-provider`, so a rustls crypto provider must
+/// be installed before any client is built (a second install is a no-op).
+pub fn http_client() -> reqwest::Client {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

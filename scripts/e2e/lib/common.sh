@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# Shared by the end-to-end suites: free ports, a local registry, tauri-driver.
+# Everything started here is stopped by e2e_cleanup (set as the EXIT trap).
+
+E2E_PIDS=()
+e2e_cleanup() {
+  local p
+  for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${E2E_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -z "${E2E_DIR:-}" ] || rm -rf "$E2E_DIR"
+}
+
+e2e_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+e2e_wait_http() { # URL SECONDS
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for $1" >&2
+  return 1
+}
+
+# Starts a registry on a free port with a fresh database; sets REGISTRY_URL.
+e2e_start_registry() {
+  local port
+  port=$(e2e_free_port)
+  target/debug/pqvoice-registry --listen "127.0.0.1:$port" --db "$E2E_DIR/registry.sqlite3" \
+    >"$E2E_DIR/registry.log" 2>&1 &
+  E2E_PIDS+=($!)
+  REGISTRY_URL="http://127.0.0.1:$port"
+  e2e_wait_http "$REGISTRY_URL/healthz" 20
+}
+
+# Starts tauri-driver on free ports; sets DRIVER_URL. Extra env goes to the app.
+e2e_start_driver() {
+  local port native
+  port=$(e2e_free_port)
+  native=$(e2e_free_port)
+  env "$@" tauri-driver --port "$port" --native-port "$native" >"$E2E_DIR/tauri-driver.log" 2>&1 &
+  E2E_PIDS+=($!)
+  DRIVER_URL="http://127.0.0.1:$port"
+  e2e_wait_http "$DRIVER_URL/status" 20
+}

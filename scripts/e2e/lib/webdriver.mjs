@@ -1,0 +1,102 @@
+// A minimal W3C WebDriver client for the end-to-end suites (Node >= 20, no
+// dependencies). tauri-driver sometimes drops a proxied request, so every
+// request is retried a few times before it counts as a failure.
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class WebDriver {
+  constructor(base) {
+    this.base = base.replace(/\/$/, "");
+    this.session = null;
+  }
+
+  async request(method, path, body) {
+    let lastError;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const res = await fetch(this.base + path, {
+          method,
+          headers: { "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const json = await res.json();
+        if (!res.ok) {
+          const err = new Error(`${method} ${path}: ${json.value?.error}: ${json.value?.message}`);
+          err.webdriver = json.value?.error;
+          throw err;
+        }
+        return json.value;
+      } catch (e) {
+        if (e.webdriver) throw e;
+        lastError = e;
+        await sleep(200 * (attempt + 1));
+      }
+    }
+    throw lastError;
+  }
+
+  async start(application) {
+    const value = await this.request("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application } } },
+    });
+    this.session = value.sessionId;
+    return this;
+  }
+
+  s(path) {
+    if (!this.session) throw new Error("no WebDriver session");
+    return `/session/${this.session}${path}`;
+  }
+
+  async find(css) {
+    const v = await this.request("POST", this.s("/element"), { using: "css selector", value: css });
+    return Object.values(v)[0];
+  }
+
+  async text(css) {
+    return this.request("GET", this.s(`/element/${await this.find(css)}/text`));
+  }
+
+  async property(css, name) {
+    return this.request("GET", this.s(`/element/${await this.find(css)}/property/${name}`));
+  }
+
+  async click(css) {
+    await this.request("POST", this.s(`/element/${await this.find(css)}/click`), {});
+  }
+
+  async type(css, value) {
+    const el = await this.find(css);
+    await this.request("POST", this.s(`/element/${el}/clear`), {});
+    await this.request("POST", this.s(`/element/${el}/value`), { text: value });
+  }
+
+  // Polls until fn() resolves to a truthy value or the timeout expires.
+  async waitFor(what, fn, timeoutMs = 15000) {
+    const end = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < end) {
+      try {
+        const v = await fn();
+        if (v) return v;
+      } catch (e) {
+        last = e;
+      }
+      await sleep(100);
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+  }
+
+  async screenshot(file) {
+    const { writeFile } = await import("node:fs/promises");
+    const b64 = await this.request("GET", this.s("/screenshot"));
+    await writeFile(file, Buffer.from(b64, "base64"));
+  }
+
+  async quit() {
+    if (this.session) {
+      await this.request("DELETE", this.s("")).catch(() => {});
+      this.session = null;
+    }
+  }
+}
