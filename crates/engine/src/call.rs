@@ -380,11 +380,11 @@ pub fn run_call(
             history[0][..n].copy_from_slice(&encoded[..n]);
             history_len = (history_len + 1).min(redundancy + 1);
             let mut frames = [MediaFrame { age: 0, data: &[] }; MAX_FRAMES_PER_PACKET];
-            for age in 0..=redundancy {
+            for (age, slot) in frames.iter_mut().enumerate().take(redundancy + 1) {
                 // Until there is history, repeat the newest frame so that the
                 // packet size never changes.
                 let src = if age < history_len { age } else { 0 };
-                frames[age] = MediaFrame {
+                *slot = MediaFrame {
                     age: if age < history_len { age as u8 } else { 0 },
                     data: &history[src][..n],
                 };

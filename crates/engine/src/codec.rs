@@ -72,8 +72,7 @@ impl CodecConfig {
     pub fn fitted(self, packet_len: usize, redundancy: usize) -> Self {
         let frames = redundancy + 1;
         let capacity = packet_len
-            .checked_sub(proto::packet::HEADER_LEN + proto::packet::TAG_LEN + 6 + 3 * frames)
-            .unwrap_or(0);
+            .saturating_sub(proto::packet::HEADER_LEN + proto::packet::TAG_LEN + 6 + 3 * frames);
         let frame_bytes = (capacity / frames).min(400);
         Self {
             bitrate: (frame_bytes * 400) as i32,

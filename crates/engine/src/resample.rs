@@ -86,15 +86,14 @@ impl StreamResampler {
             if self.pending.len() < need {
                 return;
             }
-            match inner.process_into_buffer(
+            // An error cannot happen with buffers sized from the resampler
+            // itself; dropping one chunk is better than stopping the audio.
+            if let Ok((_, produced)) = inner.process_into_buffer(
                 &[&self.pending[..need]],
                 &mut [&mut self.chunk_out],
                 None,
             ) {
-                Ok((_, produced)) => out.extend_from_slice(&self.chunk_out[..produced]),
-                // Cannot happen with buffers sized from the resampler itself;
-                // dropping one chunk is better than stopping the audio.
-                Err(_) => {}
+                out.extend_from_slice(&self.chunk_out[..produced]);
             }
             self.pending.clear();
         }

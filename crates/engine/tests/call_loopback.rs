@@ -303,7 +303,7 @@ fn a_garbage_flood_changes_nothing() {
                 }
                 let _ = s.send_to(&buf[..len], a_addr);
                 sent += 1;
-                if sent % 20 == 0 {
+                if sent.is_multiple_of(20) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
