@@ -15,6 +15,17 @@ async fn server_with_ring_timeout(dir: &tempfile::TempDir, ring: Duration) -> re
     start(c).await
 }
 
+/// Alice calls bob and bob's push socket shows the incoming call; returns the call id.
+async fn ring_bob(alice: &User, b_ws: &mut Socket) -> String {
+    let (_, v) = alice.initiate("bob", b"offer").await;
+    let id = call_id_of(&v);
+    assert!(matches!(
+        b_ws.next_event().await,
+        ServerEvent::IncomingCall { .. }
+    ));
+    id
+}
+
 #[tokio::test]
 async fn ring_accept_hangup() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -95,12 +106,7 @@ async fn reject() {
     let server = server_with_ring_timeout(&dir, Duration::from_secs(30)).await;
     let (alice, mut a_ws) = online(&server, "alice", 1).await;
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
-    let (_, v) = alice.initiate("bob", b"offer").await;
-    let id = call_id_of(&v);
-    assert!(matches!(
-        b_ws.next_event().await,
-        ServerEvent::IncomingCall { .. }
-    ));
+    let id = ring_bob(&alice, &mut b_ws).await;
     // The caller cannot reject on the callee's behalf.
     let (s, v) = alice.call_op("reject", &id).await;
     assert_eq!((s, v["code"].as_str()), (403, Some("not_a_party")));
@@ -120,12 +126,7 @@ async fn missed_by_timeout() {
     let server = server_with_ring_timeout(&dir, Duration::from_millis(300)).await;
     let (alice, mut a_ws) = online(&server, "alice", 1).await;
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
-    let (_, v) = alice.initiate("bob", b"offer").await;
-    let id = call_id_of(&v);
-    assert!(matches!(
-        b_ws.next_event().await,
-        ServerEvent::IncomingCall { .. }
-    ));
+    let id = ring_bob(&alice, &mut b_ws).await;
     for ws in [&mut a_ws, &mut b_ws] {
         match ws.next_event().await {
             ServerEvent::Missed {
@@ -155,12 +156,7 @@ async fn busy() {
     let (alice, _a_ws) = online(&server, "alice", 1).await;
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
     let (carol, mut c_ws) = online(&server, "carol", 3).await;
-    let (_, v) = alice.initiate("bob", b"offer").await;
-    let id = call_id_of(&v);
-    assert!(matches!(
-        b_ws.next_event().await,
-        ServerEvent::IncomingCall { .. }
-    ));
+    let id = ring_bob(&alice, &mut b_ws).await;
     let (s, _) = bob.accept(&id, b"answer").await;
     assert_eq!(s, 200);
 
@@ -191,12 +187,7 @@ async fn cancel_by_caller() {
     let server = server_with_ring_timeout(&dir, Duration::from_secs(30)).await;
     let (alice, _a_ws) = online(&server, "alice", 1).await;
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
-    let (_, v) = alice.initiate("bob", b"offer").await;
-    let id = call_id_of(&v);
-    assert!(matches!(
-        b_ws.next_event().await,
-        ServerEvent::IncomingCall { .. }
-    ));
+    let id = ring_bob(&alice, &mut b_ws).await;
     let (s, v) = alice.call_op("hangup", &id).await;
     assert_eq!((s, v["state"].as_str()), (200, Some("cancelled")));
     match b_ws.next_event().await {
@@ -215,12 +206,7 @@ async fn disconnect_mid_ring() {
     // Caller drops: the callee's ringing stops.
     let (alice, a_ws) = online(&server, "alice", 1).await;
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
-    let (_, v) = alice.initiate("bob", b"offer").await;
-    let id = call_id_of(&v);
-    assert!(matches!(
-        b_ws.next_event().await,
-        ServerEvent::IncomingCall { .. }
-    ));
+    let id = ring_bob(&alice, &mut b_ws).await;
     a_ws.close().await;
     match b_ws.next_event().await {
         ServerEvent::Cancelled { call_id } => assert_eq!(call_id.as_str(), id),
@@ -253,12 +239,7 @@ async fn active_call_ends_after_grace_when_a_party_stays_away() {
     let server = server_with_ring_timeout(&dir, Duration::from_secs(30)).await;
     let (alice, mut a_ws) = online(&server, "alice", 1).await;
     let (bob, mut b_ws) = online(&server, "bob", 2).await;
-    let (_, v) = alice.initiate("bob", b"offer").await;
-    let id = call_id_of(&v);
-    assert!(matches!(
-        b_ws.next_event().await,
-        ServerEvent::IncomingCall { .. }
-    ));
+    let id = ring_bob(&alice, &mut b_ws).await;
     bob.accept(&id, b"answer").await;
     assert!(matches!(
         a_ws.next_event().await,
