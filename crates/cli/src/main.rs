@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod calls;
 mod netsim_cmd;
 mod simulate_cmd;
 
@@ -19,19 +20,53 @@ struct Cli {
     /// Directory that holds this device's identity, contacts and history.
     #[arg(long, env = "PQVOICE_PROFILE", default_value = ".pqvoice")]
     profile: PathBuf,
-    /// Base URL of the registry (http:// or https://).
-    #[arg(
-        long,
-        env = "PQVOICE_REGISTRY",
-        default_value = "http://127.0.0.1:8443"
-    )]
-    registry: String,
+    /// Base URL of the registry (http:// or https://). `register` remembers
+    /// it in the profile; later commands use the remembered one unless this
+    /// is given. Default for `register`: http://127.0.0.1:5001.
+    #[arg(long, env = "PQVOICE_REGISTRY")]
+    registry: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create an identity and claim NAME at the registry.
+    Register {
+        /// The username (3-32 of a-z 0-9 _ . -).
+        name: String,
+    },
+    /// Ring NAME and talk (sound card, or WAV files with --input/--output).
+    Call {
+        /// Whom to call.
+        name: String,
+        #[command(flatten)]
+        media: calls::MediaArgs,
+    },
+    /// Wait for one incoming call and take it.
+    Answer {
+        #[command(flatten)]
+        media: calls::MediaArgs,
+    },
+    /// Answer every call and send back what is heard (for latency and device tests).
+    EchoBot {
+        #[command(flatten)]
+        media: calls::MediaArgs,
+    },
+    /// List pinned contacts with presence and safety number.
+    Contacts,
+    /// Show the safety number shared with NAME (pins NAME's key on first use).
+    SafetyNumber {
+        /// The contact.
+        name: String,
+    },
+    /// Pin NAME's current key after comparing the new safety number with them.
+    Trust {
+        /// The contact.
+        name: String,
+    },
+    /// List past calls.
+    History,
     /// Create the profile directory (mode 0700) if it does not exist and print its path.
     InitProfile,
     /// List sound devices.
@@ -42,10 +77,26 @@ enum Command {
     Simulate(simulate_cmd::SimulateArgs),
 }
 
+/// The registry `scripts/run` starts.
+const DEFAULT_REGISTRY: &str = "http://127.0.0.1:5001";
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let profile = || engine::profile::Profile::open(&cli.profile);
+    let registry = cli.registry.as_deref();
     match &cli.command {
+        Command::Register { name } => calls::register(
+            cli.registry.as_deref().unwrap_or(DEFAULT_REGISTRY),
+            &profile()?,
+            name,
+        )?,
+        Command::Call { name, media } => calls::call(registry, &profile()?, name, media)?,
+        Command::Answer { media } => calls::answer(registry, &profile()?, media)?,
+        Command::EchoBot { media } => calls::echo_bot(registry, &profile()?, media)?,
+        Command::Contacts => calls::contacts(registry, &profile()?)?,
+        Command::SafetyNumber { name } => calls::show_safety_number(registry, &profile()?, name)?,
+        Command::Trust { name } => calls::trust(registry, &profile()?, name)?,
+        Command::History => calls::history(&profile()?)?,
         Command::InitProfile => println!("{}", profile()?.dir().display()),
         Command::Devices => {
             let (ins, outs) = engine::audio::list_devices();

@@ -4,9 +4,11 @@
 //! sound devices, the codec and the on-disk profile, and drives `proto`'s
 //! sans-IO state machines with real time and real packets.
 
+pub mod account;
 pub mod audio;
 pub mod call;
 pub mod codec;
+pub mod dial;
 pub mod dsp;
 pub mod jitter;
 pub mod netsim;

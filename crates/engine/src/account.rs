@@ -1,0 +1,392 @@
+//! What a profile remembers about its user: the identity key, the username
+//! and registry it is registered with, the contacts' pinned keys, and the
+//! call history. Shared by the CLI and the desktop app.
+//!
+//! Files (all 0600, written atomically by [`Profile`]):
+//! - `identity.key`: the private hybrid identity ([`IdentityKeyPair::to_bytes`]).
+//! - `account.json`: username and registry URL.
+//! - `contacts.json`: each contact's identity key, pinned on first use.
+//!   A contact whose registry key stops matching its pin is refused
+//!   ([`AccountError::KeyChanged`]) until the user verifies the new safety
+//!   number and re-pins it.
+//! - `history.json`: the last [`HISTORY_LIMIT`] calls.
+
+use std::collections::BTreeMap;
+
+use proto::identity::{IdentityKeyPair, PublicIdentity};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::profile::{Profile, ProfileError};
+
+const IDENTITY_FILE: &str = "identity.key";
+const ACCOUNT_FILE: &str = "account.json";
+const CONTACTS_FILE: &str = "contacts.json";
+const HISTORY_FILE: &str = "history.json";
+
+/// How many calls the history keeps; older ones are dropped.
+pub const HISTORY_LIMIT: usize = 500;
+
+/// Errors of the account files.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Reading or writing the profile failed.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// A file exists but cannot be understood; it is left untouched.
+    #[error("{file} in the profile is damaged; it was left untouched")]
+    Corrupt {
+        /// The file's name.
+        file: &'static str,
+    },
+    /// The profile has no identity yet.
+    #[error("no identity in this profile yet: register first")]
+    NoIdentity,
+    /// The profile is not registered with any registry.
+    #[error("this profile is not registered: register first")]
+    NotRegistered,
+    /// The OS gave no randomness.
+    #[error("the operating system gave no randomness")]
+    Random,
+    /// A contact's key differs from the pinned one.
+    #[error(
+        "the identity key of {0} has CHANGED since it was pinned; calls with {0} are blocked \
+         until you compare the new safety number with them and trust the new key"
+    )]
+    KeyChanged(String),
+}
+
+/// Username and registry of a registered profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountInfo {
+    /// The registered username.
+    pub username: String,
+    /// Base URL of the registry.
+    pub registry: String,
+}
+
+/// Loads this device's identity, creating one from OS randomness if none
+/// exists yet. Returns it and whether it was just created.
+pub fn load_or_create_identity(
+    profile: &Profile,
+) -> Result<(IdentityKeyPair, bool), AccountError> {
+    if let Some(identity) = load_identity_opt(profile)? {
+        return Ok((identity, false));
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut seed[..]).map_err(|_| AccountError::Random)?;
+    let identity = IdentityKeyPair::from_seed(&seed);
+    profile.write_secret(IDENTITY_FILE, &Zeroizing::new(identity.to_bytes()))?;
+    Ok((identity, true))
+}
+
+/// Loads the identity; errors if the profile has none.
+pub fn load_identity(profile: &Profile) -> Result<IdentityKeyPair, AccountError> {
+    load_identity_opt(profile)?.ok_or(AccountError::NoIdentity)
+}
+
+fn load_identity_opt(profile: &Profile) -> Result<Option<IdentityKeyPair>, AccountError> {
+    let Some(bytes) = profile.read(IDENTITY_FILE)? else {
+        return Ok(None);
+    };
+    let bytes = Zeroizing::new(bytes);
+    IdentityKeyPair::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|_| AccountError::Corrupt {
+            file: IDENTITY_FILE,
+        })
+}
+
+/// The raw identity file, for a backup export.
+pub fn export_identity(profile: &Profile) -> Result<Zeroizing<Vec<u8>>, AccountError> {
+    profile
+        .read(IDENTITY_FILE)?
+        .map(Zeroizing::new)
+        .ok_or(AccountError::NoIdentity)
+}
+
+/// The account of this profile, if registered.
+pub fn account(profile: &Profile) -> Result<Option<AccountInfo>, AccountError> {
+    read_json(profile, ACCOUNT_FILE)
+}
+
+/// The account, or [`AccountError::NotRegistered`].
+pub fn require_account(profile: &Profile) -> Result<AccountInfo, AccountError> {
+    account(profile)?.ok_or(AccountError::NotRegistered)
+}
+
+/// Remembers the registered username and registry.
+pub fn set_account(profile: &Profile, info: &AccountInfo) -> Result<(), AccountError> {
+    write_json(profile, ACCOUNT_FILE, info)
+}
+
+/// Pinned contacts: username → hex of the identity key encoding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contacts {
+    /// The pins.
+    pub pinned: BTreeMap<String, String>,
+}
+
+impl Contacts {
+    /// Reads the contacts file (empty if none).
+    pub fn load(profile: &Profile) -> Result<Self, AccountError> {
+        Ok(read_json(profile, CONTACTS_FILE)?.unwrap_or_default())
+    }
+
+    /// Writes the contacts file atomically.
+    pub fn save(&self, profile: &Profile) -> Result<(), AccountError> {
+        write_json(profile, CONTACTS_FILE, self)
+    }
+
+    /// The pinned key of `name`, if any.
+    pub fn get(&self, name: &str) -> Result<Option<PublicIdentity>, AccountError> {
+        let Some(hex) = self.pinned.get(name) else {
+            return Ok(None);
+        };
+        let corrupt = AccountError::Corrupt {
+            file: CONTACTS_FILE,
+        };
+        let bytes = from_hex(hex).ok_or(AccountError::Corrupt {
+            file: CONTACTS_FILE,
+        })?;
+        PublicIdentity::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|_| corrupt)
+    }
+
+    /// Checks `key` against the pin of `name`, pinning it on first use.
+    /// Returns true if it was newly pinned.
+    pub fn check_or_pin(&mut self, name: &str, key: &PublicIdentity) -> Result<bool, AccountError> {
+        match self.get(name)? {
+            Some(pinned) if pinned == *key => Ok(false),
+            Some(_) => Err(AccountError::KeyChanged(name.to_owned())),
+            None => {
+                self.pinned.insert(name.to_owned(), to_hex(&key.to_bytes()));
+                Ok(true)
+            }
+        }
+    }
+
+    /// Replaces the pin of `name` (after the user verified the change).
+    pub fn repin(&mut self, name: &str, key: &PublicIdentity) {
+        self.pinned.insert(name.to_owned(), to_hex(&key.to_bytes()));
+    }
+}
+
+/// Which way a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// We called.
+    Outgoing,
+    /// They called.
+    Incoming,
+}
+
+/// How a call ended, for the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Talked, then someone hung up.
+    Completed,
+    /// Nobody answered before the ring timeout.
+    Missed,
+    /// The callee refused.
+    Rejected,
+    /// The caller gave up while ringing.
+    Cancelled,
+    /// The callee was in another call.
+    Busy,
+    /// Something failed (network, key change, device).
+    Failed,
+}
+
+/// One call in the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryEntry {
+    /// The registry's call id (hex).
+    pub call_id: String,
+    /// The other party.
+    pub peer: String,
+    /// Which way.
+    pub direction: Direction,
+    /// When it started ringing, seconds since the Unix epoch.
+    pub started_at: u64,
+    /// Seconds of conversation (0 if never connected).
+    pub duration_s: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// Appends one call to the history, dropping the oldest beyond
+/// [`HISTORY_LIMIT`]. A damaged history file is an error, not a reset.
+pub fn record_call(profile: &Profile, entry: HistoryEntry) -> Result<(), AccountError> {
+    let mut all = history(profile)?;
+    all.push(entry);
+    if all.len() > HISTORY_LIMIT {
+        let excess = all.len() - HISTORY_LIMIT;
+        all.drain(..excess);
+    }
+    write_json(profile, HISTORY_FILE, &all)
+}
+
+/// The history, oldest first.
+pub fn history(profile: &Profile) -> Result<Vec<HistoryEntry>, AccountError> {
+    Ok(read_json(profile, HISTORY_FILE)?.unwrap_or_default())
+}
+
+fn file_const(name: &str) -> &'static str {
+    match name {
+        ACCOUNT_FILE => ACCOUNT_FILE,
+        CONTACTS_FILE => CONTACTS_FILE,
+        HISTORY_FILE => HISTORY_FILE,
+        _ => "a profile file",
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(
+    profile: &Profile,
+    name: &str,
+) -> Result<Option<T>, AccountError> {
+    match profile.read(name)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| AccountError::Corrupt {
+                file: file_const(name),
+            }),
+        None => Ok(None),
+    }
+}
+
+fn write_json<T: Serialize>(profile: &Profile, name: &str, value: &T) -> Result<(), AccountError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|_| AccountError::Corrupt {
+        file: file_const(name),
+    })?;
+    profile.write_secret(name, &bytes)?;
+    Ok(())
+}
+
+/// Lower-case hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Parses lower- or upper-case hex; `None` if malformed.
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> (tempfile::TempDir, Profile) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = Profile::open(dir.path().join("p")).expect("profile");
+        (dir, p)
+    }
+
+    #[test]
+    fn identity_is_created_once_and_reloaded() {
+        let (_d, p) = profile();
+        assert!(matches!(load_identity(&p), Err(AccountError::NoIdentity)));
+        let (a, created) = load_or_create_identity(&p).expect("create");
+        assert!(created);
+        let (b, created) = load_or_create_identity(&p).expect("load");
+        assert!(!created);
+        assert_eq!(a.public(), b.public());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(p.dir().join(IDENTITY_FILE))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_damaged_identity_is_reported_and_left_alone() {
+        let (_d, p) = profile();
+        p.write_secret(IDENTITY_FILE, b"garbage").expect("write");
+        assert!(matches!(
+            load_or_create_identity(&p),
+            Err(AccountError::Corrupt { .. })
+        ));
+        assert_eq!(
+            p.read(IDENTITY_FILE).expect("read").as_deref(),
+            Some(&b"garbage"[..])
+        );
+    }
+
+    #[test]
+    fn pins_detect_a_changed_key() {
+        let (_d, p) = profile();
+        let a = IdentityKeyPair::from_seed(&[1; 32]);
+        let other = IdentityKeyPair::from_seed(&[9; 32]);
+        let mut c = Contacts::default();
+        assert!(c.check_or_pin("bob", a.public()).expect("pin"));
+        assert!(!c.check_or_pin("bob", a.public()).expect("same key"));
+        assert!(matches!(
+            c.check_or_pin("bob", other.public()),
+            Err(AccountError::KeyChanged(n)) if n == "bob"
+        ));
+        c.save(&p).expect("save");
+        let mut back = Contacts::load(&p).expect("load");
+        assert_eq!(back.get("bob").expect("get"), Some(a.public().clone()));
+        back.repin("bob", other.public());
+        assert!(!back.check_or_pin("bob", other.public()).expect("repinned"));
+    }
+
+    #[test]
+    fn history_keeps_the_newest_entries() {
+        let (_d, p) = profile();
+        for i in 0..(HISTORY_LIMIT + 3) {
+            record_call(
+                &p,
+                HistoryEntry {
+                    call_id: format!("{i}"),
+                    peer: "bob".into(),
+                    direction: Direction::Outgoing,
+                    started_at: i as u64,
+                    duration_s: 0,
+                    outcome: Outcome::Missed,
+                },
+            )
+            .expect("record");
+        }
+        let h = history(&p).expect("history");
+        assert_eq!(h.len(), HISTORY_LIMIT);
+        assert_eq!(h[0].call_id, "3");
+        assert_eq!(h.last().expect("last").started_at, (HISTORY_LIMIT + 2) as u64);
+    }
+
+    #[test]
+    fn account_round_trips_and_rejects_unknown_fields() {
+        let (_d, p) = profile();
+        assert!(account(&p).expect("none").is_none());
+        let info = AccountInfo {
+            username: "alice".into(),
+            registry: "http://127.0.0.1:5001".into(),
+        };
+        set_account(&p, &info).expect("set");
+        assert_eq!(require_account(&p).expect("get"), info);
+        p.write_secret(ACCOUNT_FILE, br#"{"username":"a","registry":"b","x":1}"#)
+            .expect("write");
+        assert!(matches!(account(&p), Err(AccountError::Corrupt { .. })));
+    }
+}
