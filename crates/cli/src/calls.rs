@@ -336,7 +336,15 @@ fn finish(report: &CallReport, args: &MediaArgs) -> anyhow::Result<()> {
     }
 }
 
-fn record(profile: &Profile, call_id: &CallId, peer: &str, direction: Direction, started_at: u64, talked: u64, outcome: Outcome) {
+fn record(
+    profile: &Profile,
+    call_id: &CallId,
+    peer: &str,
+    direction: Direction,
+    started_at: u64,
+    talked: u64,
+    outcome: Outcome,
+) {
     let entry = HistoryEntry {
         call_id: call_id.to_string(),
         peer: peer.to_owned(),
@@ -351,7 +359,12 @@ fn record(profile: &Profile, call_id: &CallId, peer: &str, direction: Direction,
 }
 
 /// `pqvoice call NAME`.
-pub fn call(url: Option<&str>, profile: &Profile, callee: &str, args: &MediaArgs) -> anyhow::Result<()> {
+pub fn call(
+    url: Option<&str>,
+    profile: &Profile,
+    callee: &str,
+    args: &MediaArgs,
+) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
     let callee_name = username(callee)?;
     let opts = call_options(args)?;
@@ -445,7 +458,8 @@ async fn accept_next(
         };
         let started_at = now_secs();
         let outcome = async {
-            let verified = dial::verify_incoming(&me.client, profile, &caller, offer.as_bytes(), seen).await?;
+            let verified =
+                dial::verify_incoming(&me.client, profile, &caller, offer.as_bytes(), seen).await?;
             let (socket, candidates) = bind_media(args.listen, args.advertise)?;
             let (answer, established) = verified.accept(&me.identity, candidates)?;
             anyhow::Ok((answer, established, socket))
@@ -454,13 +468,24 @@ async fn accept_next(
         match outcome {
             Ok((answer, established, socket)) => {
                 me.client.accept(&call_id, answer).await?;
-                eprintln!("answered {caller}; SAS {} (compare it with {caller})", established.sas());
+                eprintln!(
+                    "answered {caller}; SAS {} (compare it with {caller})",
+                    established.sas()
+                );
                 return Ok((call_id, caller.to_string(), established, socket, started_at));
             }
             Err(e) => {
                 eprintln!("refusing the call from {caller}: {e}");
                 let _ = me.client.reject(&call_id).await;
-                record(profile, &call_id, caller.as_str(), Direction::Incoming, started_at, 0, Outcome::Rejected);
+                record(
+                    profile,
+                    &call_id,
+                    caller.as_str(),
+                    Direction::Incoming,
+                    started_at,
+                    0,
+                    Outcome::Rejected,
+                );
             }
         }
     }
@@ -478,8 +503,26 @@ pub fn answer(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow:
             accept_next(&me, profile, &mut events, args, &mut seen).await?;
         let audio = open_audio(args)?;
         let connected = Instant::now();
-        let report = talk(&me, &mut events, &call_id, established, socket, audio, opts, false).await?;
-        record(profile, &call_id, &caller, Direction::Incoming, started_at, connected.elapsed().as_secs(), outcome_of(&report));
+        let report = talk(
+            &me,
+            &mut events,
+            &call_id,
+            established,
+            socket,
+            audio,
+            opts,
+            false,
+        )
+        .await?;
+        record(
+            profile,
+            &call_id,
+            &caller,
+            Direction::Incoming,
+            started_at,
+            connected.elapsed().as_secs(),
+            outcome_of(&report),
+        );
         finish(&report, args)
     })
 }
@@ -502,7 +545,18 @@ pub fn echo_bot(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyho
                 ..Default::default()
             };
             let audio = NullAudio.open()?;
-            match talk(&me, &mut events, &call_id, established, socket, audio, opts, true).await {
+            match talk(
+                &me,
+                &mut events,
+                &call_id,
+                established,
+                socket,
+                audio,
+                opts,
+                true,
+            )
+            .await
+            {
                 Ok(r) => eprintln!("echo call with {caller} ended: {}", r.end.describe()),
                 Err(e) => eprintln!("echo call with {caller} failed: {e}"),
             }

@@ -68,9 +68,7 @@ pub struct AccountInfo {
 
 /// Loads this device's identity, creating one from OS randomness if none
 /// exists yet. Returns it and whether it was just created.
-pub fn load_or_create_identity(
-    profile: &Profile,
-) -> Result<(IdentityKeyPair, bool), AccountError> {
+pub fn load_or_create_identity(profile: &Profile) -> Result<(IdentityKeyPair, bool), AccountError> {
     if let Some(identity) = load_identity_opt(profile)? {
         return Ok((identity, false));
     }
@@ -252,11 +250,13 @@ fn read_json<T: serde::de::DeserializeOwned>(
     name: &str,
 ) -> Result<Option<T>, AccountError> {
     match profile.read(name)? {
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|_| AccountError::Corrupt {
-                file: file_const(name),
-            }),
+        Some(bytes) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| AccountError::Corrupt {
+                    file: file_const(name),
+                })
+        }
         None => Ok(None),
     }
 }
@@ -372,7 +372,10 @@ mod tests {
         let h = history(&p).expect("history");
         assert_eq!(h.len(), HISTORY_LIMIT);
         assert_eq!(h[0].call_id, "3");
-        assert_eq!(h.last().expect("last").started_at, (HISTORY_LIMIT + 2) as u64);
+        assert_eq!(
+            h.last().expect("last").started_at,
+            (HISTORY_LIMIT + 2) as u64
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use proto::control::ByeReason;
@@ -100,6 +100,11 @@ pub struct CallOptions {
     pub stats_interval: Duration,
     /// Set from another thread to hang up.
     pub hang_up: Arc<AtomicBool>,
+    /// Set from another thread to mute: silence is sent instead of the
+    /// microphone, in packets of the same size and rate as speech.
+    pub mute: Arc<AtomicBool>,
+    /// Peak levels of the microphone and the speaker, for meters.
+    pub levels: Arc<Levels>,
     /// Session timers.
     pub session: SessionConfig,
 }
@@ -116,9 +121,50 @@ impl Default for CallOptions {
             playback_low_water: Duration::from_millis(10),
             stats_interval: Duration::from_secs(1),
             hang_up: Arc::new(AtomicBool::new(false)),
+            mute: Arc::new(AtomicBool::new(false)),
+            levels: Arc::new(Levels::default()),
             session: SessionConfig::default(),
         }
     }
+}
+
+/// Peak levels of the last 20 ms frame on each side, shared with a UI
+/// thread that polls them (stored as `f32` bits; 0 = silence, 1 = full
+/// scale). Writing is one relaxed store per frame.
+#[derive(Debug, Default)]
+pub struct Levels {
+    mic: AtomicU32,
+    speaker: AtomicU32,
+}
+
+impl Levels {
+    /// The microphone's latest peak level, 0..=1.
+    pub fn mic(&self) -> f32 {
+        f32::from_bits(self.mic.load(Ordering::Relaxed))
+    }
+
+    /// The speaker's latest peak level, 0..=1.
+    pub fn speaker(&self) -> f32 {
+        f32::from_bits(self.speaker.load(Ordering::Relaxed))
+    }
+
+    /// Records the microphone's frame.
+    pub fn set_mic(&self, frame: &[f32]) {
+        self.mic.store(peak(frame).to_bits(), Ordering::Relaxed);
+    }
+
+    /// Records the speaker's frame.
+    pub fn set_speaker(&self, frame: &[f32]) {
+        self.speaker.store(peak(frame).to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// Peak magnitude, clamped to 0..=1.
+fn peak(frame: &[f32]) -> f32 {
+    frame
+        .iter()
+        .fold(0.0f32, |m, s| m.max(s.abs()))
+        .clamp(0.0, 1.0)
 }
 
 /// Why a call ended.
@@ -373,6 +419,10 @@ pub fn run_call(
                 }
             } else {
                 dsp.capture(&mut frame);
+                if opts.mute.load(Ordering::Relaxed) {
+                    frame.fill(0.0);
+                }
+                opts.levels.set_mic(&frame);
             }
             let n = encoder.encode(&frame, &mut encoded)?;
             // history[0] is the newest frame.
@@ -411,6 +461,7 @@ pub fn run_call(
                     stats.first_audio_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
                 }
                 dsp.render(&played);
+                opts.levels.set_speaker(&played);
                 play_out.clear();
                 play_resampler.process(&played, &mut play_out);
                 let pushed = audio.playback.push_slice(&play_out);

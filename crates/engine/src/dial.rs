@@ -11,8 +11,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
 use proto::handshake::{
-    Answer, CallId as HandshakeCallId, Established, ExpectAnswer, MediaProfile,
-    Offer, OfferParams, OfferPolicy, SeenOffers, VerifiedOffer,
+    Answer, CallId as HandshakeCallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams,
+    OfferPolicy, SeenOffers, VerifiedOffer,
 };
 use proto::identity::{IdentityKeyPair, PublicIdentity};
 use proto::safety::SafetyNumber;
