@@ -1,12 +1,38 @@
-//! Commands the UI may invoke. Each one is granted in `capabilities/`.
+//! Commands the UI may invoke (docs/ui-api.md). Each one is registered in
+//! `lib.rs`, declared in `build.rs` and granted in `capabilities/`.
+//!
+//! Commands validate their arguments again (the UI already did) and turn
+//! every failure into an [`AppError`]; the work itself lives in the phone
+//! service and the engine.
 
-use serde::Serialize;
+use engine::account::{self, AccountInfo, Contacts, Outcome};
+use proto::identity::PublicIdentity;
+use proto::safety::SafetyNumber as ProtoSafetyNumber;
+use proto::signaling::{ErrorCode, Presence};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use zeroize::Zeroizing;
+
+use crate::devices::{self, DeviceList};
+use crate::error::{AppError, AppResult};
+use crate::events::{CallDirection, CallSnapshot, Trust};
+use crate::hosting::{self, HostStatus, HostedRegistry};
+use crate::phone::{fingerprint, parse_username};
+use crate::state::{AppState, TrustMarks};
 
 /// Environment variable that points the app at a registry.
 pub const REGISTRY_URL_ENV: &str = "PQVOICE_REGISTRY_URL";
 
 /// Registry used when nothing else is configured: one on this computer.
 pub const DEFAULT_REGISTRY_URL: &str = "http://127.0.0.1:5001";
+
+/// The registry offered on first run: `PQVOICE_REGISTRY_URL` or the default.
+pub fn default_registry_url() -> String {
+    std::env::var(REGISTRY_URL_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_REGISTRY_URL.to_owned())
+}
 
 /// What the UI shows about this build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,14 +44,623 @@ pub struct AppInfo {
     pub registry_url: String,
 }
 
+/// This device's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// The registered username.
+    pub username: String,
+    /// The registry it is registered with.
+    pub registry_url: String,
+    /// Short fingerprint of the identity key.
+    pub fingerprint: String,
+}
+
+/// One row of the contact list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    /// Username.
+    pub username: String,
+    /// Presence as the registry reports it (offline if unknown).
+    pub presence: Presence,
+    /// Trust in the pinned key.
+    pub trust: Trust,
+    /// Unix ms of the last call with them.
+    pub last_call_at: Option<u64>,
+}
+
+/// `safety_number` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafetyNumber {
+    /// The contact.
+    pub username: String,
+    /// 12 groups of 5 digits.
+    pub groups: Vec<String>,
+    /// Trust in the key the number was computed with.
+    pub trust: Trust,
+}
+
+/// Settings as the UI sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// The registry in use.
+    pub registry_url: String,
+    /// Ring tone for incoming calls.
+    pub ring_sound: bool,
+    /// OS notification for incoming calls.
+    pub notifications: bool,
+    /// `host:port` for media, or `None`.
+    pub advertise_address: Option<String>,
+}
+
+/// A call in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// The call.
+    pub call_id: String,
+    /// The other party.
+    pub peer: String,
+    /// A call to the echo test.
+    pub echo: bool,
+    /// Which way.
+    pub direction: CallDirection,
+    /// How it ended.
+    pub outcome: &'static str,
+    /// Unix ms.
+    pub started_at: u64,
+    /// Seconds of conversation.
+    pub duration_secs: u64,
+}
+
+/// `export_identity` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportResult {
+    /// Absolute path written.
+    pub path: String,
+}
+
+/// Checks and normalizes a registry URL: http(s), a host, no path, query
+/// or whitespace; no trailing slash.
+pub fn normalize_registry_url(url: &str) -> AppResult<String> {
+    let url = url.trim().trim_end_matches('/');
+    let bad = || {
+        AppError::InvalidInput(
+            "The registry address must look like http://host:port or https://host.".into(),
+        )
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(bad)?;
+    let host_ok = !rest.is_empty()
+        && rest.len() <= 253
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
+    if !host_ok {
+        return Err(bad());
+    }
+    Ok(url.to_owned())
+}
+
+fn account_of(state: &AppState) -> AppResult<Option<Account>> {
+    let Some(info) = account::account(&state.profile)? else {
+        return Ok(None);
+    };
+    let identity = account::load_identity(&state.profile)?;
+    Ok(Some(Account {
+        username: info.username,
+        registry_url: info.registry,
+        fingerprint: fingerprint(identity.public()),
+    }))
+}
+
 /// Returns the app version and the registry it is pointed at.
 #[tauri::command]
-pub fn app_info() -> AppInfo {
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        registry_url: std::env::var(REGISTRY_URL_ENV)
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_REGISTRY_URL.to_owned()),
+        registry_url: state.config.default_registry.clone(),
     }
 }
+
+/// This device's account, or `null` before the first sign-up.
+#[tauri::command]
+pub fn get_account(state: State<'_, AppState>) -> AppResult<Option<Account>> {
+    account_of(&state)
+}
+
+/// Creates the identity, registers `username` with it and goes online.
+#[tauri::command]
+pub async fn sign_up(
+    state: State<'_, AppState>,
+    registry_url: String,
+    username: String,
+) -> AppResult<Account> {
+    let url = normalize_registry_url(&registry_url)?;
+    let user = parse_username(&username)?;
+    if let Some(existing) = account::account(&state.profile)? {
+        return Err(AppError::AlreadySignedUp(existing.username));
+    }
+    let (identity, _) = account::load_or_create_identity(&state.profile)?;
+    let identity = std::sync::Arc::new(identity);
+    register_at(&url, &user, identity).await?;
+    let info = AccountInfo {
+        username: user.to_string(),
+        registry: url,
+    };
+    account::set_account(&state.profile, &info)?;
+    state.phone.open_session(info)?;
+    account_of(&state)?.ok_or_else(|| AppError::internal("account vanished after sign-up"))
+}
+
+/// Registers `user` with `identity` at `url`. A name already bound to this
+/// very key (a second sign-up, a registry move back) is fine: signing in
+/// with the key proves it.
+async fn register_at(
+    url: &str,
+    user: &proto::signaling::Username,
+    identity: std::sync::Arc<proto::identity::IdentityKeyPair>,
+) -> AppResult<()> {
+    let client = engine::registry_client::RegistryClient::new(url, user.clone(), identity)
+        .map_err(|e| AppError::from_registry(e, url, Some(user.as_str())))?;
+    match client.register().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(ErrorCode::UsernameTaken) => match client.sign_in().await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(AppError::UsernameTaken(user.to_string())),
+        },
+        Err(e) => Err(AppError::from_registry(e, url, Some(user.as_str()))),
+    }
+}
+
+/// Contacts matching `query`, plus an exact registered username.
+#[tauri::command]
+pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResult<Vec<Contact>> {
+    let phone = &state.phone;
+    let session = phone.session()?;
+    let q = query.trim().to_lowercase();
+    if q.len() > 64 {
+        return Err(AppError::InvalidInput(
+            "The search text is too long.".into(),
+        ));
+    }
+    let contacts = Contacts::load(&state.profile)?;
+    let mut last_call: std::collections::BTreeMap<String, u64> = Default::default();
+    for h in account::history(&state.profile)? {
+        let at = h.started_at.saturating_mul(1000);
+        let e = last_call.entry(h.peer).or_default();
+        *e = (*e).max(at);
+    }
+    let mut out = Vec::new();
+    for name in contacts.pinned.keys().filter(|n| n.contains(&q)) {
+        let Ok(user) = parse_username(name) else {
+            continue;
+        };
+        // The registry's view gives presence and shows a changed key; when
+        // it cannot be asked, the local data still lists the contact.
+        let presence = match phone.check_key(&session, &user).await {
+            Ok((_, _, presence)) => presence,
+            Err(_) => Presence::Offline,
+        };
+        out.push(Contact {
+            username: name.clone(),
+            presence,
+            trust: phone.trust_of(name),
+            last_call_at: last_call.get(name).copied(),
+        });
+    }
+    out.sort_by(|a, b| {
+        b.last_call_at
+            .cmp(&a.last_call_at)
+            .then_with(|| a.username.cmp(&b.username))
+    });
+    if !q.is_empty()
+        && !contacts.pinned.contains_key(&q)
+        && q != session.info.username
+        && let Ok(user) = parse_username(&q)
+        && let Ok(info) = session.client.fetch(&user).await
+    {
+        out.push(Contact {
+            username: user.to_string(),
+            presence: info.presence,
+            trust: Trust::Unverified,
+            last_call_at: None,
+        });
+    }
+    phone.resubscribe();
+    Ok(out)
+}
+
+/// The call in progress, if any.
+#[tauri::command]
+pub fn current_call(state: State<'_, AppState>) -> Option<CallSnapshot> {
+    state.phone.current()
+}
+
+/// Rings `username`.
+#[tauri::command]
+pub async fn start_call(state: State<'_, AppState>, username: String) -> AppResult<CallSnapshot> {
+    let echo = username.trim() == state.config.echo_bot;
+    state.phone.start_call(&username, echo).await
+}
+
+/// Starts the echo test.
+#[tauri::command]
+pub async fn echo_test(state: State<'_, AppState>) -> AppResult<CallSnapshot> {
+    state.phone.echo_test().await
+}
+
+/// Cancels our ringing call.
+#[tauri::command]
+pub async fn cancel_call(state: State<'_, AppState>, call_id: String) -> AppResult<()> {
+    state.phone.cancel_call(&call_id).await
+}
+
+/// Answers a ringing call.
+#[tauri::command]
+pub async fn accept_call(state: State<'_, AppState>, call_id: String) -> AppResult<CallSnapshot> {
+    state.phone.accept_call(&call_id).await
+}
+
+/// Declines a ringing call.
+#[tauri::command]
+pub async fn reject_call(state: State<'_, AppState>, call_id: String) -> AppResult<()> {
+    state.phone.reject_call(&call_id).await
+}
+
+/// Hangs up.
+#[tauri::command]
+pub async fn hang_up(state: State<'_, AppState>, call_id: String) -> AppResult<()> {
+    state.phone.hang_up(&call_id).await
+}
+
+/// Mutes or unmutes the microphone of the current call.
+#[tauri::command]
+pub fn set_mute(state: State<'_, AppState>, muted: bool) -> AppResult<()> {
+    state.phone.set_mute(muted)
+}
+
+/// The sound devices.
+#[tauri::command]
+pub async fn list_devices(state: State<'_, AppState>) -> AppResult<DeviceList> {
+    let s = state.phone.settings();
+    // Enumerating devices can block on the sound server.
+    tauri::async_runtime::spawn_blocking(move || devices::list(s.input_device, s.output_device))
+        .await
+        .map_err(AppError::internal)
+}
+
+/// Chooses the sound devices (`null` = system default).
+#[tauri::command]
+pub async fn select_devices(
+    state: State<'_, AppState>,
+    input: Option<String>,
+    output: Option<String>,
+) -> AppResult<()> {
+    let list = tauri::async_runtime::spawn_blocking(|| devices::list(None, None))
+        .await
+        .map_err(AppError::internal)?;
+    devices::check_id(&input, &list.inputs, "input")?;
+    devices::check_id(&output, &list.outputs, "output")?;
+    let mut s = state.phone.settings();
+    s.input_device = input;
+    s.output_device = output;
+    state.phone.save_settings(s)
+}
+
+/// Starts the microphone test.
+#[tauri::command]
+pub async fn start_mic_test(state: State<'_, AppState>) -> AppResult<()> {
+    let phone = state.phone.clone();
+    tauri::async_runtime::spawn_blocking(move || phone.start_mic_test())
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// Stops the microphone test.
+#[tauri::command]
+pub fn stop_mic_test(state: State<'_, AppState>) {
+    state.phone.stop_mic_test();
+}
+
+fn settings_of(state: &AppState) -> AppResult<Settings> {
+    let s = state.phone.settings();
+    let registry_url = match account::account(&state.profile)? {
+        Some(a) => a.registry,
+        None => state.config.default_registry.clone(),
+    };
+    Ok(Settings {
+        registry_url,
+        ring_sound: s.ring_sound,
+        notifications: s.notifications,
+        advertise_address: s.advertise_address,
+    })
+}
+
+/// The settings.
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> AppResult<Settings> {
+    settings_of(&state)
+}
+
+/// Stores the settings; a new registry URL moves the account there.
+#[tauri::command]
+pub async fn set_settings(state: State<'_, AppState>, settings: Settings) -> AppResult<Settings> {
+    let url = normalize_registry_url(&settings.registry_url)?;
+    let advertise = match settings.advertise_address.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) => {
+            a.parse::<std::net::SocketAddr>().map_err(|_| {
+                AppError::InvalidInput(
+                    "The advertised address must be an IP address and port, like 203.0.113.7:40000."
+                        .into(),
+                )
+            })?;
+            Some(a.to_owned())
+        }
+    };
+    if let Some(mut info) = account::account(&state.profile)?
+        && info.registry != url
+    {
+        let identity = std::sync::Arc::new(account::load_identity(&state.profile)?);
+        let user = parse_username(&info.username)?;
+        register_at(&url, &user, identity).await?;
+        info.registry = url;
+        account::set_account(&state.profile, &info)?;
+        state.phone.close_session();
+        state.phone.open_session(info)?;
+    } else if account::account(&state.profile)?.is_none() && url != state.config.default_registry {
+        return Err(AppError::NotSignedUp);
+    }
+    let mut s = state.phone.settings();
+    s.ring_sound = settings.ring_sound;
+    s.notifications = settings.notifications;
+    s.advertise_address = advertise;
+    state.phone.save_settings(s)?;
+    settings_of(&state)
+}
+
+/// The key of `name` to compute the safety number with: a pending new key,
+/// else the pinned one, else the one the registry serves now (not pinned).
+async fn key_for_safety(state: &AppState, name: &str) -> AppResult<(PublicIdentity, Trust)> {
+    let marks = TrustMarks::load(&state.profile)?;
+    let from_hex = |hex: &str| {
+        account::from_hex(hex)
+            .and_then(|b| PublicIdentity::from_bytes(&b).ok())
+            .ok_or_else(|| AppError::internal("damaged key in trust.json"))
+    };
+    if let Some(hex) = marks.changed.get(name) {
+        return Ok((from_hex(hex)?, Trust::KeyChanged));
+    }
+    if let Some(key) = Contacts::load(&state.profile)?.get(name)? {
+        return Ok((key, state.phone.trust_of(name)));
+    }
+    let s = state.phone.session()?;
+    let user = parse_username(name)?;
+    let (key, _, _) = state.phone.check_key(&s, &user).await?;
+    Ok((key, Trust::Unverified))
+}
+
+/// The safety number with `username`.
+#[tauri::command]
+pub async fn safety_number(
+    state: State<'_, AppState>,
+    username: String,
+) -> AppResult<SafetyNumber> {
+    let user = parse_username(&username)?;
+    let s = state.phone.session()?;
+    let (theirs, trust) = key_for_safety(&state, user.as_str()).await?;
+    let n = ProtoSafetyNumber::new(
+        &s.info.username,
+        s.identity.public(),
+        user.as_str(),
+        &theirs,
+    );
+    Ok(SafetyNumber {
+        username: user.to_string(),
+        groups: n.groups().to_vec(),
+        trust,
+    })
+}
+
+/// Marks the pinned key of `username` as verified (pinning it first if
+/// this is the first contact).
+#[tauri::command]
+pub async fn mark_verified(state: State<'_, AppState>, username: String) -> AppResult<()> {
+    let user = parse_username(&username)?;
+    let s = state.phone.session()?;
+    if state.phone.trust_of(user.as_str()) == Trust::KeyChanged {
+        return Err(AppError::KeyChanged(user.to_string()));
+    }
+    let pinned = match Contacts::load(&state.profile)?.get(user.as_str())? {
+        Some(k) => k,
+        None => {
+            engine::dial::contact_key(&s.client, &state.profile, &user)
+                .await
+                .map_err(|e| AppError::from_dial(e, &s.info.registry, user.as_str()))?
+                .0
+        }
+    };
+    let mut marks = TrustMarks::load(&state.profile)?;
+    marks
+        .verified
+        .insert(user.to_string(), account::to_hex(&pinned.to_bytes()));
+    marks.save(&state.profile)?;
+    state.phone.resubscribe();
+    Ok(())
+}
+
+/// Pins the new key of `username`; calls are allowed again, unverified.
+#[tauri::command]
+pub fn accept_key_change(state: State<'_, AppState>, username: String) -> AppResult<()> {
+    let user = parse_username(&username)?;
+    let mut marks = TrustMarks::load(&state.profile)?;
+    let Some(hex) = marks.changed.remove(user.as_str()) else {
+        return Ok(());
+    };
+    let key = account::from_hex(&hex)
+        .and_then(|b| PublicIdentity::from_bytes(&b).ok())
+        .ok_or_else(|| AppError::internal("damaged key in trust.json"))?;
+    let mut contacts = Contacts::load(&state.profile)?;
+    contacts.repin(user.as_str(), &key);
+    contacts.save(&state.profile)?;
+    marks.verified.remove(user.as_str());
+    marks.save(&state.profile)?;
+    Ok(())
+}
+
+/// The call history, newest first.
+#[tauri::command]
+pub fn history(state: State<'_, AppState>) -> AppResult<Vec<HistoryEntry>> {
+    let echo_bot = state.config.echo_bot.as_str();
+    Ok(account::history(&state.profile)?
+        .into_iter()
+        .rev()
+        .map(|h| HistoryEntry {
+            echo: h.peer == echo_bot,
+            direction: match h.direction {
+                account::Direction::Outgoing => CallDirection::Outgoing,
+                account::Direction::Incoming => CallDirection::Incoming,
+            },
+            outcome: match h.outcome {
+                Outcome::Completed => "answered",
+                Outcome::Missed => "missed",
+                Outcome::Rejected => "rejected",
+                Outcome::Cancelled => "cancelled",
+                Outcome::Busy => "busy",
+                Outcome::Failed => "failed",
+            },
+            started_at: h.started_at.saturating_mul(1000),
+            duration_secs: h.duration_s,
+            call_id: h.call_id,
+            peer: h.peer,
+        })
+        .collect())
+}
+
+/// Writes an encrypted backup of the identity to `path`.
+#[tauri::command]
+pub async fn export_identity(
+    state: State<'_, AppState>,
+    path: String,
+    passphrase: String,
+) -> AppResult<ExportResult> {
+    // From here on the passphrase is wiped when dropped.
+    let passphrase = Zeroizing::new(passphrase);
+    let target = crate::backup::check_path(&path)?;
+    let info = account::account(&state.profile)?.ok_or(AppError::NotSignedUp)?;
+    let identity = account::export_identity(&state.profile)?;
+    let written = tauri::async_runtime::spawn_blocking(move || {
+        crate::backup::export(
+            &target,
+            &passphrase,
+            &info.username,
+            &info.registry,
+            &identity,
+        )
+    })
+    .await
+    .map_err(AppError::internal)??;
+    Ok(ExportResult {
+        path: written.display().to_string(),
+    })
+}
+
+fn host_lock(state: &AppState) -> std::sync::MutexGuard<'_, Option<HostedRegistry>> {
+    state.host.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn host_status(state: &AppState) -> HostStatus {
+    let mut g = host_lock(state);
+    let alive = g.as_mut().map(HostedRegistry::alive);
+    match (alive, g.as_ref()) {
+        (Some(true), Some(h)) => h.status(),
+        _ => {
+            *g = None;
+            hosting::stopped()
+        }
+    }
+}
+
+/// Starts hosting a registry on this computer.
+#[tauri::command]
+pub async fn host_registry_start(
+    state: State<'_, AppState>,
+    port: Option<u32>,
+) -> AppResult<HostStatus> {
+    let port = match port {
+        None => hosting::DEFAULT_PORT,
+        Some(p) if (1024..=65535).contains(&p) => p as u16,
+        Some(_) => {
+            return Err(AppError::InvalidInput(
+                "The port must be a number from 1024 to 65535.".into(),
+            ));
+        }
+    };
+    if host_status(&state).running {
+        return Ok(host_status(&state));
+    }
+    let dir = state.profile.dir().join("hosted-registry");
+    let hosted = tauri::async_runtime::spawn_blocking(move || HostedRegistry::start(port, &dir))
+        .await
+        .map_err(AppError::internal)??;
+    let mut g = host_lock(&state);
+    if let Some(old) = g.replace(hosted) {
+        old.stop();
+    }
+    drop(g);
+    Ok(host_status(&state))
+}
+
+/// Stops the hosted registry (idempotent).
+#[tauri::command]
+pub async fn host_registry_stop(state: State<'_, AppState>) -> AppResult<HostStatus> {
+    let hosted = host_lock(&state).take();
+    if let Some(h) = hosted {
+        tauri::async_runtime::spawn_blocking(move || h.stop())
+            .await
+            .map_err(AppError::internal)?;
+    }
+    Ok(hosting::stopped())
+}
+
+/// Whether a registry is hosted here.
+#[tauri::command]
+pub fn host_registry_status(state: State<'_, AppState>) -> HostStatus {
+    host_status(&state)
+}
+
+/// Every command, for `build.rs`'s manifest and the tests.
+pub const COMMANDS: &[&str] = &[
+    "app_info",
+    "get_account",
+    "sign_up",
+    "list_contacts",
+    "current_call",
+    "start_call",
+    "echo_test",
+    "cancel_call",
+    "accept_call",
+    "reject_call",
+    "hang_up",
+    "set_mute",
+    "list_devices",
+    "select_devices",
+    "start_mic_test",
+    "stop_mic_test",
+    "get_settings",
+    "set_settings",
+    "safety_number",
+    "mark_verified",
+    "accept_key_change",
+    "history",
+    "export_identity",
+    "host_registry_start",
+    "host_registry_stop",
+    "host_registry_status",
+];

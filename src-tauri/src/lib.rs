@@ -1,20 +1,167 @@
 //! The pqvoice desktop app: a thin Tauri v2 shell over the engine.
 //!
-//! `run()` starts the real app; `build_app` registers commands and plugins on
-//! any runtime so that tests can drive the same app with Tauri's mock runtime.
+//! `run()` starts the real app; [`build_app`] (alias [`run_app`]) registers
+//! commands, plugins and state on any runtime so that tests drive the same
+//! app with Tauri's mock runtime, and [`build_app_with`] does so with an
+//! explicit [`AppConfig`] instead of the environment.
+//!
+//! Modules: [`commands`] (what the UI may call), [`events`] (what Rust
+//! tells the UI), [`error`], [`state`], [`phone`] (account, push channel and
+//! calls), [`echo`] (the local echo bot), [`devices`], [`backup`] and
+//! [`hosting`].
 
+pub mod backup;
 pub mod commands;
+pub mod devices;
+pub mod echo;
+pub mod error;
+pub mod events;
+pub mod hosting;
+pub mod phone;
+pub mod state;
 
-use tauri::{Builder, Runtime};
+use std::sync::{Arc, Mutex};
 
-/// Registers the app's commands, plugins and state on `builder`.
+use engine::profile::Profile;
+use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
+
+pub use state::{AppConfig, AppState};
+
+/// Delivers the phone's events through a Tauri app handle.
+struct TauriSink<R: Runtime> {
+    app: AppHandle<R>,
+}
+
+impl<R: Runtime> events::UiSink for TauriSink<R> {
+    fn emit_json(&self, event: &str, payload: serde_json::Value) {
+        if let Err(e) = self.app.emit(event, payload) {
+            tracing::warn!(event, error = %e, "event not delivered");
+        }
+    }
+
+    fn notify(&self, title: &str, body: &str) {
+        use tauri_plugin_notification::NotificationExt;
+        // Without a notification daemon this fails; the popup still shows.
+        if let Err(e) = self
+            .app
+            .notification()
+            .builder()
+            .title(title)
+            .body(body)
+            .show()
+        {
+            tracing::warn!(error = %e, "notification not shown");
+        }
+    }
+
+    fn raise_window(&self) {
+        if let Some(w) = self.app.get_webview_window("main") {
+            let _ = w.unminimize();
+            let _ = w.show();
+            let _ = w.set_focus();
+        }
+    }
+}
+
+/// Registers the app's commands, plugins and state on `builder`, configured
+/// from the environment ([`AppConfig::from_env`]).
 pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![commands::app_info])
+    build_app_with(builder, AppConfig::from_env())
+}
+
+/// The generic entry point named in the design: same as [`build_app`].
+pub fn run_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+    build_app(builder)
+}
+
+/// Registers the app's commands, plugins and state with `config`.
+pub fn build_app_with<R: Runtime>(builder: Builder<R>, config: AppConfig) -> Builder<R> {
+    builder
+        .plugin(tauri_plugin_notification::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::get_account,
+            commands::sign_up,
+            commands::list_contacts,
+            commands::current_call,
+            commands::start_call,
+            commands::echo_test,
+            commands::cancel_call,
+            commands::accept_call,
+            commands::reject_call,
+            commands::hang_up,
+            commands::set_mute,
+            commands::list_devices,
+            commands::select_devices,
+            commands::start_mic_test,
+            commands::stop_mic_test,
+            commands::get_settings,
+            commands::set_settings,
+            commands::safety_number,
+            commands::mark_verified,
+            commands::accept_key_change,
+            commands::history,
+            commands::export_identity,
+            commands::host_registry_start,
+            commands::host_registry_stop,
+            commands::host_registry_status,
+        ])
+        .setup(move |app| init(app.handle(), &config))
+}
+
+/// Opens the profile, starts the phone service and puts [`AppState`] under
+/// Tauri's management. The builder's setup hook calls it when the event
+/// loop starts; tests on the mock runtime, whose loop never starts, call
+/// it right after `build`. A second call does nothing.
+pub fn init<R: Runtime>(
+    app: &AppHandle<R>,
+    config: &AppConfig,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if app.try_state::<AppState>().is_some() {
+        return Ok(());
+    }
+    let dir = match &config.profile_dir {
+        Some(d) => d.clone(),
+        None => app.path().app_data_dir()?,
+    };
+    let profile = Profile::open(dir)?;
+    let sink = Arc::new(TauriSink { app: app.clone() });
+    let phone = phone::Phone::new(sink, profile.clone(), config.clone());
+    app.manage(AppState {
+        config: config.clone(),
+        profile,
+        phone: phone.clone(),
+        host: Mutex::new(None),
+    });
+    phone.start();
+    Ok(())
+}
+
+/// Stops background work when the app exits: hangs up, stops hosting.
+pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
+    if let RunEvent::Exit = event
+        && let Some(state) = app.try_state::<AppState>()
+    {
+        state.shutdown();
+    }
 }
 
 /// Runs the desktop app until its last window closes.
 pub fn run() {
+    init_logging();
     build_app(Builder::default())
-        .run(tauri::generate_context!())
-        .expect("the Tauri runtime failed to start; see the log above");
+        .build(tauri::generate_context!())
+        .expect("the Tauri runtime failed to start; see the log above")
+        .run(on_run_event);
+}
+
+/// Logs to stderr at the `PQVOICE_LOG` filter (`warn` by default). Nothing
+/// secret is ever logged: keys, tokens and passphrases have no `Display`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PQVOICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -1,0 +1,297 @@
+//! Events Rust sends to the UI, and the payload types shared with commands.
+//!
+//! Names and shapes follow docs/ui-api.md exactly: structs serialize with
+//! camelCase keys, enums as kebab-case strings, `Option` as `null`.
+//! [`Presence`] is proto's own type so the registry's value passes through
+//! unchanged (`in_call`).
+
+use proto::signaling::Presence;
+use serde::{Deserialize, Serialize};
+
+/// `incoming-call`: someone rings (once per call).
+pub const INCOMING_CALL: &str = "incoming-call";
+/// `call-state`: the whole [`CallSnapshot`] after any change.
+pub const CALL_STATE: &str = "call-state";
+/// `call-stats`: [`CallStatsPayload`] once a second during a call.
+pub const CALL_STATS: &str = "call-stats";
+/// `audio-levels`: [`AudioLevels`] 10–20 times a second.
+pub const AUDIO_LEVELS: &str = "audio-levels";
+/// `presence`: a contact's presence changed.
+pub const PRESENCE: &str = "presence";
+/// `key-changed`: a contact showed a key that differs from the pin.
+pub const KEY_CHANGED: &str = "key-changed";
+/// `registry-status`: the push connection changed.
+pub const REGISTRY_STATUS: &str = "registry-status";
+
+/// How far a contact's key is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trust {
+    /// Pinned on first use, safety number not compared yet.
+    Unverified,
+    /// The user compared the safety number.
+    Verified,
+    /// The registry or the peer showed another key than the pinned one.
+    KeyChanged,
+}
+
+/// Which way a call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallDirection {
+    /// We called.
+    Outgoing,
+    /// They called.
+    Incoming,
+}
+
+/// Where a call stands; calls only move forward through these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallState {
+    /// We ring the peer.
+    RingingOut,
+    /// The peer rings us.
+    RingingIn,
+    /// Answered; media is being set up.
+    Connecting,
+    /// Talking.
+    Active,
+    /// Over; the snapshot says why.
+    Ended,
+}
+
+/// Why a call ended (table "End reasons" of the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// We hung up.
+    HungUp,
+    /// The peer hung up.
+    RemoteHungUp,
+    /// We cancelled while it rang.
+    Cancelled,
+    /// Declined (by the peer, or by us).
+    Rejected,
+    /// Nobody answered in time / the caller gave up.
+    Missed,
+    /// The peer was in another call.
+    Busy,
+    /// The peer was not reachable.
+    Offline,
+    /// No authenticated packet for 10 s.
+    ConnectionLost,
+    /// Setup or verification failed.
+    Failed,
+}
+
+/// The single description of the current call; emitted whole on every
+/// change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallSnapshot {
+    /// Unique per call (the registry's id, or a local one for a local echo test).
+    pub call_id: String,
+    /// The other username.
+    pub peer: String,
+    /// Which way.
+    pub direction: CallDirection,
+    /// True only for the built-in echo test.
+    pub echo: bool,
+    /// Where it stands.
+    pub state: CallState,
+    /// Trust in the key the peer uses in this call.
+    pub peer_trust: Trust,
+    /// Short authentication string groups, from `active` on.
+    pub sas: Option<Vec<String>>,
+    /// Unix ms when the call became active.
+    pub active_since: Option<u64>,
+    /// Our microphone is muted.
+    pub muted: bool,
+    /// Set exactly when `state` is `ended`.
+    pub reason: Option<EndReason>,
+    /// Detail for `failed` and `connection-lost`.
+    pub message: Option<String>,
+}
+
+/// `incoming-call` payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncomingCall {
+    /// The call.
+    pub call_id: String,
+    /// Who rings.
+    pub peer: String,
+    /// Trust in the key the caller uses.
+    pub peer_trust: Trust,
+}
+
+/// `call-stats` payload: the in-call quality figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallStatsPayload {
+    /// The call.
+    pub call_id: String,
+    /// Round-trip time; `None` until the first pong.
+    pub rtt_ms: Option<f64>,
+    /// Loss of the peer's packets, percent.
+    pub loss_pct: f64,
+    /// Inter-arrival jitter.
+    pub jitter_ms: f64,
+    /// Send bitrate on the wire.
+    pub send_kbps: f64,
+    /// Receive bitrate on the wire.
+    pub recv_kbps: f64,
+    /// Current jitter buffer depth.
+    pub jitter_buffer_ms: f64,
+    /// Frames concealed since the call began.
+    pub concealed: u64,
+    /// Frames rebuilt from FEC or redundancy since the call began.
+    pub recovered: u64,
+}
+
+impl CallStatsPayload {
+    /// The UI-facing figures of the engine's stats, clamped to the ranges
+    /// the contract promises (finite, non-negative, loss at most 100).
+    pub fn from_engine(call_id: &str, s: &engine::call::CallStats) -> Self {
+        let fin = |x: f64| if x.is_finite() { x.max(0.0) } else { 0.0 };
+        Self {
+            call_id: call_id.to_owned(),
+            rtt_ms: s.rtt_ms.filter(|r| r.is_finite()).map(|r| r.max(0.0)),
+            loss_pct: fin(s.loss_pct).min(100.0),
+            jitter_ms: fin(s.jitter_ms),
+            send_kbps: fin(s.send_kbps),
+            recv_kbps: fin(s.recv_kbps),
+            jitter_buffer_ms: fin(s.jitter_buffer_ms),
+            concealed: s.concealed,
+            recovered: s.recovered_fec + s.recovered_redundant,
+        }
+    }
+}
+
+/// `audio-levels` payload: peaks, 0..=1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AudioLevels {
+    /// Our microphone.
+    pub mic: f32,
+    /// What we play.
+    pub speaker: f32,
+}
+
+impl AudioLevels {
+    /// Levels for the meters: a square-root curve so that speech, which
+    /// peaks far below full scale, still moves the meter visibly.
+    pub fn perceptual(mic: f32, speaker: f32) -> Self {
+        let f = |x: f32| {
+            if x.is_finite() {
+                x.clamp(0.0, 1.0).sqrt()
+            } else {
+                0.0
+            }
+        };
+        Self {
+            mic: f(mic),
+            speaker: f(speaker),
+        }
+    }
+}
+
+/// `presence` payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PresenceChange {
+    /// Whose presence.
+    pub username: String,
+    /// Now.
+    pub presence: Presence,
+}
+
+/// `key-changed` payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyChanged {
+    /// The contact whose key changed.
+    pub username: String,
+}
+
+/// State of the push connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistryState {
+    /// Connected; we are online.
+    Connected,
+    /// Trying to connect.
+    Connecting,
+    /// Not connected (no account, or the registry is down).
+    Offline,
+}
+
+/// `registry-status` payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegistryStatus {
+    /// The state.
+    pub state: RegistryState,
+    /// A sentence for the status line, if there is something to say.
+    pub message: Option<String>,
+}
+
+/// Where Rust sends events and desktop signals. The app implements it over
+/// a Tauri `AppHandle`; keeping it a trait keeps the phone service free of
+/// the runtime type parameter.
+pub trait UiSink: Send + Sync + 'static {
+    /// Emits `event` with a JSON payload to the UI.
+    fn emit_json(&self, event: &str, payload: serde_json::Value);
+    /// Shows an OS notification.
+    fn notify(&self, title: &str, body: &str);
+    /// Brings the main window to the front.
+    fn raise_window(&self);
+}
+
+/// Serializes `payload` and emits it; a payload that cannot serialize is a
+/// bug, logged rather than panicking the caller.
+pub fn emit<T: Serialize>(sink: &dyn UiSink, event: &str, payload: &T) {
+    match serde_json::to_value(payload) {
+        Ok(v) => sink.emit_json(event, v),
+        Err(e) => tracing::error!(event, error = %e, "event payload does not serialize"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_uses_the_contract_spelling() {
+        let s = CallSnapshot {
+            call_id: "c1".into(),
+            peer: "bob".into(),
+            direction: CallDirection::Outgoing,
+            echo: false,
+            state: CallState::RingingOut,
+            peer_trust: Trust::KeyChanged,
+            sas: None,
+            active_since: None,
+            muted: false,
+            reason: Some(EndReason::RemoteHungUp),
+            message: None,
+        };
+        let v = serde_json::to_value(&s).expect("json");
+        assert_eq!(v["callId"], "c1");
+        assert_eq!(v["state"], "ringing-out");
+        assert_eq!(v["peerTrust"], "key-changed");
+        assert_eq!(v["reason"], "remote-hung-up");
+        assert!(v["activeSince"].is_null());
+        let p = serde_json::to_value(PresenceChange {
+            username: "bob".into(),
+            presence: Presence::InCall,
+        })
+        .expect("json");
+        assert_eq!(p["presence"], "in_call");
+    }
+
+    #[test]
+    fn levels_stay_in_range() {
+        let l = AudioLevels::perceptual(f32::NAN, 4.0);
+        assert_eq!(l.mic, 0.0);
+        assert_eq!(l.speaker, 1.0);
+        assert!((AudioLevels::perceptual(0.25, 0.0).mic - 0.5).abs() < 1e-6);
+    }
+}
