@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PESQ wide-band (ITU-T P.862.2) of a degraded recording against its reference.
 
-Usage: pesq_score.py REF.wav DEG.wav [--max-shift-ms 1000]
+Usage: pesq_score.py REF.wav DEG.wav [--max-shift-ms 3000]
 
 Both files are mixed to mono and resampled to 16 kHz. The degraded file is
 first aligned to the reference by cross-correlation (a call adds an unknown
@@ -43,7 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ref")
     ap.add_argument("deg")
-    ap.add_argument("--max-shift-ms", type=float, default=1000.0)
+    ap.add_argument("--max-shift-ms", type=float, default=3000.0)
     a = ap.parse_args()
     ref, rr = load(a.ref)
     deg, dr = load(a.deg)

@@ -31,9 +31,9 @@ pub struct SimulateArgs {
     /// Seed of the loss model.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Opus bitrate in bit/s (CBR).
-    #[arg(long, default_value_t = CodecConfig::default().bitrate)]
-    pub bitrate: i32,
+    /// Opus bitrate in bit/s (CBR); default: the highest that fits the packet.
+    #[arg(long)]
+    pub bitrate: Option<i32>,
     /// Earlier frames repeated in each packet.
     #[arg(long, default_value_t = 1)]
     pub redundancy: usize,
@@ -43,8 +43,9 @@ pub struct SimulateArgs {
     /// Opus in-band FEC.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub fec: bool,
-    /// Audio band: wideband, superwideband or fullband.
-    #[arg(long, default_value = "superwideband")]
+    /// Audio band: wideband, superwideband, fullband, or auto (what a call
+    /// uses: wideband with redundancy, super-wideband without).
+    #[arg(long, default_value = "auto")]
     pub band: String,
 }
 
@@ -54,12 +55,18 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         "wideband" => AudioBand::Wideband,
         "superwideband" => AudioBand::Superwideband,
         "fullband" => AudioBand::Fullband,
+        "auto" if args.redundancy > 0 => AudioBand::Wideband,
+        "auto" => AudioBand::Superwideband,
         other => anyhow::bail!("unknown band {other:?}"),
     };
     let input = engine::audio::read_wav_mono_48k(&args.input)?;
     let cfg = OfflineConfig {
         codec: CodecConfig {
-            bitrate: args.bitrate,
+            bitrate: args.bitrate.unwrap_or_else(|| {
+                CodecConfig::default()
+                    .fitted(args.packet_len, args.redundancy)
+                    .bitrate
+            }),
             inband_fec: args.fec,
             band,
             ..CodecConfig::default()

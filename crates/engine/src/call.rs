@@ -40,7 +40,9 @@ use proto::session::{CallSession, Incoming, PacketError, SessionConfig, SessionE
 use ringbuf::traits::{Consumer, Observer, Producer};
 
 use crate::audio::AudioIo;
-use crate::codec::{CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE, VoiceEncoder};
+use crate::codec::{
+    AudioBand, CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE, VoiceEncoder,
+};
 use crate::dsp::{Dsp, DspConfig};
 use crate::jitter::JitterConfig;
 use crate::offline::IP_UDP_OVERHEAD;
@@ -123,7 +125,15 @@ impl Default for CallOptions {
             hang_up: Arc::new(AtomicBool::new(false)),
             mute: Arc::new(AtomicBool::new(false)),
             levels: Arc::new(Levels::default()),
-            session: SessionConfig::default(),
+            // Reports every second so that the protection mode follows the
+            // network within a second or two; pings every two seconds keep
+            // the control traffic near two packets a second (see
+            // codec::DEFAULT_PACKET_LEN for the bitrate budget).
+            session: SessionConfig {
+                report_interval: Duration::from_secs(1),
+                ping_interval: Duration::from_secs(2),
+                ..SessionConfig::default()
+            },
         }
     }
 }
@@ -165,6 +175,80 @@ fn peak(frame: &[f32]) -> f32 {
         .iter()
         .fold(0.0f32, |m, s| m.max(s.abs()))
         .clamp(0.0, 1.0)
+}
+
+/// How the constant packet budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protection {
+    /// One frame a packet at twice the bitrate, super-wideband: the best
+    /// sound while nothing is lost.
+    Clear,
+    /// The current frame and a verbatim copy of the previous one, each at
+    /// half the bitrate and wideband (all bits on the speech band): an
+    /// isolated loss costs nothing.
+    Redundant,
+}
+
+/// Chooses the [`Protection`] mode from the peer's receiver reports.
+///
+/// A call starts protected, because nothing is known about the network
+/// yet. Any report with loss at or above [`ProtectionControl::LOSSY_PCT`]
+/// switches to (or keeps) the redundant mode; the clear mode returns after
+/// one clean report at the start of the call, and after
+/// [`ProtectionControl::CLEAN_REPORTS`] clean reports in a row once the
+/// call has seen loss, so that a bursty network does not flap.
+#[derive(Debug, Clone)]
+pub struct ProtectionControl {
+    mode: Protection,
+    clean: u32,
+    seen_loss: bool,
+}
+
+impl Default for ProtectionControl {
+    fn default() -> Self {
+        Self {
+            mode: Protection::Redundant,
+            clean: 0,
+            seen_loss: false,
+        }
+    }
+}
+
+impl ProtectionControl {
+    /// Reported loss (percent of the interval) that counts as a lossy path.
+    pub const LOSSY_PCT: f64 = 1.0;
+    /// Clean reports in a row needed to go back to the clear mode.
+    pub const CLEAN_REPORTS: u32 = 5;
+
+    /// The mode in force.
+    pub fn mode(&self) -> Protection {
+        self.mode
+    }
+
+    /// Takes one receiver report (`lost` and `received` since the previous
+    /// one); returns the mode to use from now on.
+    pub fn on_report(&mut self, lost: u64, received: u64) -> Protection {
+        if lost + received == 0 {
+            return self.mode;
+        }
+        if pct(lost, lost + received) >= Self::LOSSY_PCT {
+            self.mode = Protection::Redundant;
+            self.clean = 0;
+            self.seen_loss = true;
+        } else {
+            self.clean += 1;
+            let needed = if self.seen_loss {
+                Self::CLEAN_REPORTS
+            } else {
+                1
+            };
+            if self.clean >= needed {
+                self.mode = Protection::Clear;
+            }
+        }
+        self.mode
+    }
 }
 
 /// Why a call ended.
@@ -266,6 +350,10 @@ pub struct CallStats {
     pub peer: Option<SocketAddr>,
     /// Encoder bitrate, bit/s.
     pub codec_bitrate: i32,
+    /// Protection mode in force.
+    pub protection: Option<Protection>,
+    /// Times the protection mode changed.
+    pub protection_switches: u64,
     /// CPU time of this call's thread per second of call, percent of one core.
     pub cpu_pct: Option<f64>,
 }
@@ -303,10 +391,25 @@ pub fn run_call(
     let candidates: Vec<SocketAddr> = established.peer_candidates().to_vec();
     let mut session = CallSession::new(established, opts.session, clock.now());
     let packet_len = session.packet_len();
-    let codec = opts.codec.fitted(packet_len, redundancy);
-    if codec.bitrate < 6_000 {
+    // The two ways of filling the constant packet (see `Protection`).
+    let redundant_codec = CodecConfig {
+        band: AudioBand::Wideband,
+        ..opts.codec.fitted(packet_len, redundancy)
+    };
+    let clear_codec = CodecConfig {
+        band: AudioBand::Superwideband,
+        ..opts.codec.fitted(packet_len, 0)
+    };
+    if redundant_codec.bitrate < 6_000 {
         return Err(CallError::Profile("packet too small for audio"));
     }
+    let mut control = ProtectionControl::default();
+    let mut protection = control.mode();
+    let codec = if redundancy == 0 {
+        clear_codec
+    } else {
+        redundant_codec
+    };
     let mut encoder = VoiceEncoder::new(codec)?;
     encoder.set_loss_hint(0)?;
     let mut dsp = Dsp::new(opts.dsp);
@@ -323,9 +426,10 @@ pub fn run_call(
     let mut frame = vec![0.0f32; FRAME_SAMPLES];
     let mut played = vec![0.0f32; FRAME_SAMPLES];
     let mut play_out: Vec<f32> = Vec::with_capacity(8192);
-    let mut history: Vec<Vec<u8>> = vec![vec![0u8; codec.frame_bytes()]; redundancy + 1];
-    let mut history_len = 0usize;
-    let mut encoded = vec![0u8; codec.frame_bytes()];
+    let max_frame = clear_codec.frame_bytes().max(redundant_codec.frame_bytes());
+    // Newest first: (bytes, length) of the last frames sent.
+    let mut history: Vec<(Vec<u8>, usize)> = vec![(vec![0u8; max_frame], 0); redundancy + 1];
+    let mut encoded = vec![0u8; max_frame];
     let mut frame_index: u32 = 0;
     let low_water =
         (opts.playback_low_water.as_secs_f64() * f64::from(audio.playback_rate)) as usize;
@@ -333,6 +437,7 @@ pub fn run_call(
     let mut peer: Option<SocketAddr> = None;
     let mut stats = CallStats {
         codec_bitrate: codec.bitrate,
+        protection: Some(protection),
         ..Default::default()
     };
     let (mut sent_bytes, mut recv_bytes, mut total_sent_bytes) = (0u64, 0u64, 0u64);
@@ -361,6 +466,14 @@ pub fn run_call(
         }
         bytes
     };
+
+    // Audio captured while the codec, DSP and resamplers were being set up
+    // is already stale: sending it would start the call with a burst that
+    // the far end's jitter buffer then has to hold as extra delay. Keep at
+    // most one frame of it.
+    let keep = (audio.capture_rate as usize / 50).max(1);
+    let stale = audio.capture.occupied_len().saturating_sub(keep);
+    audio.capture.skip(stale);
 
     loop {
         // 1. Receive (blocks at most TICK).
@@ -425,23 +538,32 @@ pub fn run_call(
                 opts.levels.set_mic(&frame);
             }
             let n = encoder.encode(&frame, &mut encoded)?;
-            // history[0] is the newest frame.
             history.rotate_right(1);
-            history[0][..n].copy_from_slice(&encoded[..n]);
-            history_len = (history_len + 1).min(redundancy + 1);
+            history[0].0[..n].copy_from_slice(&encoded[..n]);
+            history[0].1 = n;
+            // Redundant copies of earlier frames, as many as fit: a frame
+            // encoded before a switch to the redundant mode is too large to
+            // ride along and is left out (the packet is padded instead).
+            let copies = if protection == Protection::Redundant {
+                redundancy
+            } else {
+                0
+            };
             let mut frames = [MediaFrame { age: 0, data: &[] }; MAX_FRAMES_PER_PACKET];
-            for (age, slot) in frames.iter_mut().enumerate().take(redundancy + 1) {
-                // Until there is history, repeat the newest frame so that the
-                // packet size never changes.
-                let src = if age < history_len { age } else { 0 };
-                *slot = MediaFrame {
-                    age: if age < history_len { age as u8 } else { 0 },
-                    data: &history[src][..n],
+            let mut count = 0;
+            for (age, (bytes, len)) in history.iter().enumerate().take(copies + 1) {
+                if *len == 0 || (age > 0 && *len != n) {
+                    continue;
+                }
+                frames[count] = MediaFrame {
+                    age: age as u8,
+                    data: &bytes[..*len],
                 };
+                count += 1;
             }
             let payload = MediaPayload {
                 timestamp: frame_index.wrapping_mul(FRAME_SAMPLES as u32),
-                frames: &frames[..=redundancy],
+                frames: &frames[..count],
             };
             frame_index = frame_index.wrapping_add(1);
             match session.send_media(clock.now(), &payload, &mut send_buf) {
@@ -549,6 +671,18 @@ pub fn run_call(
                 if dl + dr > 0 {
                     let hint = pct(dl, dl + dr).round().clamp(0.0, 100.0) as u8;
                     encoder.set_loss_hint(hint)?;
+                    let mode = control.on_report(dl, dr);
+                    if mode != protection && redundancy > 0 {
+                        let c = match mode {
+                            Protection::Clear => clear_codec,
+                            Protection::Redundant => redundant_codec,
+                        };
+                        encoder.reconfigure(c.bitrate, c.band)?;
+                        protection = mode;
+                        stats.protection = Some(mode);
+                        stats.protection_switches += 1;
+                        stats.codec_bitrate = c.bitrate;
+                    }
                 }
                 prev_peer_report = Some((r.lost, r.received));
             }

@@ -32,6 +32,16 @@ pub enum AudioBand {
     Fullband,
 }
 
+impl AudioBand {
+    fn opus(self) -> Bandwidth {
+        match self {
+            AudioBand::Wideband => Bandwidth::Wideband,
+            AudioBand::Superwideband => Bandwidth::Superwideband,
+            AudioBand::Fullband => Bandwidth::Fullband,
+        }
+    }
+}
+
 /// Encoder settings that stay fixed for a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodecConfig {
@@ -48,21 +58,27 @@ pub struct CodecConfig {
 impl Default for CodecConfig {
     fn default() -> Self {
         Self {
-            bitrate: 34_800,
+            // The redundant mode of the default profile (two frames in
+            // DEFAULT_PACKET_LEN); the call switches to one frame at twice
+            // the rate, super-wideband, while the path is clean.
+            bitrate: 33_200,
             inband_fec: true,
             complexity: 10,
-            band: AudioBand::Superwideband,
+            band: AudioBand::Wideband,
         }
     }
 }
 
 /// Length of every sealed media packet in the engine's default profile.
 ///
-/// 212 bytes + 28 bytes of IPv4/UDP at 50 packets per second is 96 kbit/s on
-/// the wire, which leaves room for the occasional control packet under the
-/// 100 kbit/s budget. With one redundant frame that fits two 87-byte frames:
-/// Opus at 34.8 kbit/s CBR.
-pub const DEFAULT_PACKET_LEN: u16 = 212;
+/// 204 bytes + 28 bytes of IPv4/UDP is 232 bytes a datagram. A call sends 50
+/// media packets a second plus about two control packets (a receiver report
+/// every second, a ping every two seconds and the pong to the peer's ping),
+/// all of the same size: 52 × 232 × 8 = 96.5 kbit/s on the wire, under the
+/// 100 kbit/s budget. In the protected mode ([`crate::call`]) a packet holds
+/// two 83-byte frames (Opus at 33.2 kbit/s); in the clear mode one 169-byte
+/// frame (67.6 kbit/s).
+pub const DEFAULT_PACKET_LEN: u16 = 204;
 /// Earlier frames repeated in each packet in the default profile.
 pub const DEFAULT_REDUNDANCY: u8 = 1;
 
@@ -127,11 +143,7 @@ impl VoiceEncoder {
         enc.set_complexity(cfg.complexity.clamp(0, 10))?;
         enc.set_inband_fec(cfg.inband_fec)?;
         enc.set_dtx(false)?;
-        enc.set_max_bandwidth(match cfg.band {
-            AudioBand::Wideband => Bandwidth::Wideband,
-            AudioBand::Superwideband => Bandwidth::Superwideband,
-            AudioBand::Fullband => Bandwidth::Fullband,
-        })?;
+        enc.set_max_bandwidth(cfg.band.opus())?;
         enc.set_signal(opus::Signal::Voice)?;
         Ok(Self { enc, cfg })
     }
@@ -139,6 +151,21 @@ impl VoiceEncoder {
     /// The settings in force.
     pub fn config(&self) -> CodecConfig {
         self.cfg
+    }
+
+    /// Changes bitrate and band between frames (the protection mode
+    /// switches); libopus carries its state across, so there is no click.
+    pub fn reconfigure(&mut self, bitrate: i32, band: AudioBand) -> Result<(), CodecError> {
+        if !(6_000..=160_000).contains(&bitrate) || bitrate % 400 != 0 {
+            return Err(CodecError::Unsupported(
+                "bitrate must be 6000..=160000 and a multiple of 400",
+            ));
+        }
+        self.enc.set_bitrate(Bitrate::Bits(bitrate))?;
+        self.enc.set_max_bandwidth(band.opus())?;
+        self.cfg.bitrate = bitrate;
+        self.cfg.band = band;
+        Ok(())
     }
 
     /// Tells the encoder how much loss the receiver reports, in percent, so

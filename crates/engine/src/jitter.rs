@@ -40,6 +40,11 @@ use std::time::Duration;
 /// per frame; our constant-rate profiles stay far below this).
 pub const MAX_FRAME_BYTES: usize = 512;
 
+/// Pops in the short window that detects a large excess of delay.
+const FAST_WINDOW: u32 = 10;
+/// Frames above the needed level that count as a large excess.
+const FAST_EXCESS: u32 = 2;
+
 /// Tuning of the buffer.
 #[derive(Debug, Clone)]
 pub struct JitterConfig {
@@ -141,6 +146,9 @@ pub struct JitterBuffer {
     window_pops: u32,
     /// Pops since a shrink was first wanted.
     shrink_wanted_for: Option<u32>,
+    /// Lowest level over the current short window, and pops in it.
+    fast_min: u32,
+    fast_pops: u32,
     /// Recent share of frames that needed recovery (exponential average).
     loss_avg: f64,
     /// RFC 3550 inter-arrival jitter estimate in seconds.
@@ -173,6 +181,8 @@ impl JitterBuffer {
             window_min: u32::MAX,
             window_pops: 0,
             shrink_wanted_for: None,
+            fast_min: u32::MAX,
+            fast_pops: 0,
             loss_avg: 0.0,
             jitter: 0.0,
             last_transit: None,
@@ -285,6 +295,20 @@ impl JitterBuffer {
             }
             self.window_min = u32::MAX;
             self.window_pops = 0;
+        }
+        // Far above what is needed (a start-up backlog, or a burst after a
+        // network stall): the slow window would take minutes to drain that
+        // much delay, so a short window asks for a shrink at once and lets
+        // it be forced soon after.
+        self.fast_min = self.fast_min.min(level);
+        self.fast_pops += 1;
+        if self.fast_pops >= FAST_WINDOW {
+            if self.fast_min > self.needed() + FAST_EXCESS && self.shrink_wanted_for.is_none() {
+                self.shrink_wanted_for =
+                    Some(self.cfg.force_shrink_after.saturating_sub(FAST_WINDOW));
+            }
+            self.fast_min = u32::MAX;
+            self.fast_pops = 0;
         }
         if let Some(w) = &mut self.shrink_wanted_for {
             *w += 1;
