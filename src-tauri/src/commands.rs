@@ -245,7 +245,10 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
         // it cannot be asked, the local data still lists the contact.
         let presence = match phone.check_key(&session, &user).await {
             Ok((_, _, presence)) => presence,
-            Err(_) => Presence::Offline,
+            Err(e) => {
+                tracing::warn!(contact = %name, error = %e, "contact not refreshed from the registry");
+                Presence::Offline
+            }
         };
         out.push(Contact {
             username: name.clone(),

@@ -1080,6 +1080,13 @@ impl Phone {
             mute: ctl.mute.clone(),
             levels: ctl.levels.clone(),
             duration: echo.then_some(ECHO_TEST_LIMIT),
+            // Silent test audio has no echo or noise to remove; skipping the
+            // DSP also keeps unoptimised debug builds in real time.
+            dsp: if self.config.null_audio {
+                engine::dsp::DspConfig::off()
+            } else {
+                engine::dsp::DspConfig::default()
+            },
             // Sound cards pull in bursts; keep more queued for them.
             playback_low_water: Duration::from_millis(if self.config.null_audio { 10 } else { 40 }),
             ..CallOptions::default()

@@ -45,3 +45,29 @@ e2e_start_driver() {
   DRIVER_URL="http://127.0.0.1:$port"
   e2e_wait_http "$DRIVER_URL/status" 20
 }
+
+# e2e_cli PROFILE_DIR ARGS...: the pqvoice CLI against the test registry.
+e2e_cli() {
+  local profile=$1
+  shift
+  target/debug/pqvoice --registry "$REGISTRY_URL" --profile "$profile" "$@"
+}
+
+# e2e_tone FILE SECONDS: a 440 Hz mono 48 kHz WAV for the CLI to send.
+e2e_tone() {
+  python3 - "$1" "$2" <<'PY'
+import math, struct, sys, wave
+path, secs = sys.argv[1], float(sys.argv[2])
+with wave.open(path, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(48000)
+    n = int(48000 * secs)
+    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 48000))) for i in range(n)))
+PY
+}
+
+# e2e_app_binary: the desktop binary, which must embed ui/dist.
+e2e_app_binary() {
+  local app=$PWD/target/debug/pqvoice-desktop
+  [ -x "$app" ] || { echo "missing $app: cargo test builds it" >&2; return 1; }
+  echo "$app"
+}

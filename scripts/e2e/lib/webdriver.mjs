@@ -61,6 +61,16 @@ export class WebDriver {
     return this.request("GET", this.s(`/element/${await this.find(css)}/property/${name}`));
   }
 
+  async attribute(css, name) {
+    return this.request("GET", this.s(`/element/${await this.find(css)}/attribute/${name}`));
+  }
+
+  // True if at least one element matches (never throws for "no such element").
+  async exists(css) {
+    const v = await this.request("POST", this.s("/elements"), { using: "css selector", value: css });
+    return Array.isArray(v) && v.length > 0;
+  }
+
   async click(css) {
     await this.request("POST", this.s(`/element/${await this.find(css)}/click`), {});
   }
@@ -68,6 +78,12 @@ export class WebDriver {
   async type(css, value) {
     const el = await this.find(css);
     await this.request("POST", this.s(`/element/${el}/clear`), {});
+    // WebKit's clear sometimes leaves a value behind in a field the page
+    // re-renders: select all and delete it with keys as a fallback.
+    const left = await this.request("GET", this.s(`/element/${el}/property/value`));
+    if (typeof left === "string" && left.length > 0) {
+      await this.request("POST", this.s(`/element/${el}/value`), { text: "\uE009a\uE000\uE003" });
+    }
     await this.request("POST", this.s(`/element/${el}/value`), { text: value });
   }
 
