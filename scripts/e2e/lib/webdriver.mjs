@@ -53,16 +53,29 @@ export class WebDriver {
     return Object.values(v)[0];
   }
 
+  // Runs fn(elementId) for the element `css` finds; the UI re-renders
+  // lists on every update, so a stale reference is looked up again.
+  async onElement(css, fn) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(await this.find(css));
+      } catch (e) {
+        if (e.webdriver !== "stale element reference" || attempt >= 4) throw e;
+        await sleep(100);
+      }
+    }
+  }
+
   async text(css) {
-    return this.request("GET", this.s(`/element/${await this.find(css)}/text`));
+    return this.onElement(css, (el) => this.request("GET", this.s(`/element/${el}/text`)));
   }
 
   async property(css, name) {
-    return this.request("GET", this.s(`/element/${await this.find(css)}/property/${name}`));
+    return this.onElement(css, (el) => this.request("GET", this.s(`/element/${el}/property/${name}`)));
   }
 
   async attribute(css, name) {
-    return this.request("GET", this.s(`/element/${await this.find(css)}/attribute/${name}`));
+    return this.onElement(css, (el) => this.request("GET", this.s(`/element/${el}/attribute/${name}`)));
   }
 
   // True if at least one element matches (never throws for "no such element").
@@ -72,7 +85,12 @@ export class WebDriver {
   }
 
   async click(css) {
-    await this.request("POST", this.s(`/element/${await this.find(css)}/click`), {});
+    await this.onElement(css, (el) => this.request("POST", this.s(`/element/${el}/click`), {}));
+  }
+
+  // Sends keystrokes to the element as they are (no clear first).
+  async keys(css, text) {
+    await this.onElement(css, (el) => this.request("POST", this.s(`/element/${el}/value`), { text }));
   }
 
   async type(css, value) {
