@@ -40,9 +40,7 @@ use proto::session::{CallSession, Incoming, PacketError, SessionConfig, SessionE
 use ringbuf::traits::{Consumer, Observer, Producer};
 
 use crate::audio::AudioIo;
-use crate::codec::{
-    AudioBand, CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE, VoiceEncoder,
-};
+use crate::codec::{AudioBand, CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE, VoiceEncoder};
 use crate::dsp::{Dsp, DspConfig};
 use crate::jitter::JitterConfig;
 use crate::offline::IP_UDP_OVERHEAD;
