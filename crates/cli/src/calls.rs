@@ -250,7 +250,7 @@ fn call_options(args: &MediaArgs) -> anyhow::Result<CallOptions> {
         end_after_input: (args.input.is_some() && args.duration.is_none())
             .then_some(Duration::from_secs(1)),
         // Sound cards pull in bursts; WAV files every 10 ms.
-        playback_low_water: Duration::from_millis(if wav { 10 } else { 40 }),
+        playback_low_water: Duration::from_millis(if wav { 30 } else { 40 }),
         ..Default::default()
     })
 }

@@ -728,3 +728,38 @@ fn thread_cpu_time() -> Option<Duration> {
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(Duration::from_millis((utime + stime) * 10))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protection_starts_redundant_and_follows_the_reports() {
+        let mut c = ProtectionControl::default();
+        assert_eq!(c.mode(), Protection::Redundant);
+        // An empty report changes nothing.
+        assert_eq!(c.on_report(0, 0), Protection::Redundant);
+        // One clean report at the start is enough to spend the budget on quality.
+        assert_eq!(c.on_report(0, 50), Protection::Clear);
+        // 1 lost of 50 (2 %) is a lossy path.
+        assert_eq!(c.on_report(1, 49), Protection::Redundant);
+        // Once loss was seen, going back needs CLEAN_REPORTS clean reports in a row.
+        for _ in 1..ProtectionControl::CLEAN_REPORTS {
+            assert_eq!(c.on_report(0, 50), Protection::Redundant);
+        }
+        assert_eq!(c.on_report(0, 50), Protection::Clear);
+        // A lossy report in between restarts the count.
+        assert_eq!(c.on_report(5, 45), Protection::Redundant);
+        assert_eq!(c.on_report(0, 50), Protection::Redundant);
+    }
+
+    #[test]
+    fn levels_report_the_peak_of_the_last_frame() {
+        let l = Levels::default();
+        assert_eq!(l.mic(), 0.0);
+        l.set_mic(&[0.1, -0.5, 0.2]);
+        l.set_speaker(&[2.0]);
+        assert_eq!(l.mic(), 0.5);
+        assert_eq!(l.speaker(), 1.0);
+    }
+}
