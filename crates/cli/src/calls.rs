@@ -123,14 +123,14 @@ impl Me {
 /// `pqvoice register NAME`.
 pub fn register(url: &str, profile: &Profile, name: &str) -> anyhow::Result<()> {
     let user = username(name)?;
-    if let Some(existing) = account::account(profile)? {
-        if existing.username != name {
-            bail!(
-                "this profile is already registered as {} at {}; use another --profile",
-                existing.username,
-                existing.registry
-            );
-        }
+    if let Some(existing) = account::account(profile)?
+        && existing.username != name
+    {
+        bail!(
+            "this profile is already registered as {} at {}; use another --profile",
+            existing.username,
+            existing.registry
+        );
     }
     let (identity, _) = account::load_or_create_identity(profile)?;
     let identity = Arc::new(identity);
@@ -285,16 +285,29 @@ fn now_secs() -> u64 {
 
 /// Runs the media of an established call on a blocking thread while
 /// watching Ctrl-C and the registry; hangs up the registry's side after.
-async fn talk(
-    me: &Me,
-    events: &mut EventStream,
-    call_id: &CallId,
+/// What the media thread of one call needs.
+struct Media {
     established: Established,
     socket: std::net::UdpSocket,
     audio: AudioIo,
     opts: CallOptions,
+    /// No live stats line (the echo bot).
     quiet: bool,
+}
+
+async fn talk(
+    me: &Me,
+    events: &mut EventStream,
+    call_id: &CallId,
+    media: Media,
 ) -> anyhow::Result<CallReport> {
+    let Media {
+        established,
+        socket,
+        audio,
+        opts,
+        quiet,
+    } = media;
     let hang_up = opts.hang_up.clone();
     let mut media = tokio::task::spawn_blocking(move || {
         let mut on_stats = |s: &CallStats| {
@@ -311,10 +324,10 @@ async fn talk(
             ev = events.next() => {
                 // The peer's bye travels in the media stream; the registry's
                 // notice is the backup when that packet is lost.
-                if let Some(RegistryEvent::Server(ServerEvent::Ended { call_id: id, .. })) = ev {
-                    if &id == call_id {
-                        hang_up.store(true, Ordering::Relaxed);
-                    }
+                if let Some(RegistryEvent::Server(ServerEvent::Ended { call_id: id, .. })) = ev
+                    && &id == call_id
+                {
+                    hang_up.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -424,7 +437,19 @@ pub fn call(
         eprintln!("connected; SAS {} (compare it with {callee})", established.sas());
         let audio = open_audio(args)?;
         let connected = Instant::now();
-        let report = talk(&me, &mut events, &call_id, established, socket, audio, opts, false).await?;
+        let report = talk(
+            &me,
+            &mut events,
+            &call_id,
+            Media {
+                established,
+                socket,
+                audio,
+                opts,
+                quiet: false,
+            },
+        )
+        .await?;
         record(profile, &call_id, callee, Direction::Outgoing, started_at, connected.elapsed().as_secs(), outcome_of(&report));
         finish(&report, args)
     })
@@ -507,11 +532,13 @@ pub fn answer(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow:
             &me,
             &mut events,
             &call_id,
-            established,
-            socket,
-            audio,
-            opts,
-            false,
+            Media {
+                established,
+                socket,
+                audio,
+                opts,
+                quiet: false,
+            },
         )
         .await?;
         record(
@@ -549,11 +576,13 @@ pub fn echo_bot(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyho
                 &me,
                 &mut events,
                 &call_id,
-                established,
-                socket,
-                audio,
-                opts,
-                true,
+                Media {
+                    established,
+                    socket,
+                    audio,
+                    opts,
+                    quiet: true,
+                },
             )
             .await
             {
