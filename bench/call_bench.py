@@ -233,6 +233,7 @@ def main():
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--losses", default="0,5,10,20")
     ap.add_argument("--only", default="")
+    ap.add_argument("--files", type=int, default=0, help="use only the first N speech files")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -240,6 +241,8 @@ def main():
     files = sorted(glob.glob(os.path.join(HERE, "speech", "out", "*.wav")))
     if not files:
         sys.exit("no speech files: run bench/speech/generate.sh")
+    if a.files:
+        files = files[: a.files]
     lines = []
     with tempfile.TemporaryDirectory() as work:
         env = Env(a.bins, work)
