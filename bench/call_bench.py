@@ -23,6 +23,7 @@ Results replace the "### Real calls" block of the `## media` section in
 bench/RESULTS.md.
 """
 import argparse
+import shlex
 import datetime
 import glob
 import json
@@ -57,6 +58,7 @@ class Env:
         self.bins = bins
         self.work = work
         self.procs = []
+        self.call_args = []
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.spawn([os.path.join(bins, "pqvoice-registry"), "--listen", f"127.0.0.1:{port}",
@@ -78,8 +80,9 @@ class Env:
         return p
 
     def cli_cmd(self, name, args):
+        extra = self.call_args if args and args[0] in ("call", "answer", "echo-bot") else []
         return [os.path.join(self.bins, "pqvoice"), "--registry", self.url, "--profile",
-                os.path.join(self.work, "p-" + name)] + args
+                os.path.join(self.work, "p-" + name)] + args + extra
 
     def cli(self, name, args, check=False):
         return subprocess.run(self.cli_cmd(name, args), check=check, capture_output=True,
@@ -235,6 +238,8 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--files", type=int, default=0, help="use only the first N speech files")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--call-args", default="",
+                    help="extra options for call/answer/echo-bot, e.g. '--complexity 5'")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
     losses = [float(x) for x in a.losses.split(",")]
@@ -246,6 +251,7 @@ def main():
     lines = []
     with tempfile.TemporaryDirectory() as work:
         env = Env(a.bins, work)
+        env.call_args = shlex.split(a.call_args)
         try:
             if a.only in ("", "quality"):
                 rows, wire = quality(env, files, losses, seeds)

@@ -36,6 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 RUST_LOG=warn "$BIN/pqvoice-registry" \
     --listen "127.0.0.1:$PORT" --db "$WORK/registry.sqlite3" \
     --rate-per-ip 0 --rate-per-account 0 --max-connections $((CLIENTS + 4096)) \
@@ -54,14 +55,13 @@ OUT="$WORK/load.out"
 val() { grep -o "$1=[^ ]*" "$OUT" | head -1 | cut -d= -f2; }
 DATE="$(date -u +%Y-%m-%d)"
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 SECTION="$WORK/section.md"
 cat >"$SECTION" <<EOF
 ## registry
 
 Measured $DATE on the 2-core shared VM ($CPU; load average before the run:
-$LOAD, other helpers were compiling at the same time). Server and load
+$LOAD). Server and load
 generator on the same machine, over loopback. Command:
 \`bench/registry.sh $CLIENTS $RATE $SECONDS_RUN\` (release build of \`registry-load --clients $CLIENTS --rate $RATE --seconds $SECONDS_RUN\`).
 A call setup = caller POST /call/initiate → callee's WebSocket receives

@@ -62,6 +62,10 @@ pub struct MediaArgs {
     /// Playback device name (default device otherwise).
     #[arg(long)]
     pub output_device: Option<String>,
+    /// Opus encoder complexity, 0 (cheapest) to 10 (best quality per bit).
+    #[arg(long, default_value_t = engine::codec::CodecConfig::default().complexity,
+          value_parser = clap::value_parser!(i32).range(0..=10))]
+    pub complexity: i32,
 }
 
 fn username(name: &str) -> anyhow::Result<Username> {
@@ -251,6 +255,10 @@ fn call_options(args: &MediaArgs) -> anyhow::Result<CallOptions> {
             .then_some(Duration::from_secs(1)),
         // Sound cards pull in bursts; WAV files every 10 ms.
         playback_low_water: Duration::from_millis(if wav { 30 } else { 40 }),
+        codec: engine::codec::CodecConfig {
+            complexity: args.complexity,
+            ..Default::default()
+        },
         ..Default::default()
     })
 }

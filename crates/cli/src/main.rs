@@ -80,8 +80,20 @@ enum Command {
 /// The registry `scripts/run` starts.
 const DEFAULT_REGISTRY: &str = "http://127.0.0.1:5001";
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line with the chain of causes; no stack trace
+            // (RUST_BACKTRACE is for our bugs, not for a refused call).
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
     let profile = || engine::profile::Profile::open(&cli.profile);
     let registry = cli.registry.as_deref();
     match &cli.command {

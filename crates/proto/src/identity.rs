@@ -47,9 +47,11 @@
 
 use core::fmt;
 
-use ed25519_dalek::{Signer as _, Verifier as _};
+use ed25519_dalek::Signer as _;
 use hkdf::Hkdf;
-use ml_dsa::{Keypair as _, MlDsa65, SignatureEncoding as _};
+use libcrux_ml_dsa::ml_dsa_65::{
+    self as mldsa, MLDSA65Signature, MLDSA65SigningKey, MLDSA65VerificationKey,
+};
 use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -114,8 +116,8 @@ pub struct IdentityKeyPair {
     /// Master seed; the only thing [`IdentityKeyPair::to_bytes`] stores.
     seed: Zeroizing<[u8; 32]>,
     ed25519: ed25519_dalek::SigningKey,
-    /// Boxed: the expanded ML-DSA key is several kilobytes.
-    ml_dsa: Box<ml_dsa::SigningKey<MlDsa65>>,
+    /// Boxed: the encoded ML-DSA signing key is 4 KB. Zeroized on drop.
+    ml_dsa: Box<MLDSA65SigningKey>,
     public: PublicIdentity,
 }
 
@@ -136,11 +138,12 @@ impl IdentityKeyPair {
             .expect("32 bytes is far below HKDF-SHA256's 8160-byte output limit");
 
         let ed25519 = ed25519_dalek::SigningKey::from_bytes(&ed_seed);
-        let ml_dsa = Box::new(ml_dsa::SigningKey::<MlDsa65>::from_seed(&(*ml_seed).into()));
+        // FIPS 204 ML-DSA.KeyGen_internal(ξ = ml_seed).
+        let pair = mldsa::generate_key_pair(*ml_seed);
+        let ml_dsa = Box::new(pair.signing_key);
 
         let ed_public = ed25519.verifying_key();
-        let ml_public = ml_dsa.verifying_key();
-        let public = PublicIdentity::from_parts(ed_public, ml_public);
+        let public = PublicIdentity::from_parts(ed_public, pair.verification_key);
         Self {
             seed: Zeroizing::new(*seed),
             ed25519,
@@ -162,13 +165,18 @@ impl IdentityKeyPair {
     pub fn sign(&self, domain: &[u8], msg: &[u8]) -> HybridSignature {
         let framed = frame_message(&self.public.fingerprint, domain, msg);
         let ed25519 = self.ed25519.sign(&framed);
-        // The deterministic ML-DSA signer only fails if its rejection loop
-        // exhausts its bound, which FIPS 204 puts below 2^-128 per signature;
-        // the `signature` crate's `sign` panics in that case, and so do we.
-        let ml_dsa: ml_dsa::Signature<MlDsa65> = self.ml_dsa.sign(&framed);
+        // Deterministic ML-DSA (FIPS 204: rnd = 32 zero bytes), empty
+        // context: the frame already separates purposes. proto reads no
+        // randomness, and a signature depends only on key and message.
+        // Signing fails only if the rejection loop exhausts its bound (below
+        // 2^-128 per signature by FIPS 204's analysis) or the context
+        // exceeds 255 bytes (it is empty); neither can happen in practice,
+        // so a failure is a broken invariant.
+        let ml_dsa = mldsa::sign(&self.ml_dsa, &framed, b"", [0u8; 32])
+            .expect("ML-DSA-65 signing with an empty context cannot fail");
         HybridSignature {
             ed25519: ed25519.to_bytes(),
-            ml_dsa: Box::new(ml_dsa.to_bytes().into()),
+            ml_dsa: Box::new(*ml_dsa.as_ref()),
         }
     }
 
@@ -200,10 +208,11 @@ impl fmt::Debug for IdentityKeyPair {
 
 impl Drop for IdentityKeyPair {
     fn drop(&mut self) {
-        // `seed` is Zeroizing and both component keys zeroize themselves
-        // (ed25519-dalek and ml-dsa are built with their `zeroize` features);
-        // this explicit call only documents that nothing else holds secrets.
+        // `seed` is Zeroizing and ed25519-dalek zeroizes its key itself (its
+        // `zeroize` feature is on); libcrux's ML-DSA key type does not, so
+        // its bytes are erased here.
         self.seed.zeroize();
+        self.ml_dsa.as_mut_slice().zeroize();
     }
 }
 
@@ -214,8 +223,8 @@ impl Drop for IdentityKeyPair {
 #[derive(Clone)]
 pub struct PublicIdentity {
     ed25519: ed25519_dalek::VerifyingKey,
-    /// Boxed: the decoded key caches the expanded ML-DSA matrix (~30 KiB).
-    ml_dsa: Box<ml_dsa::VerifyingKey<MlDsa65>>,
+    /// Boxed: the encoded ML-DSA-65 key is 1952 bytes.
+    ml_dsa: Box<MLDSA65VerificationKey>,
     /// The encoding, kept so that `to_bytes`, equality and the fingerprint
     /// need no re-encoding.
     encoded: Vec<u8>,
@@ -223,14 +232,11 @@ pub struct PublicIdentity {
 }
 
 impl PublicIdentity {
-    fn from_parts(
-        ed25519: ed25519_dalek::VerifyingKey,
-        ml_dsa: ml_dsa::VerifyingKey<MlDsa65>,
-    ) -> Self {
+    fn from_parts(ed25519: ed25519_dalek::VerifyingKey, ml_dsa: MLDSA65VerificationKey) -> Self {
         let mut encoded = Vec::with_capacity(PUBLIC_IDENTITY_ENCODED_LEN);
         encoded.push(IDENTITY_ENCODING_VERSION);
         encoded.extend_from_slice(ed25519.as_bytes());
-        encoded.extend_from_slice(&ml_dsa.encode());
+        encoded.extend_from_slice(ml_dsa.as_slice());
         let fingerprint = Sha256::digest(&encoded).into();
         Self {
             ed25519,
@@ -269,7 +275,7 @@ impl PublicIdentity {
             .expect("length was checked: the rest is exactly MLDSA65_PUBLIC_LEN");
         // Every bit pattern of this length is a valid ML-DSA-65 key
         // encoding (FIPS 204 pkDecode has no failure case).
-        let ml_dsa = ml_dsa::VerifyingKey::<MlDsa65>::decode(&(*ml_bytes).into());
+        let ml_dsa = MLDSA65VerificationKey::new(*ml_bytes);
         Ok(Self::from_parts(ed25519, ml_dsa))
     }
 
@@ -286,10 +292,8 @@ impl PublicIdentity {
         // verify_strict also refuses non-canonical encodings and small-order
         // components, so a signature has exactly one valid form.
         let ed_ok = self.ed25519.verify_strict(&framed, &ed_sig).is_ok();
-        let ml_ok = match ml_dsa::Signature::<MlDsa65>::decode(&(*sig.ml_dsa).into()) {
-            Some(ml_sig) => self.ml_dsa.verify(&framed, &ml_sig).is_ok(),
-            None => false,
-        };
+        let ml_sig = MLDSA65Signature::new(*sig.ml_dsa);
+        let ml_ok = mldsa::verify(&self.ml_dsa, &framed, b"", &ml_sig).is_ok();
         // Evaluate both before deciding, so the time taken does not say
         // which half was wrong.
         if ed_ok & ml_ok {
@@ -361,7 +365,7 @@ impl HybridSignature {
         let ml: [u8; MLDSA65_SIGNATURE_LEN] = ml
             .try_into()
             .expect("length was checked: the rest is exactly MLDSA65_SIGNATURE_LEN");
-        if ml_dsa::Signature::<MlDsa65>::decode(&ml.into()).is_none() {
+        if !mldsa65_hint_is_well_formed(&ml) {
             return Err(IdentityError::MalformedMlDsaSignature);
         }
         Ok(Self {
@@ -379,6 +383,38 @@ impl fmt::Debug for HybridSignature {
         }
         write!(f, "…)")
     }
+}
+
+/// ML-DSA-65 signature layout (FIPS 204, sigEncode): challenge hash c̃
+/// (λ/4 = 48 bytes), the response z (l = 5 polynomials of 256
+/// coefficients at 20 bits), then the hint h in ω + k = 55 + 6 bytes.
+const MLDSA65_OMEGA: usize = 55;
+const MLDSA65_K: usize = 6;
+const MLDSA65_HINT_OFFSET: usize = MLDSA65_SIGNATURE_LEN - (MLDSA65_OMEGA + MLDSA65_K);
+
+/// FIPS 204 HintBitUnpack (Algorithm 21) as a predicate: the only part of
+/// an ML-DSA signature that can fail to decode. The k trailing bytes are
+/// running totals of hint positions, each at most ω and non-decreasing;
+/// the positions of one polynomial must strictly increase; unused slots
+/// must be zero. Every z and c̃ bit pattern decodes.
+fn mldsa65_hint_is_well_formed(sig: &[u8; MLDSA65_SIGNATURE_LEN]) -> bool {
+    let hint = &sig[MLDSA65_HINT_OFFSET..];
+    let (positions, ends) = hint.split_at(MLDSA65_OMEGA);
+    let mut index = 0usize;
+    for &end in ends {
+        let end = usize::from(end);
+        if end < index || end > MLDSA65_OMEGA {
+            return false;
+        }
+        let first = index;
+        while index < end {
+            if index > first && positions[index - 1] >= positions[index] {
+                return false;
+            }
+            index += 1;
+        }
+    }
+    positions[index..].iter().all(|&b| b == 0)
 }
 
 /// Builds the message that both signature halves sign (see module docs).
