@@ -43,10 +43,6 @@ use core::time::Duration;
 use std::collections::VecDeque;
 
 use sha2::{Digest as _, Sha256};
-use x_wing::{
-    CIPHERTEXT_SIZE, DecapsulationKeyRejectNonContrib, Decapsulator as _, ENCAPSULATION_KEY_SIZE,
-    Encapsulate as _, EncapsulationKey, KeyExport as _, TryDecapsulate as _,
-};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::identity::{
@@ -56,6 +52,10 @@ use crate::identity::{
 use crate::schedule::{self, Role, Sas, SessionSecrets};
 use crate::time::UnixTime;
 use crate::wire::Reader;
+use crate::xwing::{
+    CIPHERTEXT_LEN as CIPHERTEXT_SIZE, PUBLIC_KEY_LEN as ENCAPSULATION_KEY_SIZE, PublicKeyXWing,
+    SecretKeyXWing,
+};
 
 /// Version byte that starts an offer and an answer.
 pub const HANDSHAKE_VERSION: u8 = 1;
@@ -430,7 +430,7 @@ impl Offer {
         let ephemeral_key: [u8; ENCAPSULATION_KEY_SIZE] = r
             .array()
             .ok_or(HandshakeError::Malformed("truncated ephemeral key"))?;
-        EncapsulationKey::try_from(&ephemeral_key[..])
+        PublicKeyXWing::from_bytes(&ephemeral_key)
             .map_err(|_| HandshakeError::Malformed("ephemeral key"))?;
         let candidates = decode_candidates(&mut r)?;
         let profile = MediaProfile::decode(&mut r)?;
@@ -590,45 +590,21 @@ impl SeenOffers {
     }
 }
 
-/// A deterministic random generator fed from a caller seed, used only to
-/// give X-Wing the 64 random bytes of one encapsulation. Output block `i`
-/// is SHA-256(label || seed || i).
-struct SeedRng {
-    seed: Zeroizing<[u8; 32]>,
-    counter: u64,
+/// The 64 random bytes of one X-Wing encapsulation, from the callee's 32-byte
+/// seed: block `i` is SHA-256(label || seed || u64_be(i)).
+fn expand_encapsulation_seed(seed: &[u8; 32]) -> Zeroizing<[u8; 64]> {
+    let mut out = Zeroizing::new([0u8; 64]);
+    for (counter, chunk) in out.chunks_mut(32).enumerate() {
+        let mut h = Sha256::new();
+        h.update(ENCAPSULATION_RNG_LABEL);
+        h.update(seed);
+        h.update((counter as u64).to_be_bytes());
+        let mut block: [u8; 32] = h.finalize().into();
+        chunk.copy_from_slice(&block);
+        block.zeroize();
+    }
+    out
 }
-
-impl rand_core::TryRng for SeedRng {
-    type Error = core::convert::Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(32) {
-            let mut h = Sha256::new();
-            h.update(ENCAPSULATION_RNG_LABEL);
-            h.update(self.seed.as_ref());
-            h.update(self.counter.to_be_bytes());
-            self.counter += 1;
-            let mut block: [u8; 32] = h.finalize().into();
-            chunk.copy_from_slice(&block[..chunk.len()]);
-            block.zeroize();
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for SeedRng {}
 
 /// An offer whose sender, addressee, signature and age were checked: the
 /// callee's phone may ring.
@@ -657,16 +633,15 @@ impl VerifiedOffer {
     ) -> Result<(Answer, Established), HandshakeError> {
         check_candidates(&candidates)?;
         let offer = self.offer;
-        let ek = EncapsulationKey::try_from(&offer.ephemeral_key[..])
+        let ek = PublicKeyXWing::from_bytes(&offer.ephemeral_key)
             .map_err(|_| HandshakeError::Malformed("ephemeral key"))?;
-        let mut rng = SeedRng {
-            seed: Zeroizing::new(encapsulation_seed),
-            counter: 0,
-        };
+        let mut seed = Zeroizing::new(encapsulation_seed);
+        let randomness = expand_encapsulation_seed(&seed);
+        seed.zeroize();
         // (ct, ss) = X-Wing.Encaps(ek)
-        let (ct, ss) = ek.encapsulate_with_rng(&mut rng);
-        let mut ss: Zeroizing<[u8; 32]> = Zeroizing::new(ss.into());
-        let ciphertext: [u8; CIPHERTEXT_SIZE] = ct.into();
+        let (ciphertext, mut ss) = ek
+            .encapsulate(&randomness)
+            .map_err(|_| HandshakeError::Malformed("ephemeral key"))?;
 
         let profile = offer.profile;
         let body = Answer::encode_body(
@@ -845,7 +820,7 @@ impl Answer {
 /// Holds the ephemeral X-Wing secret, which is erased when this value is
 /// consumed or dropped.
 pub struct ExpectAnswer {
-    decapsulation_key: DecapsulationKeyRejectNonContrib,
+    decapsulation_key: SecretKeyXWing,
     offer: Offer,
     callee_pinned: PublicIdentity,
 }
@@ -889,10 +864,9 @@ impl ExpectAnswer {
             .map_err(HandshakeError::Malformed)?;
         let mut seed = Zeroizing::new(ephemeral_seed);
         // (dk, ek) = X-Wing.KeyGen(seed): the seed *is* the X-Wing secret key.
-        let decapsulation_key = DecapsulationKeyRejectNonContrib::from(*seed);
+        let decapsulation_key = SecretKeyXWing::from_seed(&seed);
         seed.zeroize();
-        let ek: [u8; ENCAPSULATION_KEY_SIZE] =
-            decapsulation_key.encapsulation_key().to_bytes().into();
+        let ek: [u8; ENCAPSULATION_KEY_SIZE] = decapsulation_key.public().to_bytes();
         let body = Offer::encode_body(&params, identity.public(), &ek, now);
         let hash = labelled_hash(OFFER_HASH_LABEL, &body);
         let signature = identity.sign(OFFER_DOMAIN, &hash);
@@ -933,8 +907,7 @@ impl ExpectAnswer {
                 });
             }
         }
-        let ct = x_wing::Ciphertext::from(*answer.ciphertext);
-        let ss = match self.decapsulation_key.try_decapsulate(&ct) {
+        let ss = match self.decapsulation_key.decapsulate(&answer.ciphertext) {
             Ok(ss) => ss,
             Err(_) => {
                 return Err(AnswerRejected {
@@ -943,7 +916,7 @@ impl ExpectAnswer {
                 });
             }
         };
-        let mut ss: Zeroizing<[u8; 32]> = Zeroizing::new(ss.into());
+        let mut ss = ss;
         let offer_hash = self.offer.hash();
         let answer_hash = labelled_hash(ANSWER_HASH_LABEL, &answer.body);
         let th = transcript_hash(&offer_hash, &answer_hash);
@@ -954,7 +927,7 @@ impl ExpectAnswer {
             offer,
             callee_pinned,
         } = self;
-        // Dropping the decapsulation key zeroizes it (x-wing's `zeroize`
+        // Dropping the decapsulation key zeroizes it (see `xwing`
         // feature): from here the call cannot be decrypted from this side's
         // long-term state.
         drop(decapsulation_key);

@@ -95,6 +95,7 @@ pub mod session;
 pub mod signaling;
 pub mod time;
 mod wire;
+pub mod xwing;
 
 /// Version of the wire protocol spoken by this crate.
 pub const PROTOCOL_VERSION: u8 = 1;
