@@ -46,10 +46,11 @@ struct Args {
     /// Signed-in WebSocket clients to hold (an even number).
     #[arg(long, default_value_t = 10_000)]
     clients: usize,
-    /// Call setups per second to attempt.
-    #[arg(long, default_value_t = 3000)]
-    rate: u32,
-    /// Seconds of calling.
+    /// Call setups per second to attempt; a comma-separated list runs one
+    /// calling phase per rate, in order, on the same connected clients.
+    #[arg(long, default_value = "3000", value_delimiter = ',')]
+    rate: Vec<u32>,
+    /// Seconds of calling per rate.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Offer blob size in bytes (a real signed X-Wing offer is ~7 KB).
@@ -94,6 +95,37 @@ async fn post_json<T: serde::de::DeserializeOwned>(
         anyhow::bail!("HTTP {status}: {}", String::from_utf8_lossy(&bytes));
     }
     Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// POSTs a JSON body that is already serialized (the calling phase reuses
+/// bodies so that the load generator spends its CPU on sockets, not on
+/// re-encoding the same 9 KB of base64 for every call).
+async fn post_raw<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    token: &str,
+    body: bytes::Bytes,
+) -> anyhow::Result<T> {
+    let res = http
+        .post(url.clone())
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = res.status();
+    let bytes = res.bytes().await?;
+    if !status.is_success() {
+        anyhow::bail!("HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// The calling phase's URLs, parsed once.
+struct Urls {
+    initiate: reqwest::Url,
+    accept: reqwest::Url,
+    hangup: reqwest::Url,
 }
 
 /// Registers (or reuses) and signs in one user; returns its token.
@@ -276,15 +308,48 @@ async fn main() -> anyhow::Result<()> {
         println!("RESULT kib_per_idle_connection={per:.2}");
     }
 
+    // 3. Calls, one phase per requested rate.
+    let mut clients = clients;
+    for &rate in &args.rate {
+        anyhow::ensure!(rate > 0, "--rate must be positive");
+        clients = call_phase(&args, &http, &base, clients, rate, ncpu).await?;
+        // Let queues drain before the next phase.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let keep: Vec<_> = clients.into_iter().collect();
+    // Close politely so the server sees clean disconnects.
+    for mut c in keep {
+        let _ = c.ws.close(None).await;
+    }
+    Ok(())
+}
+
+/// Places calls at `rate` per second for `--seconds` between fixed pairs,
+/// prints the figures as `RESULT rate=R key=value` lines and hands the
+/// clients back.
+async fn call_phase(
+    args: &Args,
+    http: &reqwest::Client,
+    base: &str,
+    clients: Vec<Client>,
+    rate: u32,
+    ncpu: f64,
+) -> anyhow::Result<Vec<Client>> {
     // 3. Calls: pair p = (2p calls 2p+1); pair p's j-th call starts at
     //    T0 + (p + j * pairs) / rate, so the whole run is one steady rate.
     let pairs = clients.len() / 2;
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let duration = Duration::from_secs(args.seconds);
     let failures = Arc::new(AtomicU64::new(0));
     let late_starts = Arc::new(AtomicU64::new(0));
     let offer = HandshakeBlob::new(vec![0x5a; args.offer_bytes])?;
     let answer = HandshakeBlob::new(vec![0xa5; args.answer_bytes])?;
+    let urls = Arc::new(Urls {
+        initiate: format!("{base}/call/initiate").parse()?,
+        accept: format!("{base}/call/accept").parse()?,
+        hangup: format!("{base}/call/hangup").parse()?,
+    });
+    let answer_json: Arc<str> = serde_json::to_string(&answer)?.into();
     let self_pid = std::process::id().to_string();
     let server_pid = args.server_pid.map(|p| p.to_string());
     let cpu_self0 = cpu_seconds(&self_pid);
@@ -297,10 +362,14 @@ async fn main() -> anyhow::Result<()> {
         let (Some(mut caller), Some(mut callee)) = (it.next(), it.next()) else {
             break;
         };
-        let (http, base) = (http.clone(), base.clone());
-        let (offer, answer) = (offer.clone(), answer.clone());
+        let (http, urls, answer_json) = (http.clone(), Arc::clone(&urls), Arc::clone(&answer_json));
         let (failures, late_starts) = (Arc::clone(&failures), Arc::clone(&late_starts));
         let callee_name = format!("{}{:05}", args.prefix, 2 * p + 1);
+        let initiate_body = bytes::Bytes::from(serde_json::to_vec(&InitiateRequest {
+            callee: Username::parse(&callee_name)?,
+            offer: offer.clone(),
+        })?);
+        let offer_len = offer.as_bytes().len();
         tasks.push(tokio::spawn(async move {
             let mut samples = Samples::default();
             let mut j = 0u64;
@@ -317,12 +386,12 @@ async fn main() -> anyhow::Result<()> {
                 }
                 let r = one_call(
                     &http,
-                    &base,
+                    &urls,
                     &mut caller,
                     &mut callee,
-                    &callee_name,
-                    &offer,
-                    &answer,
+                    &initiate_body,
+                    offer_len,
+                    &answer_json,
                     &mut samples,
                 )
                 .await;
@@ -364,92 +433,72 @@ async fn main() -> anyhow::Result<()> {
     all.setup_us.sort_unstable();
     let done = all.setup_us.len();
     let fails = failures.load(Ordering::Relaxed);
-    println!("RESULT clients={}", 2 * keep.len());
-    println!("RESULT target_rate={}", args.rate);
-    println!("RESULT calls_completed={done}");
-    println!("RESULT calls_failed={fails}");
-    println!("RESULT late_starts={}", late_starts.load(Ordering::Relaxed));
-    println!("RESULT achieved_rate={:.0}", done as f64 / wall);
+    let tag = format!("RESULT rate={rate}");
+    println!("{tag} clients={}", 2 * keep.len());
+    println!("{tag} calls_completed={done}");
+    println!("{tag} calls_failed={fails}");
+    println!("{tag} late_starts={}", late_starts.load(Ordering::Relaxed));
+    println!("{tag} achieved_rate={:.0}", done as f64 / wall);
     for (name, v) in [
         ("ring", &all.ring_us),
         ("answer", &all.answer_us),
         ("setup", &all.setup_us),
     ] {
         println!(
-            "RESULT {name}_ms_p50={:.2} {name}_ms_p99={:.2} {name}_ms_max={:.2}",
+            "{tag} {name}_ms_p50={:.2} {name}_ms_p99={:.2} {name}_ms_max={:.2}",
             percentile(v, 0.5),
             percentile(v, 0.99),
             percentile(v, 1.0)
         );
     }
     if let Some(c) = cpu_self {
-        println!("RESULT loadgen_cpu_share={:.0}%", 100.0 * c / wall / ncpu);
+        println!("{tag} loadgen_cpu_share={:.0}%", 100.0 * c / wall / ncpu);
     }
     if let Some(c) = cpu_server {
-        println!("RESULT server_cpu_share={:.0}%", 100.0 * c / wall / ncpu);
+        println!("{tag} server_cpu_share={:.0}%", 100.0 * c / wall / ncpu);
     }
-    // Close politely so the server sees clean disconnects.
-    for (mut a, mut b) in keep {
-        let _ = a.ws.close(None).await;
-        let _ = b.ws.close(None).await;
+    let mut back = Vec::with_capacity(2 * keep.len());
+    for (a, b) in keep {
+        back.push(a);
+        back.push(b);
     }
-    Ok(())
+    Ok(back)
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn one_call(
     http: &reqwest::Client,
-    base: &str,
+    urls: &Urls,
     caller: &mut Client,
     callee: &mut Client,
-    callee_name: &str,
-    offer: &HandshakeBlob,
-    answer: &HandshakeBlob,
+    initiate_body: &bytes::Bytes,
+    offer_len: usize,
+    answer_json: &str,
     samples: &mut Samples,
 ) -> anyhow::Result<()> {
     let start = Instant::now();
-    let req = InitiateRequest {
-        callee: Username::parse(callee_name)?,
-        offer: offer.clone(),
-    };
-    let status: CallStatus = post_json(
-        http,
-        format!("{base}/call/initiate"),
-        Some(&caller.token),
-        &req,
-    )
-    .await?;
+    let status: CallStatus =
+        post_raw(http, &urls.initiate, &caller.token, initiate_body.clone()).await?;
     let call_id = status.call_id;
     match next_event(&mut callee.ws).await? {
         ServerEvent::IncomingCall {
             call_id: id,
             offer: got,
             ..
-        } if id == call_id && got.as_bytes().len() == offer.as_bytes().len() => {}
+        } if id == call_id && got.as_bytes().len() == offer_len => {}
         other => anyhow::bail!("callee expected incoming call, got {other:?}"),
     }
     let rung = Instant::now();
-    let body = serde_json::json!({ "call_id": call_id, "answer": answer });
-    let _: CallStatus = post_json(
-        http,
-        format!("{base}/call/accept"),
-        Some(&callee.token),
-        &body,
-    )
-    .await?;
+    let id_json = serde_json::to_string(&call_id)?;
+    let body = format!(r#"{{"call_id":{id_json},"answer":{answer_json}}}"#);
+    let _: CallStatus = post_raw(http, &urls.accept, &callee.token, body.into()).await?;
     match next_event(&mut caller.ws).await? {
         ServerEvent::Accepted { call_id: id, .. } if id == call_id => {}
         other => anyhow::bail!("caller expected accepted, got {other:?}"),
     }
     let answered = Instant::now();
-    let body = serde_json::json!({ "call_id": call_id });
-    let _: CallStatus = post_json(
-        http,
-        format!("{base}/call/hangup"),
-        Some(&caller.token),
-        &body,
-    )
-    .await?;
+    let body = format!(r#"{{"call_id":{id_json}}}"#);
+    let _: CallStatus = post_raw(http, &urls.hangup, &caller.token, body.into()).await?;
     match next_event(&mut callee.ws).await? {
         ServerEvent::Ended { call_id: id, .. } if id == call_id => {}
         other => anyhow::bail!("callee expected ended, got {other:?}"),
