@@ -168,9 +168,12 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     }
 }
 
-/// This device's account, or `null` before the first sign-up.
+/// This device's account, or `null` before the first sign-up. Also sends
+/// the registry link's state again ([`crate::phone::Phone::resend_status`]):
+/// this is the UI's start-up call, made once it listens to events.
 #[tauri::command]
 pub fn get_account(state: State<'_, AppState>) -> AppResult<Option<Account>> {
+    state.phone.resend_status();
     account_of(&state)
 }
 
@@ -276,6 +279,7 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
         });
     }
     phone.resubscribe();
+    crate::first_contacts_listed();
     Ok(out)
 }
 

@@ -39,14 +39,25 @@ pub struct HostedRegistry {
     data_dir: PathBuf,
 }
 
-/// The registry binary: next to the app's executable (how the package
-/// installs it), else whatever `PATH` finds.
+/// The registry binary this app runs: [`registry_binary_for`] the running
+/// executable.
 fn registry_binary() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join(REGISTRY_BINARY)))
+    registry_binary_for(std::env::current_exe().ok().as_deref())
+}
+
+/// Where the registry binary is for an app executable at `app_exe`: the
+/// file next to it if there is one, else the bare name for `PATH` to find.
+///
+/// "Next to it" is where both ways of getting the app put the registry: the
+/// .deb of `scripts/package.sh` installs it beside `/usr/bin/pqvoice-desktop`,
+/// and a `cargo build` of the workspace leaves both in `target/<profile>/`.
+pub fn registry_binary_for(app_exe: Option<&Path>) -> PathBuf {
+    let name = format!("{REGISTRY_BINARY}{}", std::env::consts::EXE_SUFFIX);
+    app_exe
+        .and_then(Path::parent)
+        .map(|dir| dir.join(&name))
         .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from(REGISTRY_BINARY))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// The address other machines reach this one at, if any: the source
@@ -170,5 +181,35 @@ pub fn stopped() -> HostStatus {
         running: false,
         urls: Vec::new(),
         data_dir: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_beside_the_app_is_preferred() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let app = dir.path().join("pqvoice-desktop");
+        let bundled = dir
+            .path()
+            .join(format!("{REGISTRY_BINARY}{}", std::env::consts::EXE_SUFFIX));
+        std::fs::write(&app, b"").expect("write app");
+        std::fs::write(&bundled, b"").expect("write registry");
+        assert_eq!(registry_binary_for(Some(&app)), bundled);
+    }
+
+    #[test]
+    fn without_a_bundled_registry_path_decides() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let app = dir.path().join("pqvoice-desktop");
+        std::fs::write(&app, b"").expect("write app");
+        let bare = PathBuf::from(format!("{REGISTRY_BINARY}{}", std::env::consts::EXE_SUFFIX));
+        assert_eq!(registry_binary_for(Some(&app)), bare);
+        // A directory of that name is not a binary.
+        std::fs::create_dir(dir.path().join(&bare)).expect("mkdir");
+        assert_eq!(registry_binary_for(Some(&app)), bare);
+        assert_eq!(registry_binary_for(None), bare);
     }
 }

@@ -20,7 +20,9 @@ pub mod hosting;
 pub mod phone;
 pub mod state;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use engine::profile::Profile;
 use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
@@ -146,14 +148,74 @@ pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     }
 }
 
-/// Runs the desktop app until its last window closes.
-pub fn run() {
-    init_logging();
-    build_app(Builder::default())
-        .build(tauri::generate_context!())
-        .expect("the Tauri runtime failed to start; see the log above")
-        .run(on_run_event);
+/// When [`run`] began.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Logs, once per process, that the first contact list has been answered:
+/// the contacts screen asks for it as it opens, so this marks the end of a
+/// start-up for a signed-in user. Shown with
+/// `PQVOICE_LOG=pqvoice_desktop::startup=info`; `bench/app.sh` times cold
+/// starts by it.
+pub(crate) fn first_contacts_listed() {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if !DONE.swap(true, Ordering::Relaxed) {
+        let since_start_ms = STARTED.get().map(|t| t.elapsed().as_millis() as u64);
+        tracing::info!(
+            target: "pqvoice_desktop::startup",
+            since_start_ms,
+            "first contact list answered"
+        );
+    }
 }
+
+/// Runs the desktop app until its last window closes (or it gets SIGTERM,
+/// SIGINT or SIGHUP, see [`quit_on_signals`]).
+pub fn run() {
+    STARTED.get_or_init(Instant::now);
+    init_logging();
+    let app = build_app(Builder::default())
+        .build(tauri::generate_context!())
+        .expect("the Tauri runtime failed to start; see the log above");
+    quit_on_signals(app.handle().clone());
+    app.run(on_run_event);
+}
+
+/// Makes SIGTERM, SIGINT and SIGHUP (logout, shutdown, `kill`, Ctrl+C in a
+/// terminal) quit the app the way closing its window does, so that
+/// [`on_run_event`] still hangs up and stops a hosted registry; without
+/// this the default action kills the app and leaves the registry running.
+/// A second signal during that clean-up exits at once.
+#[cfg(unix)]
+fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("signal handlers could not be installed");
+            return;
+        };
+        for n in 0.. {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                _ = hup.recv() => "SIGHUP",
+            };
+            if n == 0 {
+                tracing::info!(signal = name, "quitting");
+                app.exit(0);
+            } else {
+                tracing::warn!(signal = name, "second signal: exiting without clean-up");
+                std::process::exit(1);
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn quit_on_signals<R: Runtime>(_app: AppHandle<R>) {}
 
 /// Logs to stderr at the `PQVOICE_LOG` filter (`warn` by default). Nothing
 /// secret is ever logged: keys, tokens and passphrases have no `Display`.

@@ -79,8 +79,13 @@ struct MediaCtl {
 enum Phase {
     /// `start_call` is talking to the registry; nothing emitted yet.
     Placing,
-    /// Waiting for the callee's Answer.
-    RingingOut { ringing: Ringing, socket: UdpSocket },
+    /// Waiting for the callee's Answer. (The handshake states here and in
+    /// `RingingIn` are boxed: they hold KiB of key material, which would
+    /// otherwise size every phase alike.)
+    RingingOut {
+        ringing: Box<Ringing>,
+        socket: UdpSocket,
+    },
     /// An incoming call is being verified; nothing emitted yet.
     Verifying,
     /// Ringing here; `verified` is `None` while the caller's key change
@@ -88,7 +93,7 @@ enum Phase {
     RingingIn {
         caller: Username,
         offer: Vec<u8>,
-        verified: Option<Verified>,
+        verified: Option<Box<Verified>>,
     },
     /// Between the answer and the media start.
     Answering,
@@ -156,6 +161,8 @@ pub struct Phone {
     settings: Mutex<StoredSettings>,
     inner: Mutex<Inner>,
     seen: tokio::sync::Mutex<SeenOffers>,
+    /// The last `registry-status` sent, for [`Phone::resend_status`].
+    link: Mutex<Option<RegistryStatus>>,
 }
 
 /// Current Unix time in milliseconds.
@@ -204,6 +211,7 @@ impl Phone {
             settings: Mutex::new(settings),
             inner: Mutex::new(Inner::default()),
             seen: tokio::sync::Mutex::new(SeenOffers::new()),
+            link: Mutex::new(None),
         })
     }
 
@@ -264,11 +272,22 @@ impl Phone {
     }
 
     fn status(&self, state: RegistryState, message: Option<String>) {
-        emit(
-            &*self.sink,
-            events::REGISTRY_STATUS,
-            &RegistryStatus { state, message },
-        );
+        // Emitted under the lock, so that a resend never overtakes a newer one.
+        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        let status = link.insert(RegistryStatus { state, message });
+        emit(&*self.sink, events::REGISTRY_STATUS, &*status);
+    }
+
+    /// Sends the last `registry-status` again. The phone starts, and
+    /// usually connects, before the page has loaded and subscribed, so the
+    /// status sent "after start-up" would otherwise be lost after every
+    /// restart; `get_account`, which the UI calls once it listens, calls
+    /// this.
+    pub fn resend_status(&self) {
+        let link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(status) = &*link {
+            emit(&*self.sink, events::REGISTRY_STATUS, status);
+        }
     }
 
     /// The current session, or `not-signed-up`.
@@ -676,7 +695,10 @@ impl Phone {
                     c.snap.call_id = id.to_string();
                     c.snap.peer_trust = trust;
                     c.registry_id = Some(id.clone());
-                    c.phase = Phase::RingingOut { ringing, socket };
+                    c.phase = Phase::RingingOut {
+                        ringing: Box::new(ringing),
+                        socket,
+                    };
                 });
                 let Some(snap) = snap else {
                     // Shut down while placing.
@@ -758,7 +780,7 @@ impl Phone {
                 Some(c) if c.snap.call_id == id && matches!(c.phase, Phase::RingingOut { .. }) => {
                     match std::mem::replace(&mut c.phase, Phase::Answering) {
                         Phase::RingingOut { ringing, socket } => {
-                            Some((ringing, socket, c.registry_id.clone()))
+                            Some((*ringing, socket, c.registry_id.clone()))
                         }
                         _ => None,
                     }
@@ -848,7 +870,7 @@ impl Phone {
             dial::verify_incoming(&s.client, &self.profile, &caller, &offer, &mut seen).await
         };
         let verified = match verified {
-            Ok(v) => Some(v),
+            Ok(v) => Some(Box::new(v)),
             Err(e) if e.is_key_change() => {
                 // Ring anyway, flagged: the user may compare and accept.
                 if let Err(e) = self.check_key(s, &caller).await {
@@ -933,7 +955,7 @@ impl Phone {
             e
         };
         let verified = match verified {
-            Some(v) => v,
+            Some(v) => *v,
             None => {
                 // The key change was accepted since the call began ringing.
                 let mut seen = self.seen.lock().await;

@@ -513,3 +513,19 @@ fn export_writes_a_private_backup_once() {
     assert_eq!(&id[..], &identity[..]);
     assert_eq!(alice.err_kind("export_identity", args), "io");
 }
+
+#[test]
+fn get_account_sends_the_registry_state_again_for_a_page_that_listens_late() {
+    // The phone connects while the real page is still loading, so the
+    // `registry-status` of start-up goes out before anyone listens; the
+    // page's start-up call (`get_account`) must bring it the state again.
+    let dir = tempfile::tempdir().expect("tmp");
+    let reg = registry();
+    let mut app = signed_up(&reg, dir.path(), "ursula");
+    app.seen.clear();
+    while app.events.try_recv().is_ok() {}
+    assert_eq!(app.ok("get_account", json!({}))["username"], "ursula");
+    app.wait_event("registry-status", "sent again by get_account", |v| {
+        v["state"] == "connected" && v["message"].is_null()
+    });
+}
