@@ -820,7 +820,9 @@ impl Answer {
 /// Holds the ephemeral X-Wing secret, which is erased when this value is
 /// consumed or dropped.
 pub struct ExpectAnswer {
-    decapsulation_key: SecretKeyXWing,
+    /// Boxed: the expanded ML-KEM key pair is ~3.6 KB, and this state sits
+    /// in callers' enums while the phone rings.
+    decapsulation_key: Box<SecretKeyXWing>,
     offer: Offer,
     callee_pinned: PublicIdentity,
 }
@@ -864,7 +866,7 @@ impl ExpectAnswer {
             .map_err(HandshakeError::Malformed)?;
         let mut seed = Zeroizing::new(ephemeral_seed);
         // (dk, ek) = X-Wing.KeyGen(seed): the seed *is* the X-Wing secret key.
-        let decapsulation_key = SecretKeyXWing::from_seed(&seed);
+        let decapsulation_key = Box::new(SecretKeyXWing::from_seed(&seed));
         seed.zeroize();
         let ek: [u8; ENCAPSULATION_KEY_SIZE] = decapsulation_key.public().to_bytes();
         let body = Offer::encode_body(&params, identity.public(), &ek, now);
