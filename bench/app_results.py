@@ -78,7 +78,12 @@ def section(r, args):
         "start time, 10 ms steps) until a poll (every ~20 ms) finds the contact's row in the "
         "page; WebKit's automation session is part of this start-up.",
         "- **CPU**: user + system time of the app process and all its descendants (WebKit's "
-        "web and network processes) from `/proc`, over the window, in % of one core.",
+        "web and network processes) from `/proc`, over the window, in % of one core; idle "
+        "windows start 10 s after the contacts were answered. Thread names in the app "
+        "process: `tokio-rt-worker` is the Rust side (phone, media, DSP), `pqvoice-desktop` the "
+        "main (GTK) thread, `cpal_alsa_in`/`cpal_alsa_out` the audio device threads and "
+        "`threaded-ml` libpulse's (ALSA's PulseAudio plugin); `VBlankMonitor` and `ReceiveQueue` "
+        "are WebKit's in the app process.",
         "- **Memory**: sum of PSS (`smaps_rollup`, shared pages split between processes) and "
         "sum of RSS over the same processes, sampled every second.",
         "",
@@ -90,19 +95,23 @@ def section(r, args):
         f"**{cs['medianFromExecS']:.2f} s** ({verdict(cs['medianFromExecS'], 2)}); runs: {runs} s |",
         f"| idle CPU on the contacts screen, signed in, {idle['seconds']} s (WebDriver session open, "
         f"no requests) | ≤ 1 % of one core | **{idle['cpuPctOfOneCore']:.2f} %** "
-        f"({verdict(idle['cpuPctOfOneCore'], 1)}): {by_process(idle['cpuPctByProcess'])} |",
+        f"({verdict(idle['cpuPctOfOneCore'], 1)}): {by_process(idle['cpuPctByProcess'])}; "
+        f"app threads: {threads(idle.get('appThreadsPctOfOneCore', {}), 4)} |",
     ]
     if "idleDirect" in r:
         d = r["idleDirect"]
         lines.append(
             f"| the same, launched directly (no WebDriver), {d['seconds']} s | (diagnostic) | "
             f"{d['cpuPctOfOneCore']:.2f} %: {by_process(d['cpuPctByProcess'])} |")
-    if "idleNoBlink" in r:
-        d = r["idleNoBlink"]
+    if r.get("idleNoBlink"):
+        runs_nb = r["idleNoBlink"]
+        each = "; ".join(
+            f"{d['cpuPctOfOneCore']:.2f} % (app {d['cpuPctByProcess'].get('app', 0):.2f}, "
+            f"web {d['cpuPctByProcess'].get('WebKitWebProcess', 0):.2f})" for d in runs_nb)
         lines.append(
-            f"| the same, launched directly, with GTK's `gtk-cursor-blink=false` (the focused "
-            f"search field's cursor stops blinking), {d['seconds']} s | (diagnostic) | "
-            f"{d['cpuPctOfOneCore']:.2f} %: {by_process(d['cpuPctByProcess'])} |")
+            f"| the same, launched directly {len(runs_nb)} times with GTK's `gtk-cursor-blink=false` "
+            f"(the focused search field's cursor stops blinking), {runs_nb[0]['seconds']} s each "
+            f"| (diagnostic) | {each} |")
     lines += [
         f"| memory, idle | – | PSS {mib(idle['pssSumKibMean'])} (RSS sum {mib(idle['rssSumKibMean'])}), "
         f"{idle['processes']} processes |",
