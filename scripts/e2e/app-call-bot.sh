@@ -15,8 +15,7 @@ app=$(e2e_app_binary)
 
 e2e_start_registry
 e2e_cli "$E2E_DIR/bot" register bot >/dev/null
-e2e_cli "$E2E_DIR/bot" echo-bot >"$E2E_DIR/bot.log" 2>&1 &
-E2E_PIDS+=($!)
+e2e_cli_bg "$E2E_DIR/bot.log" "$E2E_DIR/bot" echo-bot
 for _ in $(seq 100); do grep -q "ready" "$E2E_DIR/bot.log" && break; sleep 0.1; done
 grep -q "ready" "$E2E_DIR/bot.log" || { cat "$E2E_DIR/bot.log" >&2; exit 1; }
 

@@ -53,6 +53,16 @@ e2e_cli() {
   target/debug/pqvoice --registry "$REGISTRY_URL" --profile "$profile" "$@"
 }
 
+# e2e_cli_bg LOG PROFILE_DIR ARGS...: the CLI in the background, its own pid
+# in E2E_PIDS. (`e2e_cli ... &` would put a subshell there: cleanup would
+# stop the subshell and leave the CLI running.)
+e2e_cli_bg() {
+  local log=$1 profile=$2
+  shift 2
+  target/debug/pqvoice --registry "$REGISTRY_URL" --profile "$profile" "$@" >"$log" 2>&1 &
+  E2E_PIDS+=($!)
+}
+
 # e2e_tone FILE SECONDS: a 440 Hz mono 48 kHz WAV for the CLI to send.
 e2e_tone() {
   python3 - "$1" "$2" <<'PY'
