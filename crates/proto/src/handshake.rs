@@ -354,7 +354,8 @@ pub struct Offer {
     caller: String,
     callee: String,
     caller_identity: PublicIdentity,
-    ephemeral_key: Box<[u8; ENCAPSULATION_KEY_SIZE]>,
+    /// Parsed and checked once, when the offer is decoded or made.
+    ephemeral_key: Box<PublicKeyXWing>,
     candidates: Vec<SocketAddr>,
     profile: MediaProfile,
     created_at: UnixTime,
@@ -430,7 +431,7 @@ impl Offer {
         let ephemeral_key: [u8; ENCAPSULATION_KEY_SIZE] = r
             .array()
             .ok_or(HandshakeError::Malformed("truncated ephemeral key"))?;
-        PublicKeyXWing::from_bytes(&ephemeral_key)
+        let ephemeral_key = PublicKeyXWing::from_bytes(&ephemeral_key)
             .map_err(|_| HandshakeError::Malformed("ephemeral key"))?;
         let candidates = decode_candidates(&mut r)?;
         let profile = MediaProfile::decode(&mut r)?;
@@ -633,13 +634,12 @@ impl VerifiedOffer {
     ) -> Result<(Answer, Established), HandshakeError> {
         check_candidates(&candidates)?;
         let offer = self.offer;
-        let ek = PublicKeyXWing::from_bytes(&offer.ephemeral_key)
-            .map_err(|_| HandshakeError::Malformed("ephemeral key"))?;
         let mut seed = Zeroizing::new(encapsulation_seed);
         let randomness = expand_encapsulation_seed(&seed);
         seed.zeroize();
         // (ct, ss) = X-Wing.Encaps(ek)
-        let (ciphertext, mut ss) = ek
+        let (ciphertext, mut ss) = offer
+            .ephemeral_key
             .encapsulate(&randomness)
             .map_err(|_| HandshakeError::Malformed("ephemeral key"))?;
 
@@ -877,7 +877,7 @@ impl ExpectAnswer {
             caller: params.caller,
             callee: params.callee,
             caller_identity: identity.public().clone(),
-            ephemeral_key: Box::new(ek),
+            ephemeral_key: Box::new(decapsulation_key.public().clone()),
             candidates: params.candidates,
             profile: params.profile,
             created_at: now,
@@ -909,7 +909,7 @@ impl ExpectAnswer {
                 });
             }
         }
-        let ss = match self.decapsulation_key.decapsulate(&answer.ciphertext) {
+        let mut ss = match self.decapsulation_key.decapsulate(&answer.ciphertext) {
             Ok(ss) => ss,
             Err(_) => {
                 return Err(AnswerRejected {
@@ -918,7 +918,6 @@ impl ExpectAnswer {
                 });
             }
         };
-        let mut ss = ss;
         let offer_hash = self.offer.hash();
         let answer_hash = labelled_hash(ANSWER_HASH_LABEL, &answer.body);
         let th = transcript_hash(&offer_hash, &answer_hash);

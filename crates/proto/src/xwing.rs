@@ -55,6 +55,16 @@ pub struct PublicKeyXWing {
     x25519: PublicKey,
 }
 
+/// Public keys compare by their encoding (nothing secret in it).
+impl PartialEq for PublicKeyXWing {
+    fn eq(&self, other: &Self) -> bool {
+        self.ml_kem.as_slice() == other.ml_kem.as_slice()
+            && self.x25519.as_bytes() == other.x25519.as_bytes()
+    }
+}
+
+impl Eq for PublicKeyXWing {}
+
 impl PublicKeyXWing {
     /// Parses and checks a 1216-byte key.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, XWingError> {

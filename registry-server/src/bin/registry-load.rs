@@ -316,9 +316,8 @@ async fn main() -> anyhow::Result<()> {
         // Let queues drain before the next phase.
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    let keep: Vec<_> = clients.into_iter().collect();
     // Close politely so the server sees clean disconnects.
-    for mut c in keep {
+    for mut c in clients {
         let _ = c.ws.close(None).await;
     }
     Ok(())
