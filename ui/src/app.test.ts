@@ -124,6 +124,22 @@ describe("contacts", () => {
     expect($("echo-test")).toBeNull();
   });
 
+  it("opens with the heading focused, not the search field (no blinking caret); / and Ctrl+F go to the search", async () => {
+    await boot();
+    const heading = root.querySelector("#contacts-title");
+    expect(document.activeElement).toBe(heading);
+    expect(document.activeElement?.tagName).not.toBe("INPUT");
+    key("/");
+    expect(document.activeElement).toBe(must("contacts-search"));
+    (heading as HTMLElement).focus();
+    key("f", { ctrlKey: true });
+    expect(document.activeElement).toBe(must("contacts-search"));
+    // Typing "/" in the field is text, not a shortcut.
+    const typed = new KeyboardEvent("keydown", { key: "/", bubbles: true, cancelable: true });
+    must("contacts-search").dispatchEvent(typed);
+    expect(typed.defaultPrevented).toBe(false);
+  });
+
   it("keeps keyboard focus on the same button when the list is rebuilt", async () => {
     await boot();
     inRow<HTMLButtonElement>("contact-carol", "call-button").focus();
@@ -206,9 +222,13 @@ describe("outgoing call", () => {
     expect(must("stat-rtt").textContent).toBe("40 ms");
     expect(must("quality").dataset.level).toBe("poor");
     expect(must("quality").textContent).toBe("Poor connection: loss 9.0 %");
+    // Levels move the meters and nothing else: the timer waits for its tick.
+    now += 2_000;
     backend.emit("audio-levels", { mic: 0.5, speaker: 0.25 });
     expect(must<HTMLMeterElement>("mic-level").value).toBe(0.5);
     expect(must<HTMLMeterElement>("speaker-level").value).toBe(0.25);
+    expect(must("mic-level").getAttribute("aria-valuetext")).toBe("50 %");
+    expect(must("call-timer").textContent).toBe("1:05");
 
     must<HTMLButtonElement>("mute").click();
     await settle();
@@ -316,8 +336,8 @@ describe("incoming call", () => {
     expect(backend.called("reject_call")).toEqual([{ callId: "in1" }]);
     backend.emitCall(ended("rejected", { callId: "in1", peer: "carol", direction: "incoming" }));
     expect($("incoming-call")).toBeNull();
-    // Focus returns to where it was before the popup.
-    expect(document.activeElement).toBe(must("contacts-search"));
+    // Focus returns to where it was before the popup: the contacts heading.
+    expect(document.activeElement).toBe(root.querySelector("#contacts-title"));
 
     backend.emit("incoming-call", { ...ring, callId: "in2" });
     expect(ringer.starts).toBe(2);

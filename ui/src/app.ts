@@ -9,7 +9,7 @@ import { shortcut } from "./logic/shortcuts";
 import { callAnnouncement, initialState, reduce, screenOf, type Action, type Screen, type State, type Tab } from "./logic/state";
 import { mountInCall, mountOutgoing } from "./ui/call";
 import { mountContacts } from "./ui/contacts";
-import { button, errorText, h, setText } from "./ui/dom";
+import { button, errorText, h, setAttr, setText } from "./ui/dom";
 import { mountFirstRun } from "./ui/firstRun";
 import { mountHelp } from "./ui/help";
 import { mountHistory } from "./ui/history";
@@ -147,11 +147,23 @@ export class App {
   }
 
   dispatch(a: Action): void {
-    this.state = reduce(this.state, a);
+    const next = reduce(this.state, a);
+    // The reducer returns the same state when nothing changed.
+    if (next === this.state) return;
+    this.state = next;
     this.render();
   }
 
   onEvent(e: BackendEvent): void {
+    if (e.name === "audio-levels") {
+      // Up to 10 a second in a call or a mic test, and they move only the
+      // meters: update those alone (the web view then repaints just them).
+      const next = reduce(this.state, { type: "event", event: e, now: this.now() });
+      if (next === this.state) return;
+      this.state = next;
+      this.view?.showLevels?.(next);
+      return;
+    }
     const before = this.state;
     this.dispatch({ type: "event", event: e, now: this.now() });
     // Contact list details (last call, presence of new users) come from Rust.
@@ -358,19 +370,22 @@ export class App {
     const s = this.state;
     const screen = screenOf(s);
 
-    // Chrome around the screens.
-    this.nav.hidden = s.phase !== "main" || s.call !== null;
+    // Chrome around the screens. This runs on every change (once a second
+    // in a call), so only what differs is written: each DOM write costs the
+    // web view style work and often a repaint.
+    const navHidden = s.phase !== "main" || s.call !== null;
+    if (this.nav.hidden !== navHidden) this.nav.hidden = navHidden;
     for (const [tab, b] of this.tabButtons) {
-      if (tab === s.tab) b.setAttribute("aria-current", "page");
-      else b.removeAttribute("aria-current");
+      if (tab === s.tab) setAttr(b, "aria-current", "page");
+      else if (b.hasAttribute("aria-current")) b.removeAttribute("aria-current");
     }
     setText(this.registryUrl, s.account?.registryUrl ?? s.info?.registryUrl ?? "");
     const link = s.registry;
     setText(this.registryState, link ? ` · ${link.state}${link.message ? ` (${link.message})` : ""}` : "");
-    this.registryState.dataset.state = link?.state ?? "unknown";
-    this.notice.hidden = s.notice === null;
-    this.notice.dataset.tone = s.notice?.tone ?? "";
-    this.notice.setAttribute("role", s.notice?.tone === "error" ? "alert" : "status");
+    setAttr(this.registryState, "data-state", link?.state ?? "unknown");
+    if (this.notice.hidden !== (s.notice === null)) this.notice.hidden = s.notice === null;
+    setAttr(this.notice, "data-tone", s.notice?.tone ?? "");
+    setAttr(this.notice, "role", s.notice?.tone === "error" ? "alert" : "status");
     setText(this.noticeText, s.notice?.text ?? "");
     setText(this.announcer, callAnnouncement(s));
 
@@ -438,8 +453,8 @@ export class App {
     // Background content is inert for pointer and keyboard while a modal is up.
     const modal = this.popup !== null || this.dialog !== null;
     for (const el of [this.header, this.screenHost]) {
-      if (modal) el.setAttribute("inert", "");
-      else el.removeAttribute("inert");
+      if (modal) setAttr(el, "inert", "");
+      else if (el.hasAttribute("inert")) el.removeAttribute("inert");
     }
     if (this.popup && this.dialog === null && hadDialog) {
       // Back from a dialog opened on the popup.

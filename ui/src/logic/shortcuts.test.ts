@@ -65,5 +65,12 @@ describe("shortcuts", () => {
     expect(shortcut(key("?"), contacts)).toBe("help");
     expect(shortcut(key("/"), contacts)).toBe("focus-search");
     expect(shortcut(key("/"), { ...contacts, screen: "history" })).toBeNull();
+    expect(shortcut(key("f", { ctrlKey: true }), contacts)).toBe("focus-search");
+    expect(shortcut(key("F", { metaKey: true }), contacts)).toBe("focus-search");
+    // Ctrl+F works from inside a text field too; a bare "f" is just typing.
+    expect(shortcut(key("f", { ctrlKey: true, typing: true }), contacts)).toBe("focus-search");
+    expect(shortcut(key("f"), contacts)).toBeNull();
+    expect(shortcut(key("f", { ctrlKey: true }), { ...contacts, screen: "settings" })).toBeNull();
+    expect(shortcut(key("f", { ctrlKey: true }), popup)).toBeNull();
   });
 });

@@ -29,7 +29,7 @@ export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: "Ctrl+E or Esc", what: "Hang up (in a call) or cancel (while calling)" },
   { keys: "Ctrl+M or M", what: "Mute or unmute the microphone" },
   { keys: "Esc", what: "Close a dialog" },
-  { keys: "/", what: "Search contacts" },
+  { keys: "/ or Ctrl+F", what: "Search contacts" },
   { keys: "?", what: "Show this help" },
 ];
 
@@ -57,6 +57,6 @@ export function shortcut(k: KeyPress, ctx: ShortcutContext): ShortcutAction | nu
   if (inCall && ((ctrl && key === "e") || key === "Escape")) return "hang-up";
   if (ctx.screen === "outgoing" && ((ctrl && key === "e") || key === "Escape")) return "cancel";
   if (bare && key === "?") return "help";
-  if (bare && key === "/" && ctx.screen === "contacts") return "focus-search";
+  if (ctx.screen === "contacts" && ((bare && key === "/") || (ctrl && key === "f"))) return "focus-search";
   return null;
 }

@@ -81,6 +81,11 @@ describe("outgoing call", () => {
     expect(s.stats).toBeNull();
     expect(s.levels).toEqual({ mic: 0, speaker: 0 });
   });
+  it("the same audio levels again leave the state as it is (nothing to redraw)", () => {
+    const s = reduce(run(signedIn, { type: "call", call: active() }), ev({ name: "audio-levels", payload: { mic: 0.5, speaker: 0.2 } }));
+    expect(reduce(s, ev({ name: "audio-levels", payload: { mic: 0.5, speaker: 0.2 } }))).toBe(s);
+    expect(reduce(s, ev({ name: "audio-levels", payload: { mic: 0.5, speaker: 0.25 } })).levels).toEqual({ mic: 0.5, speaker: 0.25 });
+  });
   it("mute applies to the current call only", () => {
     expect(run(signedIn, { type: "muted", muted: true }).call).toBeNull();
     expect(run(signedIn, { type: "call", call: active() }, { type: "muted", muted: true }).call?.muted).toBe(true);

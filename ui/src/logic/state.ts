@@ -169,7 +169,9 @@ function applyEvent(s: State, e: BackendEvent, now: number): State {
     case "call-stats":
       return s.call?.callId === e.payload.callId ? { ...s, stats: e.payload, statsAt: now } : s;
     case "audio-levels":
-      return { ...s, levels: e.payload };
+      // The same levels again change nothing on screen: keep the state, so
+      // the controller skips the update.
+      return e.payload.mic === s.levels.mic && e.payload.speaker === s.levels.speaker ? s : { ...s, levels: e.payload };
     case "presence":
       return {
         ...s,

@@ -3,7 +3,7 @@
 import { elapsedSecs, formatDuration, levelPercent, statLines, trustText } from "../logic/format";
 import { quality } from "../logic/quality";
 import type { State } from "../logic/state";
-import { button, h, setText } from "./dom";
+import { button, h, setAttr, setText } from "./dom";
 import type { Ctx, View } from "./view";
 
 function peerName(s: State): string {
@@ -96,9 +96,28 @@ export function mountInCall(ctx: Ctx): View {
   verify.addEventListener("click", () => ctx.act({ type: "open-verify", username: peer }));
   sasBox.append(verify);
 
+  let shownLevels: State["levels"] | null = null;
+  function showLevels(s: State): void {
+    const l = s.levels;
+    if (shownLevels === l) return;
+    shownLevels = l;
+    if (mic.value !== l.mic) {
+      mic.value = l.mic;
+      mic.setAttribute("aria-valuetext", `${levelPercent(l.mic)} %`);
+    }
+    if (speaker.value !== l.speaker) {
+      speaker.value = l.speaker;
+      speaker.setAttribute("aria-valuetext", `${levelPercent(l.speaker)} %`);
+    }
+  }
+
+  // Everything below writes to the DOM only what differs from what is shown:
+  // the view is updated at least once a second during a call, and each
+  // change costs the web view a repaint.
   return {
     el,
     focusTarget: hangUp,
+    showLevels,
     update(s) {
       const c = s.call;
       if (!c) return;
@@ -108,7 +127,7 @@ export function mountInCall(ctx: Ctx): View {
       setText(stateText, c.state === "active" ? (c.muted ? "Connected · muted" : "Connected") : "Connecting…");
       setText(timer, formatDuration(elapsedSecs(c.activeSince, ctx.now())));
 
-      sasBox.hidden = c.sas === null;
+      if (sasBox.hidden !== (c.sas === null)) sasBox.hidden = c.sas === null;
       setText(sasCode, (c.sas ?? []).join(" "));
       setText(
         sasHint,
@@ -116,23 +135,20 @@ export function mountInCall(ctx: Ctx): View {
           ? "The echo test has its own keys; nothing to compare."
           : `Read this code to ${name}. If theirs is different, hang up: someone is in the middle.`,
       );
-      verify.hidden = c.echo;
+      if (verify.hidden !== c.echo) verify.hidden = c.echo;
 
       const mutedNow = c.muted;
-      mute.setAttribute("aria-pressed", String(mutedNow));
+      setAttr(mute, "aria-pressed", String(mutedNow));
       setText(mute, mutedNow ? "Unmute" : "Mute");
-      mute.classList.toggle("on", mutedNow);
-      mute.disabled = c.state !== "active";
-      hangUp.disabled = s.pending === "hang-up";
+      if (mute.classList.contains("on") !== mutedNow) mute.classList.toggle("on", mutedNow);
+      if (mute.disabled !== (c.state !== "active")) mute.disabled = c.state !== "active";
+      if (hangUp.disabled !== (s.pending === "hang-up")) hangUp.disabled = s.pending === "hang-up";
 
-      mic.value = s.levels.mic;
-      speaker.value = s.levels.speaker;
-      mic.setAttribute("aria-valuetext", `${levelPercent(s.levels.mic)} %`);
-      speaker.setAttribute("aria-valuetext", `${levelPercent(s.levels.speaker)} %`);
+      showLevels(s);
 
       const q = quality(s.stats, s.statsAt, ctx.now());
-      qualityEl.className = `quality ${q.level}`;
-      qualityEl.dataset.level = q.level;
+      setAttr(qualityEl, "class", `quality ${q.level}`);
+      setAttr(qualityEl, "data-level", q.level);
       setText(qualityEl, q.reasons.length > 0 ? `${q.label}: ${q.reasons.join(", ")}` : q.label);
 
       const lines = s.stats ? statLines(s.stats) : [];

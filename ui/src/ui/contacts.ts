@@ -16,6 +16,7 @@ export function mountContacts(ctx: Ctx): View {
       placeholder: "Search or enter a username",
       spellcheck: "false",
       autocapitalize: "none",
+      "aria-keyshortcuts": "/ Control+F",
     },
   });
   search.addEventListener("input", () => ctx.act({ type: "search", query: search.value }));
@@ -108,7 +109,11 @@ export function mountContacts(ctx: Ctx): View {
 
   return {
     el,
-    focusTarget: search,
+    // The heading, not the search field: a focused text field blinks its
+    // caret for as long as the screen is open, and WebKit repaints it each
+    // time (most of the app's idle CPU without a GPU). "/" or Ctrl+F puts
+    // the focus in the search field (logic/shortcuts.ts).
+    focusTarget: heading,
     update(s) {
       if (search.value !== s.query && document.activeElement !== search) search.value = s.query;
       ended.hidden = s.lastEnded === null;

@@ -74,6 +74,11 @@ export function setText(el: Element, text: string): void {
   if (el.textContent !== text) el.textContent = text;
 }
 
+/** Sets an attribute only when its value changes (no needless style work). */
+export function setAttr(el: Element, name: string, value: string): void {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+
 /** The message of anything thrown by an Api call, for the user. */
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -67,11 +67,17 @@ export function mountSettings(ctx: Ctx): View {
       setText(devStatus, errorText(e));
     }
   }
+  function setMeter(level: number): void {
+    if (micMeter.value === level) return;
+    micMeter.value = level;
+    micMeter.setAttribute("aria-valuetext", `${levelPercent(level)} %`);
+  }
   async function toggleMicTest(): Promise<void> {
     try {
       if (micTesting) await ctx.api.stopMicTest();
       else await ctx.api.startMicTest();
       micTesting = !micTesting;
+      if (!micTesting) setMeter(0);
       micTest.setAttribute("aria-pressed", String(micTesting));
       setText(micTest, micTesting ? "Stop microphone test" : "Test microphone");
       setText(devStatus, micTesting ? "Speak: the meter should move." : "");
@@ -237,15 +243,19 @@ export function mountSettings(ctx: Ctx): View {
   void loadSettings();
   void loadHost();
 
+  function showLevels(s: State): void {
+    setMeter(micTesting ? s.levels.mic : 0);
+  }
+
   return {
     el,
     focusTarget: heading,
     update(s: State) {
       setText(who, s.account?.username ?? "");
       setText(fingerprint, s.account?.fingerprint ?? "");
-      micMeter.value = micTesting ? s.levels.mic : 0;
-      micMeter.setAttribute("aria-valuetext", `${levelPercent(micTesting ? s.levels.mic : 0)} %`);
+      showLevels(s);
     },
+    showLevels,
     destroy() {
       // Leaving the screen must not leave the microphone open.
       if (micTesting) void ctx.api.stopMicTest().catch(() => {});

@@ -37,6 +37,11 @@ export interface View {
   update(s: State): void;
   /** Called when the view leaves the screen. */
   destroy?(): void;
+  /**
+   * Shows new audio levels. Views with meters have it; the controller calls
+   * only this (not `update`) for the frequent `audio-levels` events.
+   */
+  showLevels?(s: State): void;
   /** Where focus goes when the view appears. */
   focusTarget?: HTMLElement;
 }
