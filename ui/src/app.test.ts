@@ -247,9 +247,9 @@ describe("outgoing call", () => {
   });
 
   it("the timer and the quality follow the clock", async () => {
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    await boot();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
-      await boot();
       backend.emitCall(active({ activeSince: now }));
       backend.emit("call-stats", stats());
       expect(must("quality").dataset.level).toBe("good");
@@ -261,6 +261,16 @@ describe("outgoing call", () => {
       vi.advanceTimersByTime(1_000);
       expect(must("call-timer").textContent).toBe("0:04");
       expect(must("quality").dataset.level).toBe("unknown");
+      // Stats arriving redraw at once and push the next tick back a second.
+      now += 500;
+      backend.emit("call-stats", stats());
+      expect(must("quality").dataset.level).toBe("good");
+      now += 900;
+      vi.advanceTimersByTime(900);
+      expect(must("call-timer").textContent).toBe("0:04");
+      now += 100;
+      vi.advanceTimersByTime(100);
+      expect(must("call-timer").textContent).toBe("0:05");
     } finally {
       vi.useRealTimers();
     }

@@ -61,7 +61,7 @@ export class App {
   private screenBeforeOverlay: Screen | null = null;
   private ringSound = true;
   private ringing = false;
-  private tick: ReturnType<typeof setInterval> | null = null;
+  private tick: ReturnType<typeof setTimeout> | null = null;
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
   private unlisten: (() => void) | null = null;
   private readonly listen: Listen;
@@ -109,21 +109,26 @@ export class App {
     } catch (e) {
       this.dispatch({ type: "notice", notice: { tone: "error", text: `Could not subscribe to app events: ${errorText(e)}` } });
     }
-    let info;
-    try {
-      info = await this.api.appInfo();
-    } catch (e) {
-      this.dispatch({ type: "notice", notice: { tone: "error", text: `Could not reach the app core: ${errorText(e)}` } });
+    // The three start-up questions go out together: each is a round trip
+    // to Rust, and the contacts screen waits for all of them.
+    const [infoAnswer, accountAnswer, callAnswer] = await Promise.allSettled([
+      this.api.appInfo(),
+      this.api.getAccount(),
+      this.api.currentCall(),
+    ]);
+    if (infoAnswer.status === "rejected") {
+      this.dispatch({ type: "notice", notice: { tone: "error", text: `Could not reach the app core: ${errorText(infoAnswer.reason)}` } });
       return;
     }
+    const info = infoAnswer.value;
     let account = null;
     let call = null;
     let failed: string | null = null;
-    try {
-      account = await this.api.getAccount();
-      if (account) call = await this.api.currentCall();
-    } catch (e) {
-      failed = errorText(e);
+    if (accountAnswer.status === "rejected") failed = errorText(accountAnswer.reason);
+    else account = accountAnswer.value;
+    if (account) {
+      if (callAnswer.status === "rejected") failed = errorText(callAnswer.reason);
+      else call = callAnswer.value;
     }
     this.dispatch({ type: "booted", info, account, call });
     if (failed) this.dispatch({ type: "notice", notice: { tone: "error", text: failed } });
@@ -140,7 +145,7 @@ export class App {
   stop(): void {
     this.unlisten?.();
     this.ringer.stop();
-    if (this.tick) clearInterval(this.tick);
+    if (this.tick) clearTimeout(this.tick);
     if (this.searchTimer) clearTimeout(this.searchTimer);
     this.root.ownerDocument.removeEventListener("keydown", this.onKey);
     this.view?.destroy?.();
@@ -411,12 +416,20 @@ export class App {
       else this.ringer.stop();
     }
 
-    // One tick a second while in a call, for the timer and stale stats.
-    const wantTick = s.call !== null && s.call.state !== "ringing-out";
-    if (wantTick && this.tick === null) this.tick = setInterval(() => this.render(), 1000);
-    if (!wantTick && this.tick !== null) {
-      clearInterval(this.tick);
+    // In a call the view is redrawn at least once a second (timer, stale
+    // stats). Every render re-arms that tick, so the stats that Rust sends
+    // once a second and the tick share one redraw instead of making two at
+    // different moments: each redraw costs the web view a frame, which
+    // without a GPU is most of its CPU in a call.
+    if (this.tick !== null) {
+      clearTimeout(this.tick);
       this.tick = null;
+    }
+    if (s.call !== null && s.call.state !== "ringing-out") {
+      this.tick = setTimeout(() => {
+        this.tick = null;
+        this.render();
+      }, 1000);
     }
   }
 
