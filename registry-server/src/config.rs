@@ -126,6 +126,12 @@ pub struct Args {
     /// Log JSON lines [default: false].
     #[arg(long, env = "PQVOICE_REGISTRY_LOG_JSON")]
     pub log_json: Option<bool>,
+    /// Shut down (gracefully, as on SIGTERM) once the process that started
+    /// this one has exited, checked every second (Unix). For a registry
+    /// run as another program's child, such as the desktop app's "host a
+    /// registry": it must not outlive the app, even a killed one.
+    #[arg(long, env = "PQVOICE_REGISTRY_EXIT_WITH_PARENT")]
+    pub exit_with_parent: bool,
 }
 
 /// The TOML file: the same settings as the flags, all optional.

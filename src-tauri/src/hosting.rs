@@ -99,6 +99,10 @@ impl HostedRegistry {
             .arg(format!("0.0.0.0:{port}"))
             .arg("--db")
             .arg(data_dir.join("registry.sqlite3"))
+            // [`HostedRegistry::stop`] ends it when the app quits; this
+            // flag makes it end by itself when the app cannot (killed,
+            // crashed).
+            .arg("--exit-with-parent")
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
