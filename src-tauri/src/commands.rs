@@ -8,7 +8,7 @@
 use engine::account::{self, AccountInfo, Contacts, Outcome};
 use proto::identity::PublicIdentity;
 use proto::safety::SafetyNumber as ProtoSafetyNumber;
-use proto::signaling::{ErrorCode, Presence};
+use proto::signaling::{ErrorCode, Presence, Username};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use zeroize::Zeroizing;
@@ -162,6 +162,9 @@ fn account_of(state: &AppState) -> AppResult<Option<Account>> {
 /// Returns the app version and the registry it is pointed at.
 #[tauri::command]
 pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    // The page's first command: WebKit is up and the UI's script runs.
+    static ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    crate::startup_mark(&ASKED, "page loaded (first command)");
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         registry_url: state.config.default_registry.clone(),
@@ -206,7 +209,7 @@ pub async fn sign_up(
 /// with the key proves it.
 async fn register_at(
     url: &str,
-    user: &proto::signaling::Username,
+    user: &Username,
     identity: std::sync::Arc<proto::identity::IdentityKeyPair>,
 ) -> AppResult<()> {
     let client = engine::registry_client::RegistryClient::new(url, user.clone(), identity)
@@ -224,6 +227,8 @@ async fn register_at(
 /// Contacts matching `query`, plus an exact registered username.
 #[tauri::command]
 pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResult<Vec<Contact>> {
+    static ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    crate::startup_mark(&ASKED, "first contact list asked");
     let phone = &state.phone;
     let session = phone.session()?;
     let q = query.trim().to_lowercase();
@@ -239,14 +244,18 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
         let e = last_call.entry(h.peer).or_default();
         *e = (*e).max(at);
     }
+    let (names, users): (Vec<&String>, Vec<Username>) = contacts
+        .pinned
+        .keys()
+        .filter(|n| n.contains(&q))
+        .filter_map(|n| parse_username(n).ok().map(|u| (n, u)))
+        .unzip();
+    // The registry's view gives presence and shows a changed key; when it
+    // cannot be asked, the local data still lists the contact.
+    let checked = phone.check_keys(&session, &users).await;
     let mut out = Vec::new();
-    for name in contacts.pinned.keys().filter(|n| n.contains(&q)) {
-        let Ok(user) = parse_username(name) else {
-            continue;
-        };
-        // The registry's view gives presence and shows a changed key; when
-        // it cannot be asked, the local data still lists the contact.
-        let presence = match phone.check_key(&session, &user).await {
+    for (name, checked) in names.into_iter().zip(checked) {
+        let presence = match checked {
             Ok((_, _, presence)) => presence,
             Err(e) => {
                 tracing::warn!(contact = %name, error = %e, "contact not refreshed from the registry");

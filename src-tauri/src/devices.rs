@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use ringbuf::traits::Consumer;
 use serde::Serialize;
@@ -86,8 +85,9 @@ pub fn mic_test(
         }
     };
     let mut buf = vec![0.0f32; 4096];
+    let mut filter = events::LevelsFilter::default();
     while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(66));
+        std::thread::sleep(events::LEVELS_INTERVAL);
         let mut peak = 0.0f32;
         loop {
             let n = audio.capture.pop_slice(&mut buf);
@@ -100,11 +100,9 @@ pub fn mic_test(
             tracing::warn!("microphone lost during the mic test");
             break;
         }
-        emit(
-            &*sink,
-            events::AUDIO_LEVELS,
-            &AudioLevels::perceptual(peak, 0.0),
-        );
+        if let Some(l) = filter.changed(AudioLevels::perceptual(peak, 0.0)) {
+            emit(&*sink, events::AUDIO_LEVELS, &l);
+        }
     }
     audio.close();
 }

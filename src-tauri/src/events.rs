@@ -14,8 +14,17 @@ pub const INCOMING_CALL: &str = "incoming-call";
 pub const CALL_STATE: &str = "call-state";
 /// `call-stats`: [`CallStatsPayload`] once a second during a call.
 pub const CALL_STATS: &str = "call-stats";
-/// `audio-levels`: [`AudioLevels`] 10–20 times a second.
+/// `audio-levels`: [`AudioLevels`] at most every [`LEVELS_INTERVAL`], and
+/// only when a meter would move ([`LevelsFilter`]).
 pub const AUDIO_LEVELS: &str = "audio-levels";
+/// How often the level meters may change: 10 times a second looks live
+/// and, since each event makes the web view repaint (in software when
+/// there is no GPU), costs less than the 15 it used to be.
+pub const LEVELS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// Meter resolution: levels are rounded to steps of 1/METER_STEPS, finer
+/// than a glance at a meter can tell, so that noise around one level sends
+/// no event.
+pub const METER_STEPS: f32 = 40.0;
 /// `presence`: a contact's presence changed.
 pub const PRESENCE: &str = "presence";
 /// `key-changed`: a contact showed a key that differs from the pin.
@@ -180,11 +189,12 @@ pub struct AudioLevels {
 
 impl AudioLevels {
     /// Levels for the meters: a square-root curve so that speech, which
-    /// peaks far below full scale, still moves the meter visibly.
+    /// peaks far below full scale, still moves the meter visibly, rounded
+    /// to [`METER_STEPS`].
     pub fn perceptual(mic: f32, speaker: f32) -> Self {
         let f = |x: f32| {
             if x.is_finite() {
-                x.clamp(0.0, 1.0).sqrt()
+                (x.clamp(0.0, 1.0).sqrt() * METER_STEPS).round() / METER_STEPS
             } else {
                 0.0
             }
@@ -193,6 +203,24 @@ impl AudioLevels {
             mic: f(mic),
             speaker: f(speaker),
         }
+    }
+}
+
+/// Passes on only levels that differ from the last ones passed: silence, or
+/// a steady tone, then sends nothing, and the web view does not repaint.
+#[derive(Debug, Default)]
+pub struct LevelsFilter {
+    last: Option<AudioLevels>,
+}
+
+impl LevelsFilter {
+    /// `levels` if the meters would show something new.
+    pub fn changed(&mut self, levels: AudioLevels) -> Option<AudioLevels> {
+        if self.last == Some(levels) {
+            return None;
+        }
+        self.last = Some(levels);
+        Some(levels)
     }
 }
 
@@ -293,5 +321,20 @@ mod tests {
         assert_eq!(l.mic, 0.0);
         assert_eq!(l.speaker, 1.0);
         assert!((AudioLevels::perceptual(0.25, 0.0).mic - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn levels_are_rounded_and_repeats_are_dropped() {
+        let a = AudioLevels::perceptual(0.2500, 0.01);
+        let b = AudioLevels::perceptual(0.2501, 0.0101);
+        assert_eq!(a, b, "a change below one meter step is no change");
+        assert_eq!(a.mic * METER_STEPS, (a.mic * METER_STEPS).round());
+        let mut f = LevelsFilter::default();
+        assert_eq!(f.changed(a), Some(a));
+        assert_eq!(f.changed(b), None);
+        let silent = AudioLevels::perceptual(0.0, 0.0);
+        assert_eq!(f.changed(silent), Some(silent));
+        assert_eq!(f.changed(silent), None);
+        assert_eq!(f.changed(a), Some(a));
     }
 }

@@ -122,6 +122,8 @@ pub fn init<R: Runtime>(
     if app.try_state::<AppState>().is_some() {
         return Ok(());
     }
+    static SETTING_UP: AtomicBool = AtomicBool::new(false);
+    startup_mark(&SETTING_UP, "GTK and Tauri up, setting up the app state");
     let dir = match &config.profile_dir {
         Some(d) => d.clone(),
         None => app.path().app_data_dir()?,
@@ -136,6 +138,8 @@ pub fn init<R: Runtime>(
         host: Mutex::new(None),
     });
     phone.start();
+    static SET_UP: AtomicBool = AtomicBool::new(false);
+    startup_mark(&SET_UP, "app state set up, window opening");
     Ok(())
 }
 
@@ -158,13 +162,16 @@ static STARTED: OnceLock<Instant> = OnceLock::new();
 /// starts by it.
 pub(crate) fn first_contacts_listed() {
     static DONE: AtomicBool = AtomicBool::new(false);
-    if !DONE.swap(true, Ordering::Relaxed) {
+    startup_mark(&DONE, "first contact list answered");
+}
+
+/// Logs, once per process (`done` remembers), a start-up milestone with the
+/// time since [`run`] began, under the same target as
+/// [`first_contacts_listed`]: where a slow start-up goes.
+pub(crate) fn startup_mark(done: &AtomicBool, what: &'static str) {
+    if !done.swap(true, Ordering::Relaxed) {
         let since_start_ms = STARTED.get().map(|t| t.elapsed().as_millis() as u64);
-        tracing::info!(
-            target: "pqvoice_desktop::startup",
-            since_start_ms,
-            "first contact list answered"
-        );
+        tracing::info!(target: "pqvoice_desktop::startup", since_start_ms, "{what}");
     }
 }
 

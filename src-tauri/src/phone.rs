@@ -40,8 +40,8 @@ use crate::events::{
 };
 use crate::state::{AppConfig, StoredSettings, TrustMarks};
 
-/// How often the level meters are refreshed (15 per second).
-const LEVELS_INTERVAL: Duration = Duration::from_millis(66);
+/// Contact lookups sent to the registry at once when listing contacts.
+const CONTACT_LOOKUPS_IN_FLIGHT: usize = 8;
 /// An echo test hangs up by itself after this long.
 const ECHO_TEST_LIMIT: Duration = Duration::from_secs(300);
 
@@ -500,11 +500,56 @@ impl Phone {
         s: &Session,
         name: &Username,
     ) -> AppResult<(PublicIdentity, Trust, proto::signaling::Presence)> {
-        let info = s
-            .client
-            .fetch(name)
-            .await
-            .map_err(|e| AppError::from_registry(e, &s.info.registry, Some(name.as_str())))?;
+        let info = s.client.fetch(name).await;
+        self.check_fetched(s, name, info)
+    }
+
+    /// [`Phone::check_key`] for several contacts, in their order. The
+    /// registry is asked about all of them at once (one round trip of
+    /// waiting, not one per contact); the answers are then checked one
+    /// after another, since a key change is written to the profile.
+    pub(crate) async fn check_keys(
+        &self,
+        s: &Session,
+        names: &[Username],
+    ) -> Vec<AppResult<(PublicIdentity, Trust, proto::signaling::Presence)>> {
+        // A few at a time: the registry limits each account's request rate.
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONTACT_LOOKUPS_IN_FLIGHT));
+        let mut fetches = tokio::task::JoinSet::new();
+        for (i, name) in names.iter().enumerate() {
+            let (client, name, slots) = (Arc::clone(&s.client), name.clone(), Arc::clone(&slots));
+            fetches.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                (i, client.fetch(&name).await)
+            });
+        }
+        let mut answers: Vec<Option<_>> = names.iter().map(|_| None).collect();
+        while let Some(done) = fetches.join_next().await {
+            match done {
+                Ok((i, info)) => answers[i] = Some(info),
+                Err(e) => tracing::warn!(error = %e, "a contact lookup task failed"),
+            }
+        }
+        names
+            .iter()
+            .zip(answers)
+            .map(|(name, info)| match info {
+                Some(info) => self.check_fetched(s, name, info),
+                None => Err(AppError::internal("the contact lookup did not finish")),
+            })
+            .collect()
+    }
+
+    /// The second half of [`Phone::check_key`]: `info` is the registry's
+    /// answer about `name`.
+    fn check_fetched(
+        &self,
+        s: &Session,
+        name: &Username,
+        info: Result<proto::signaling::UserInfo, engine::registry_client::RegistryError>,
+    ) -> AppResult<(PublicIdentity, Trust, proto::signaling::Presence)> {
+        let info =
+            info.map_err(|e| AppError::from_registry(e, &s.info.registry, Some(name.as_str())))?;
         let key = PublicIdentity::from_bytes(info.identity_key.as_bytes()).map_err(|_| {
             AppError::Registry(format!("The registry sent a malformed key for {name}."))
         })?;
@@ -1133,14 +1178,15 @@ impl Phone {
         let meters = {
             let (levels, running, sink) = (ctl.levels.clone(), running.clone(), self.sink.clone());
             tauri::async_runtime::spawn(async move {
-                let mut tick = tokio::time::interval(LEVELS_INTERVAL);
+                let mut tick = tokio::time::interval(events::LEVELS_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut filter = events::LevelsFilter::default();
                 while running.load(Ordering::Relaxed) {
                     tick.tick().await;
-                    emit(
-                        &*sink,
-                        events::AUDIO_LEVELS,
-                        &AudioLevels::perceptual(levels.mic(), levels.speaker()),
-                    );
+                    let now = AudioLevels::perceptual(levels.mic(), levels.speaker());
+                    if let Some(l) = filter.changed(now) {
+                        emit(&*sink, events::AUDIO_LEVELS, &l);
+                    }
                 }
             })
         };
