@@ -2,10 +2,10 @@
 """Real calls through the CLI, scored end to end.
 
 Everything runs as separate processes on loopback: a fresh registry
-(SQLite in a temporary folder), `pqvoice answer` behind a seeded
-`pqvoice netsim` relay (the answerer advertises the relay's address, so all
-media in both directions crosses it), and `pqvoice call --input` from a
-second profile. Three measurements:
+(SQLite in a temporary folder), `pqvoice answer` and `pqvoice call --input` from a
+second profile. Each end advertises its own seeded relay, so every media
+datagram crosses one impairment whichever path the ends settle on (see
+impaired_path). Three measurements:
 
 quality  one way, caller -> relay (random loss) -> answerer; PESQ-WB of what
          the answerer recorded against the caller's input; wire bitrate and
@@ -98,32 +98,67 @@ class Env:
                 p.kill()
 
 
+def impaired_path(env, seed, loss=0, jitter=0, delay=0):
+    """Two seeded relays with the same impairment, one in front of each end.
+
+    On loopback both ends can reach each other directly: an end offers its
+    own address beside the advertised one, and follows the source address of
+    the newest authenticated datagram, so a relay in front of one end only
+    was bypassed as soon as the other end answered on the direct path (this
+    once made every "lossy" call of this benchmark lossless). Both ends now
+    offer only their relay (`--advertise-only`), and with a relay in front of
+    each, every path a datagram can take (a's relay or b's relay, either
+    direction) crosses exactly one impairment.
+
+    Returns ((a_listen, a_advertise), (b_listen, b_advertise), relays).
+    """
+    ends, relays = [], []
+    for i in range(2):
+        port, relay_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+        relays.append(env.spawn([os.path.join(env.bins, "pqvoice"), "netsim", "--listen",
+                                 f"127.0.0.1:{relay_port}", "--forward", f"127.0.0.1:{port}",
+                                 "--loss", str(loss), "--jitter", str(jitter), "--delay",
+                                 str(delay), "--seed", str(seed * 1000 + i)], "netsim"))
+        ends.append((f"127.0.0.1:{port}", f"127.0.0.1:{relay_port}"))
+    return ends[0], ends[1], relays
+
+
+def stop(procs):
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait()
+
+
+def check_relayed(stats, direct, who):
+    """Fails the run if a call ended on the direct path, bypassing the relays."""
+    if stats.get("peer") == direct:
+        raise RuntimeError(f"{who}'s media bypassed the relays (peer {direct})")
+
+
 def call_through_relay(env, ref, deg, loss, seed, jitter=0, delay=0, dsp_off=True):
-    """One call alice -> relay -> bob; returns the caller's stats JSON."""
-    bob_port, relay_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
-    relay = env.spawn([os.path.join(env.bins, "pqvoice"), "netsim", "--listen",
-                       f"127.0.0.1:{relay_port}", "--forward", f"127.0.0.1:{bob_port}",
-                       "--loss", str(loss), "--jitter", str(jitter), "--delay", str(delay),
-                       "--seed", str(seed)], "netsim")
+    """One call alice -> relays -> bob; returns the caller's stats JSON."""
+    (a_listen, a_adv), (b_listen, b_adv), relays = impaired_path(env, seed, loss, jitter, delay)
     dsp = ["--aec", "false", "--ns", "off", "--agc", "false"] if dsp_off else []
     answer_stats = deg + ".answer.json"
-    answer = env.spawn(env.cli_cmd("bob", ["answer", "--listen", f"127.0.0.1:{bob_port}",
-                                           "--advertise", f"127.0.0.1:{relay_port}",
-                                           "--output", deg, "--stats-json", answer_stats]
+    answer = env.spawn(env.cli_cmd("bob", ["answer", "--listen", b_listen, "--advertise", b_adv,
+                                           "--advertise-only", "--output", deg, "--stats-json", answer_stats]
                                    + dsp), "answer")
     time.sleep(0.5)  # bob online
     caller_stats = deg + ".call.json"
-    r = env.cli("alice", ["call", "bob", "--input", ref, "--listen", "127.0.0.1:0",
-                          "--stats-json", caller_stats] + dsp)
+    r = env.cli("alice", ["call", "bob", "--input", ref, "--listen", a_listen, "--advertise",
+                          a_adv, "--advertise-only", "--stats-json", caller_stats] + dsp)
     try:
         answer.wait(20)
     except subprocess.TimeoutExpired:
         answer.kill()
-    relay.terminate()
-    relay.wait()
+    stop(relays)
     if r.returncode != 0:
         raise RuntimeError(f"call failed: {r.stderr[-800:]}")
-    return json.load(open(caller_stats))
+    st = json.load(open(caller_stats))
+    check_relayed(st["stats"], b_listen, "alice")
+    check_relayed(json.load(open(answer_stats))["stats"], a_listen, "bob")
+    return st
 
 
 def pesq_wb(ref, deg):
@@ -163,49 +198,45 @@ def round_trip_ms(ref, out):
 
 
 def latency(env, files, seeds):
-    bot = env.spawn(env.cli_cmd("echo", ["echo-bot", "--listen", "127.0.0.1:0"]), "echo-bot")
-    time.sleep(1.0)
     results = {}
-    try:
-        for label, jitter, delay in (("no impairment", 0, 0), ("20 ms +- 10 ms jitter", 10, 20)):
-            rts, late, first = [], [], []
-            for seed in seeds:
+    for label, jitter, delay in (("no impairment", 0, 0), ("20 ms +- 10 ms jitter", 10, 20)):
+        rts, late, first = [], [], []
+        for seed in seeds:
+            # The impaired runs need the echo bot behind its own relay, so
+            # each seed gets a fresh bot (and relays) for its files.
+            if jitter or delay:
+                (a_listen, a_adv), (b_listen, b_adv), relays = impaired_path(
+                    env, seed, jitter=jitter, delay=delay)
+                net = ["--listen", a_listen, "--advertise", a_adv, "--advertise-only"]
+                bot_net = ["--listen", b_listen, "--advertise", b_adv, "--advertise-only"]
+            else:
+                relays, a_listen, b_listen = [], None, None
+                net = bot_net = ["--listen", "127.0.0.1:0"]
+            bot = env.spawn(env.cli_cmd("echo", ["echo-bot"] + bot_net), "echo-bot")
+            time.sleep(1.0)
+            try:
                 for ref in files[:3]:
                     out = os.path.join(env.work, f"echo-{jitter}-{seed}-{os.path.basename(ref)}")
                     stats = out + ".json"
-                    if jitter or delay:
-                        # The impairment sits in front of the echo bot.
-                        relay_port = free_port(socket.SOCK_DGRAM)
-                        me_port = free_port(socket.SOCK_DGRAM)
-                        relay = env.spawn([os.path.join(env.bins, "pqvoice"), "netsim",
-                                           "--listen", f"127.0.0.1:{relay_port}", "--forward",
-                                           f"127.0.0.1:{me_port}", "--jitter", str(jitter),
-                                           "--delay", str(delay), "--seed", str(seed)],
-                                          "netsim")
-                        net = ["--listen", f"127.0.0.1:{me_port}", "--advertise",
-                               f"127.0.0.1:{relay_port}"]
-                    else:
-                        relay, net = None, ["--listen", "127.0.0.1:0"]
                     r = env.cli("alice", ["call", "echo", "--input", ref, "--output", out,
                                           "--stats-json", stats, "--aec", "false", "--ns",
                                           "off", "--agc", "false"] + net)
-                    if relay:
-                        relay.terminate()
-                        relay.wait()
                     if r.returncode != 0:
                         raise RuntimeError(f"echo call failed: {r.stderr[-800:]}")
                     rt, peak = round_trip_ms(ref, out)
                     s = json.load(open(stats))["stats"]
+                    if b_listen:
+                        check_relayed(s, b_listen, "alice")
                     rts.append(rt)
                     late.append(100.0 * s["late"] / max(1, s["packets_received"]))
                     if s.get("first_audio_ms") is not None:
                         first.append(s["first_audio_ms"])
                     print(f"  {label}: round trip {rt:.0f} ms (corr {peak:.2f}), late "
                           f"{late[-1]:.2f} %", flush=True)
-            results[label] = (statistics.median(rts), statistics.mean(late),
-                              statistics.median(first) if first else None, len(rts))
-    finally:
-        bot.terminate()
+            finally:
+                stop([bot] + relays)
+        results[label] = (statistics.median(rts), statistics.mean(late),
+                          statistics.median(first) if first else None, len(rts))
     return results
 
 
@@ -293,7 +324,10 @@ def main():
         f"### Real calls through the CLI ({date}, 2-core shared VM, {platform.machine()})", "",
         f"`bench/calls.sh {' '.join(sys.argv[2:])}` — {len(files)} espeak-ng speech files, "
         f"seeds {a.seeds}: registry, `pqvoice call --input` → `pqvoice netsim` → "
-        "`pqvoice answer --output` as separate processes on loopback (release build).", ""]
+        "`pqvoice answer --output` as separate processes on loopback (release build). "
+        "Each end sits behind its own seeded relay and offers only the relay's address "
+        "(`--advertise-only`), so every media datagram crosses one impairment; a run "
+        "fails if a call ends on the direct path.", ""]
         + lines)
     path = os.path.join(HERE, "RESULTS.md")
     text = open(path).read()

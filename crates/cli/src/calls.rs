@@ -44,6 +44,11 @@ pub struct MediaArgs {
     /// Address given to the peer for media (e.g. a forwarded port).
     #[arg(long)]
     pub advertise: Option<SocketAddr>,
+    /// Offer the peer only the --advertise address, not this host's own
+    /// addresses as well (so every datagram goes through the forwarder or
+    /// relay, as when the peer cannot reach this host directly).
+    #[arg(long, requires = "advertise")]
+    pub advertise_only: bool,
     /// Write the final statistics here as JSON.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
@@ -236,6 +241,20 @@ fn open_audio(args: &MediaArgs) -> anyhow::Result<AudioIo> {
     })
 }
 
+/// Binds the call's socket and lists the media addresses to offer the peer.
+fn media_socket(args: &MediaArgs) -> anyhow::Result<(std::net::UdpSocket, Vec<SocketAddr>)> {
+    let (socket, candidates) = bind_media(args.listen, args.advertise)?;
+    Ok((socket, offered(candidates, args)))
+}
+
+/// With `--advertise-only`, just the advertised address; else all of them.
+fn offered(mut candidates: Vec<SocketAddr>, args: &MediaArgs) -> Vec<SocketAddr> {
+    if args.advertise_only {
+        candidates.retain(|c| Some(*c) == args.advertise);
+    }
+    candidates
+}
+
 fn call_options(args: &MediaArgs) -> anyhow::Result<CallOptions> {
     let ns = match args.ns.as_str() {
         "off" => NoiseSuppressor::Off,
@@ -396,7 +415,7 @@ pub fn call(
     let rt = runtime()?;
     rt.block_on(async {
         let mut events = me.online().await?;
-        let (socket, candidates) = bind_media(args.listen, args.advertise)?;
+        let (socket, candidates) = media_socket(args)?;
         let started_at = now_secs();
         let ringing = dial::place_call(&me.client, profile, &me.identity, &callee_name, candidates).await?;
         let call_id = ringing.call_id.clone();
@@ -497,7 +516,7 @@ async fn accept_next(
         let outcome = async {
             let verified =
                 dial::verify_incoming(&me.client, profile, &caller, offer.as_bytes(), seen).await?;
-            let (socket, candidates) = bind_media(args.listen, args.advertise)?;
+            let (socket, candidates) = media_socket(args)?;
             let (answer, established) = verified.accept(&me.identity, candidates)?;
             anyhow::Ok((answer, established, socket))
         }
@@ -603,4 +622,37 @@ pub fn echo_bot(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyho
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        media: MediaArgs,
+    }
+
+    fn media(args: &[&str]) -> Result<MediaArgs, clap::Error> {
+        Cmd::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|c| c.media)
+    }
+
+    #[test]
+    fn advertise_only_offers_just_the_advertised_address() {
+        let (adv, local): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:4000".parse().unwrap(),
+            "127.0.0.1:5000".parse().unwrap(),
+        );
+        let both = media(&["--advertise", "127.0.0.1:4000"]).unwrap();
+        assert_eq!(offered(vec![adv, local], &both), vec![adv, local]);
+        let only = media(&["--advertise", "127.0.0.1:4000", "--advertise-only"]).unwrap();
+        assert_eq!(offered(vec![adv, local], &only), vec![adv]);
+    }
+
+    #[test]
+    fn advertise_only_without_an_address_is_refused() {
+        assert!(media(&["--advertise-only"]).is_err());
+    }
 }
