@@ -71,6 +71,11 @@ pub struct MediaArgs {
     #[arg(long, default_value_t = engine::codec::CodecConfig::default().complexity,
           value_parser = clap::value_parser!(i32).range(0..=10))]
     pub complexity: i32,
+    /// Opus in-band FEC (a coarse copy of the previous frame inside each
+    /// frame), on top of the whole-frame redundancy.
+    #[arg(long, default_value_t = engine::codec::CodecConfig::default().inband_fec,
+          action = clap::ArgAction::Set)]
+    pub fec: bool,
 }
 
 fn username(name: &str) -> anyhow::Result<Username> {
@@ -280,6 +285,7 @@ fn call_options(args: &MediaArgs) -> anyhow::Result<CallOptions> {
         playback_low_water: Duration::from_millis(if wav { 20 } else { 40 }),
         codec: engine::codec::CodecConfig {
             complexity: args.complexity,
+            inband_fec: args.fec,
             ..Default::default()
         },
         ..Default::default()

@@ -188,6 +188,34 @@ pub enum Protection {
     Redundant,
 }
 
+impl Protection {
+    /// The loss the Opus in-band FEC should be sized for, in percent, when
+    /// the peer reports `loss_pct` of the packets lost.
+    ///
+    /// In the clear mode the FEC is the only protection: it gets the reported
+    /// loss, and at least [`Self::CLEAR_FEC_FLOOR`] so that the first burst of
+    /// a call that went clear is already covered. In the redundant mode the
+    /// next packet repeats each frame whole, so the FEC only matters when a
+    /// packet and the one after it are both lost: for independent losses
+    /// that is `loss²`. Every bit the coarse copy takes is a bit the primary
+    /// frame does not get. On our speech (6 files, one seeded loss pattern
+    /// each, same pattern for every rule) the mean PESQ-WB at 5/10/20 %
+    /// random loss was 3.55/3.39/2.64 with the hint at the raw loss (as this
+    /// code did before), 3.78/3.28/3.15 with `loss²` and 3.73/3.50/3.05 with
+    /// `2·loss²`; FEC off altogether lost ~0.4 at 20 %.
+    pub fn fec_hint(self, loss_pct: f64) -> u8 {
+        let p = loss_pct.clamp(0.0, 100.0);
+        let hint = match self {
+            Protection::Clear => p.max(f64::from(Self::CLEAR_FEC_FLOOR)),
+            Protection::Redundant => p * p / 100.0,
+        };
+        hint.round() as u8
+    }
+
+    /// Smallest FEC hint of the clear mode, percent.
+    pub const CLEAR_FEC_FLOOR: u8 = 5;
+}
+
 /// Chooses the [`Protection`] mode from the peer's receiver reports.
 ///
 /// A call starts protected, because nothing is known about the network
@@ -408,8 +436,17 @@ pub fn run_call(
     } else {
         redundant_codec
     };
+    // The mode the encoder is in: a profile without redundancy is always
+    // clear, whatever the controller says.
+    let in_force = |p: Protection| {
+        if redundancy == 0 {
+            Protection::Clear
+        } else {
+            p
+        }
+    };
     let mut encoder = VoiceEncoder::new(codec)?;
-    encoder.set_loss_hint(0)?;
+    encoder.set_loss_hint(in_force(protection).fec_hint(0.0))?;
     let mut dsp = Dsp::new(opts.dsp);
     let mut playout = Playout::new(opts.jitter.clone())?;
     let mut cap_resampler = StreamResampler::new(audio.capture_rate, SAMPLE_RATE)?;
@@ -667,8 +704,6 @@ pub fn run_call(
                 let (pl, pr) = prev_peer_report.unwrap_or((0, 0));
                 let (dl, dr) = (r.lost.saturating_sub(pl), r.received.saturating_sub(pr));
                 if dl + dr > 0 {
-                    let hint = pct(dl, dl + dr).round().clamp(0.0, 100.0) as u8;
-                    encoder.set_loss_hint(hint)?;
                     let mode = control.on_report(dl, dr);
                     if mode != protection && redundancy > 0 {
                         let c = match mode {
@@ -681,6 +716,7 @@ pub fn run_call(
                         stats.protection_switches += 1;
                         stats.codec_bitrate = c.bitrate;
                     }
+                    encoder.set_loss_hint(in_force(protection).fec_hint(pct(dl, dl + dr)))?;
                 }
                 prev_peer_report = Some((r.lost, r.received));
             }
@@ -732,6 +768,20 @@ fn thread_cpu_time() -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fec_is_sized_for_the_loss_the_redundancy_leaves() {
+        // Clear: the reported loss, never below the floor.
+        assert_eq!(Protection::Clear.fec_hint(0.0), Protection::CLEAR_FEC_FLOOR);
+        assert_eq!(Protection::Clear.fec_hint(12.4), 12);
+        // Redundant: both copies lost, for independent losses.
+        assert_eq!(Protection::Redundant.fec_hint(0.0), 0);
+        assert_eq!(Protection::Redundant.fec_hint(5.0), 0);
+        assert_eq!(Protection::Redundant.fec_hint(10.0), 1);
+        assert_eq!(Protection::Redundant.fec_hint(20.0), 4);
+        assert_eq!(Protection::Redundant.fec_hint(250.0), 100);
+        assert_eq!(Protection::Redundant.fec_hint(f64::NAN), 0);
+    }
 
     #[test]
     fn protection_starts_redundant_and_follows_the_reports() {

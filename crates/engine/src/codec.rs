@@ -168,12 +168,16 @@ impl VoiceEncoder {
         Ok(())
     }
 
-    /// Tells the encoder how much loss the receiver reports, in percent, so
-    /// it sizes the in-band FEC.
+    /// Tells the encoder how much loss its in-band FEC should prepare for,
+    /// in percent; libopus sizes the coarse copy (LBRR) from it, and 0 turns
+    /// it off. See [`crate::call::Protection::fec_hint`] for what the call
+    /// passes.
     pub fn set_loss_hint(&mut self, percent: u8) -> Result<(), CodecError> {
-        // Below a few percent libopus drops LBRR entirely; keep a floor so a
-        // first burst of loss is already covered.
-        let p = i32::from(percent.min(100)).max(if self.cfg.inband_fec { 5 } else { 0 });
+        let p = if self.cfg.inband_fec {
+            i32::from(percent.min(100))
+        } else {
+            0
+        };
         self.enc.set_packet_loss_perc(p)?;
         Ok(())
     }
