@@ -11,9 +11,8 @@
 # `dpkg -x`) to check that it runs the registry shipped beside it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-: "${DISPLAY:?needs the headless session of scripts/test}"
 source scripts/e2e/lib/common.sh
-E2E_DIR=$(mktemp -d)
+e2e_begin cleanup
 # If the suite fails half-way, a registry the app started may outlive it:
 # stop those (their database is under this run's own folder) as well.
 cleanup() {
@@ -21,7 +20,6 @@ cleanup() {
   for pid in $(pgrep -f -- "--db $E2E_DIR/app/hosted-registry/" || true); do kill "$pid" 2>/dev/null || true; done
   e2e_cleanup
 }
-trap cleanup EXIT
 artifacts=${PQVOICE_TEST_ARTIFACTS:-$E2E_DIR/artifacts}
 if [ $# -ge 1 ]; then
   app=$(realpath "$1")

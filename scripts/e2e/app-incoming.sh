@@ -5,11 +5,9 @@
 # the CLI exits non-zero saying "rejected".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-: "${DISPLAY:?needs the headless session of scripts/test}"
 : "${PQVOICE_NOTIFY_LOG:?needs the notification daemon of scripts/lib/headless.sh}"
 source scripts/e2e/lib/common.sh
-E2E_DIR=$(mktemp -d)
-trap e2e_cleanup EXIT
+e2e_begin
 artifacts=${PQVOICE_TEST_ARTIFACTS:-$E2E_DIR/artifacts}
 app=$(e2e_app_binary)
 

@@ -6,10 +6,8 @@
 # warning, the call button is disabled and the call is refused.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-: "${DISPLAY:?needs the headless session of scripts/test}"
 source scripts/e2e/lib/common.sh
-E2E_DIR=$(mktemp -d)
-trap e2e_cleanup EXIT
+e2e_begin
 artifacts=${PQVOICE_TEST_ARTIFACTS:-$E2E_DIR/artifacts}
 app=$(e2e_app_binary)
 

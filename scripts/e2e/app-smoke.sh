@@ -2,10 +2,8 @@
 # The real desktop app, a real local registry, driven by WebDriver under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-: "${DISPLAY:?needs the headless session of scripts/test}"
 source scripts/e2e/lib/common.sh
-E2E_DIR=$(mktemp -d)
-trap e2e_cleanup EXIT
+e2e_begin
 artifacts=${PQVOICE_TEST_ARTIFACTS:-$E2E_DIR}
 app=$PWD/target/debug/pqvoice-desktop
 [ -x "$app" ] || { echo "missing $app: cargo test builds it" >&2; exit 1; }

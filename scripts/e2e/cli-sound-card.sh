@@ -9,10 +9,8 @@
 # streams ran: playback out of cpal, capture into cpal.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-: "${DISPLAY:?needs the headless session of scripts/test}"
 source scripts/e2e/lib/common.sh
-E2E_DIR=$(mktemp -d)
-trap e2e_cleanup EXIT
+e2e_begin
 fail() { echo "cli-sound-card: $*" >&2; for f in "$E2E_DIR"/*.log; do echo "--- $f" >&2; tail -n 20 "$f" >&2; done; exit 1; }
 
 e2e_start_registry

@@ -3,6 +3,16 @@
 # Everything started here is stopped by e2e_cleanup (set as the EXIT trap).
 
 E2E_PIDS=()
+
+# e2e_begin [TRAP]: how every suite starts, once it has sourced this file from
+# the repository root: it needs the headless session of scripts/test, gets
+# its own scratch folder (E2E_DIR), and on exit runs TRAP (default
+# e2e_cleanup, which stops what the suite started and removes the folder).
+e2e_begin() {
+  : "${DISPLAY:?needs the headless session of scripts/test}"
+  E2E_DIR=$(mktemp -d)
+  trap "${1:-e2e_cleanup}" EXIT
+}
 e2e_cleanup() {
   local p
   for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
