@@ -39,6 +39,7 @@ use crate::events::{
     IncomingCall, KeyChanged, PresenceChange, RegistryState, RegistryStatus, Trust, UiSink, emit,
 };
 use crate::state::{AppConfig, StoredSettings, TrustMarks};
+use futures_util::{StreamExt, stream};
 
 /// Contact lookups sent to the registry at once when listing contacts.
 const CONTACT_LOOKUPS_IN_FLIGHT: usize = 8;
@@ -513,30 +514,18 @@ impl Phone {
         s: &Session,
         names: &[Username],
     ) -> Vec<AppResult<(PublicIdentity, Trust, proto::signaling::Presence)>> {
-        // A few at a time: the registry limits each account's request rate.
-        let slots = Arc::new(tokio::sync::Semaphore::new(CONTACT_LOOKUPS_IN_FLIGHT));
-        let mut fetches = tokio::task::JoinSet::new();
-        for (i, name) in names.iter().enumerate() {
-            let (client, name, slots) = (Arc::clone(&s.client), name.clone(), Arc::clone(&slots));
-            fetches.spawn(async move {
-                let _slot = slots.acquire_owned().await;
-                (i, client.fetch(&name).await)
-            });
-        }
-        let mut answers: Vec<Option<_>> = names.iter().map(|_| None).collect();
-        while let Some(done) = fetches.join_next().await {
-            match done {
-                Ok((i, info)) => answers[i] = Some(info),
-                Err(e) => tracing::warn!(error = %e, "a contact lookup task failed"),
-            }
-        }
+        // A few at a time (the registry limits each account's request
+        // rate), the answers in the order of `names`.
+        let client = &s.client;
+        let answers: Vec<_> = stream::iter(names.iter().cloned())
+            .map(|name| async move { client.fetch(&name).await })
+            .buffered(CONTACT_LOOKUPS_IN_FLIGHT)
+            .collect()
+            .await;
         names
             .iter()
             .zip(answers)
-            .map(|(name, info)| match info {
-                Some(info) => self.check_fetched(s, name, info),
-                None => Err(AppError::internal("the contact lookup did not finish")),
-            })
+            .map(|(name, info)| self.check_fetched(s, name, info))
             .collect()
     }
 
