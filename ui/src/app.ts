@@ -9,7 +9,7 @@ import { shortcut } from "./logic/shortcuts";
 import { callAnnouncement, initialState, reduce, screenOf, type Action, type Screen, type State, type Tab } from "./logic/state";
 import { mountInCall, mountOutgoing } from "./ui/call";
 import { mountContacts } from "./ui/contacts";
-import { button, errorText, h, setAttr, setText } from "./ui/dom";
+import { button, errorText, h, setAttr, setHidden, setOrRemoveAttr, setText } from "./ui/dom";
 import { mountFirstRun } from "./ui/firstRun";
 import { mountHelp } from "./ui/help";
 import { mountHistory } from "./ui/history";
@@ -378,17 +378,13 @@ export class App {
     // Chrome around the screens. This runs on every change (once a second
     // in a call), so only what differs is written: each DOM write costs the
     // web view style work and often a repaint.
-    const navHidden = s.phase !== "main" || s.call !== null;
-    if (this.nav.hidden !== navHidden) this.nav.hidden = navHidden;
-    for (const [tab, b] of this.tabButtons) {
-      if (tab === s.tab) setAttr(b, "aria-current", "page");
-      else if (b.hasAttribute("aria-current")) b.removeAttribute("aria-current");
-    }
+    setHidden(this.nav, s.phase !== "main" || s.call !== null);
+    for (const [tab, b] of this.tabButtons) setOrRemoveAttr(b, "aria-current", tab === s.tab ? "page" : null);
     setText(this.registryUrl, s.account?.registryUrl ?? s.info?.registryUrl ?? "");
     const link = s.registry;
     setText(this.registryState, link ? ` · ${link.state}${link.message ? ` (${link.message})` : ""}` : "");
     setAttr(this.registryState, "data-state", link?.state ?? "unknown");
-    if (this.notice.hidden !== (s.notice === null)) this.notice.hidden = s.notice === null;
+    setHidden(this.notice, s.notice === null);
     setAttr(this.notice, "data-tone", s.notice?.tone ?? "");
     setAttr(this.notice, "role", s.notice?.tone === "error" ? "alert" : "status");
     setText(this.noticeText, s.notice?.text ?? "");
@@ -465,10 +461,7 @@ export class App {
     }
     // Background content is inert for pointer and keyboard while a modal is up.
     const modal = this.popup !== null || this.dialog !== null;
-    for (const el of [this.header, this.screenHost]) {
-      if (modal) setAttr(el, "inert", "");
-      else if (el.hasAttribute("inert")) el.removeAttribute("inert");
-    }
+    for (const el of [this.header, this.screenHost]) setOrRemoveAttr(el, "inert", modal ? "" : null);
     if (this.popup && this.dialog === null && hadDialog) {
       // Back from a dialog opened on the popup.
       this.popup.focusTarget?.focus();

@@ -3,7 +3,7 @@
 import { elapsedSecs, formatDuration, levelPercent, statLines, trustText } from "../logic/format";
 import { quality } from "../logic/quality";
 import type { State } from "../logic/state";
-import { button, h, setAttr, setText } from "./dom";
+import { button, h, setAttr, setHidden, setText } from "./dom";
 import type { Ctx, View } from "./view";
 
 function peerName(s: State): string {
@@ -127,7 +127,7 @@ export function mountInCall(ctx: Ctx): View {
       setText(stateText, c.state === "active" ? (c.muted ? "Connected · muted" : "Connected") : "Connecting…");
       setText(timer, formatDuration(elapsedSecs(c.activeSince, ctx.now())));
 
-      if (sasBox.hidden !== (c.sas === null)) sasBox.hidden = c.sas === null;
+      setHidden(sasBox, c.sas === null);
       setText(sasCode, (c.sas ?? []).join(" "));
       setText(
         sasHint,
@@ -135,7 +135,7 @@ export function mountInCall(ctx: Ctx): View {
           ? "The echo test has its own keys; nothing to compare."
           : `Read this code to ${name}. If theirs is different, hang up: someone is in the middle.`,
       );
-      if (verify.hidden !== c.echo) verify.hidden = c.echo;
+      setHidden(verify, c.echo);
 
       const mutedNow = c.muted;
       setAttr(mute, "aria-pressed", String(mutedNow));

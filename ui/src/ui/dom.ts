@@ -79,6 +79,17 @@ export function setAttr(el: Element, name: string, value: string): void {
   if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
+/** Sets an attribute to `value`, or removes it for `null`, only on a change. */
+export function setOrRemoveAttr(el: Element, name: string, value: string | null): void {
+  if (value !== null) setAttr(el, name, value);
+  else if (el.hasAttribute(name)) el.removeAttribute(name);
+}
+
+/** Shows or hides an element, touching the DOM only on a change. */
+export function setHidden(el: HTMLElement, hidden: boolean): void {
+  if (el.hidden !== hidden) el.hidden = hidden;
+}
+
 /** The message of anything thrown by an Api call, for the user. */
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
