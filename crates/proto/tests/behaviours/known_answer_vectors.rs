@@ -3,16 +3,14 @@
 //! schedule, the signature framing or the packet layout shows up here.
 //!
 //! After an intended wire-format change, regenerate with
-//! `PQVOICE_REGEN_VECTORS=1 cargo test -p pqvoice-proto --test known_answer_vectors`
+//! `PQVOICE_REGEN_VECTORS=1 cargo test -p pqvoice-proto --test behaviours known_answer_vectors`
 //! and bump the version of whatever changed.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 use proto::handshake::{Answer, OfferPolicy};
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};

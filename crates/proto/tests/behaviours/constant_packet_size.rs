@@ -1,9 +1,7 @@
 //! Every packet of a call has the same length: speech, silence, redundant
 //! frames, pings, reports, rekey notices and bye alike.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use core::time::Duration;
 use proto::control::ByeReason;
 use proto::handshake::MediaProfile;

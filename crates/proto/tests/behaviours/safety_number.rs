@@ -1,9 +1,7 @@
 //! The safety number is the same on both phones, has 60 digits in 12
 //! groups, and changes when either key or name changes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proto::safety::SafetyNumber;
 
 #[test]

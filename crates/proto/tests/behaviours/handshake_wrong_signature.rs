@@ -1,9 +1,7 @@
 //! A handshake message whose signature does not verify is refused, on both
 //! sides, with `BadSignature`, and the caller keeps waiting.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proto::handshake::{Answer, HandshakeError, Offer, OfferPolicy};
 
 #[test]

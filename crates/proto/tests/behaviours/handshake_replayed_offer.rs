@@ -1,9 +1,7 @@
 //! Old, future-dated, misaddressed and replayed offers are refused, each
 //! with its own error kind.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use core::time::Duration;
 use proto::handshake::{HandshakeError, Offer, OfferPolicy, SeenOffers};
 use proto::time::UnixTime;

@@ -1,9 +1,7 @@
 //! Duplicated and replayed packets are refused, reordered ones inside the
 //! window are accepted exactly once, and very old ones are refused.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proto::replay::{ReplayError, ReplayWindow};
 use proto::session::{PacketError, SessionConfig};
 use proto::time::Instant;

@@ -1,9 +1,7 @@
 //! A complete handshake through the byte encodings gives both sides the
 //! same transcript, the same SAS and working keys in both directions.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proto::handshake::Codec;
 use proto::schedule::Role;
 use proto::session::{SessionConfig, SessionEvent};

@@ -2,12 +2,10 @@
 //! and the replay window accepts every packet number exactly once within
 //! its width, whatever the arrival order.
 
-mod common;
-
 use std::cell::RefCell;
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use proto::packet::{MediaFrame, MediaPayload};
 use proto::replay::{ReplayError, ReplayWindow};

@@ -1,9 +1,7 @@
 //! A registry that swaps keys cannot get in the middle: every substitution
 //! is caught by the pinned keys or the signatures.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proto::handshake::{Answer, ExpectAnswer, HandshakeError, Offer, OfferParams, OfferPolicy};
 
 /// Mallory (the registry) makes her own offer in Alice's name, with her own

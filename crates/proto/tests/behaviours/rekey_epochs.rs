@@ -1,9 +1,7 @@
 //! Keys move to new epochs by packet count and by time; packets of the
 //! previous epoch still open during the grace period and not after it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use core::time::Duration;
 use proto::control::ControlMessage;
 use proto::session::{Direction, Incoming, PacketError, SessionConfig, SessionEvent};

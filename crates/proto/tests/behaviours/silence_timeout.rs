@@ -1,9 +1,7 @@
 //! With a virtual clock: 10 s without an authenticated packet ends the
 //! call, and authenticated traffic (not forged traffic) keeps it alive.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use core::time::Duration;
 use proto::session::{CallSession, SessionConfig, SessionEvent};
 use proto::time::Instant;

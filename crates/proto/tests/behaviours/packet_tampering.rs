@@ -2,9 +2,7 @@
 //! fail authentication; a packet from another call fails too, and none of
 //! these disturb the session.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proto::packet::HEADER_LEN;
 use proto::session::{PacketError, SessionConfig};
 use proto::time::Instant;
