@@ -1,7 +1,9 @@
 //! One call's media: a UDP socket, a [`CallSession`], the audio path.
 //!
-//! [`run_call`] drives everything from one thread, in a loop that wakes on
-//! every datagram and at least every few milliseconds:
+//! [`run_call`] drives everything from one thread, in a loop that waits in
+//! one poll on the call's socket and on the sound device's waker
+//! ([`crate::audio::AudioWake`]), so it runs the moment a datagram arrives
+//! or the device captures or plays samples, and at least every 10 ms:
 //!
 //! 1. **Receive**: each datagram goes to the session, which authenticates,
 //!    replay-checks and opens it. Anything that fails is counted and
@@ -393,8 +395,18 @@ pub struct CallReport {
     pub stats: CallStats,
 }
 
-/// How long the loop sleeps at most between checks of the audio rings.
-const TICK: Duration = Duration::from_millis(4);
+/// How long the loop waits at most for the socket or the sound device.
+///
+/// The device side rings [`crate::audio::AudioWake`] every time it moves
+/// samples, so this only bounds how late a hang-up flag, a timer or a
+/// device that never rings is noticed.
+const MAX_WAIT: Duration = Duration::from_millis(10);
+/// Datagrams read per turn of the loop at most.
+const MAX_DATAGRAMS_PER_TURN: usize = 32;
+/// Poll token of the call socket.
+const SOCKET: mio::Token = mio::Token(0);
+/// Poll token of the audio waker.
+const AUDIO: mio::Token = mio::Token(1);
 
 /// Runs the media of an established call until it ends.
 ///
@@ -451,7 +463,16 @@ pub fn run_call(
     let mut playout = Playout::new(opts.jitter.clone())?;
     let mut cap_resampler = StreamResampler::new(audio.capture_rate, SAMPLE_RATE)?;
     let mut play_resampler = StreamResampler::new(SAMPLE_RATE, audio.playback_rate)?;
-    socket.set_read_timeout(Some(TICK))?;
+    socket.set_nonblocking(true)?;
+    let mut socket = mio::net::UdpSocket::from_std(socket);
+    let mut poll = mio::Poll::new()?;
+    let mut events = mio::Events::with_capacity(8);
+    poll.registry()
+        .register(&mut socket, SOCKET, mio::Interest::READABLE)?;
+    audio
+        .counters
+        .wake
+        .set(mio::Waker::new(poll.registry(), AUDIO)?);
 
     // Buffers of the hot path, allocated once.
     let mut recv_buf = vec![0u8; 2048];
@@ -493,7 +514,7 @@ pub fn run_call(
         for t in targets {
             // A send error (e.g. ICMP unreachable) is the network's problem;
             // the idle timeout decides whether the call is dead.
-            if socket.send_to(buf, t).is_ok() {
+            if socket.send_to(buf, *t).is_ok() {
                 bytes += (buf.len() + IP_UDP_OVERHEAD) as u64;
                 stats.packets_sent += 1;
                 stats.sent_sizes.insert(buf.len());
@@ -510,45 +531,65 @@ pub fn run_call(
     let stale = audio.capture.occupied_len().saturating_sub(keep);
     audio.capture.skip(stale);
 
+    let mut socket_backlog = false;
     loop {
-        // 1. Receive (blocks at most TICK).
-        match socket.recv_from(&mut recv_buf) {
-            Ok((n, from)) => {
-                let now = clock.now();
-                let arrival = clock.elapsed();
-                match session.handle_datagram(now, &mut recv_buf[..n]) {
-                    Ok(incoming) => {
-                        if peer != Some(from) {
-                            peer = Some(from);
-                            stats.peer = Some(from);
-                        }
-                        recv_bytes += (n + IP_UDP_OVERHEAD) as u64;
-                        stats.received_sizes.insert(n);
-                        if let Incoming::Media(m) = incoming {
-                            let mut frames: [&[u8]; MAX_FRAMES_PER_PACKET] =
-                                [&[]; MAX_FRAMES_PER_PACKET];
-                            for f in m.frames() {
-                                if let Some(slot) = frames.get_mut(usize::from(f.age)) {
-                                    *slot = f.data;
-                                }
-                            }
-                            let index = m.timestamp / FRAME_SAMPLES as u32;
-                            playout.push(arrival, index, &frames[..]);
-                        }
-                    }
-                    Err(PacketError::Closed) => {}
-                    Err(_) => stats.rejected += 1,
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            // ICMP errors from earlier sends surface here; they say nothing
-            // about authenticated traffic.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+        // 1. Wait for the network or the sound device (at most MAX_WAIT),
+        //    then take every datagram waiting: the poll is edge-triggered.
+        let wait = if socket_backlog {
+            Duration::ZERO
+        } else {
+            MAX_WAIT
+        };
+        match poll.poll(&mut events, Some(wait)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
+        }
+        // A bounded batch, so that a flood cannot starve the audio path; what
+        // is left is read next turn without waiting.
+        socket_backlog = true;
+        for _ in 0..MAX_DATAGRAMS_PER_TURN {
+            match socket.recv_from(&mut recv_buf) {
+                Ok((n, from)) => {
+                    let now = clock.now();
+                    let arrival = clock.elapsed();
+                    match session.handle_datagram(now, &mut recv_buf[..n]) {
+                        Ok(incoming) => {
+                            if peer != Some(from) {
+                                peer = Some(from);
+                                stats.peer = Some(from);
+                            }
+                            recv_bytes += (n + IP_UDP_OVERHEAD) as u64;
+                            stats.received_sizes.insert(n);
+                            if let Incoming::Media(m) = incoming {
+                                let mut frames: [&[u8]; MAX_FRAMES_PER_PACKET] =
+                                    [&[]; MAX_FRAMES_PER_PACKET];
+                                for f in m.frames() {
+                                    if let Some(slot) = frames.get_mut(usize::from(f.age)) {
+                                        *slot = f.data;
+                                    }
+                                }
+                                let index = m.timestamp / FRAME_SAMPLES as u32;
+                                playout.push(arrival, index, &frames[..]);
+                            }
+                        }
+                        Err(PacketError::Closed) => {}
+                        Err(_) => stats.rejected += 1,
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    socket_backlog = false;
+                    break;
+                }
+                // ICMP errors from earlier sends surface here; they say
+                // nothing about authenticated traffic.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
 
         // 2. Capture → encode → seal → send.
