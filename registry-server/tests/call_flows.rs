@@ -48,7 +48,7 @@ async fn ring_accept_hangup() {
         } => {
             assert_eq!(call_id.as_str(), id);
             assert_eq!(caller.as_str(), "alice");
-            assert_eq!(got.as_bytes(), &offer[..], "offer relayed unchanged");
+            assert_eq!(got.to_bytes(), offer, "offer relayed unchanged");
         }
         other => panic!("expected incoming call, got {other:?}"),
     }
@@ -77,7 +77,7 @@ async fn ring_accept_hangup() {
             answer: got,
         } => {
             assert_eq!(call_id.as_str(), id);
-            assert_eq!(got.as_bytes(), &answer[..], "answer relayed unchanged");
+            assert_eq!(got.to_bytes(), answer, "answer relayed unchanged");
         }
         other => panic!("expected accepted, got {other:?}"),
     }

@@ -400,7 +400,7 @@ impl Phone {
                 if !Arc::ptr_eq(&session.client, client) {
                     return;
                 }
-                self.on_incoming(&session, call_id, caller, offer.as_bytes().to_vec())
+                self.on_incoming(&session, call_id, caller, offer.to_bytes())
                     .await;
             }
             RegistryEvent::Server(ev) => self.on_call_event(ev).await,
@@ -437,7 +437,7 @@ impl Phone {
         };
         match ev {
             ServerEvent::Accepted { answer, .. } => {
-                self.on_answer(&id, answer.as_bytes()).await;
+                self.on_answer(&id, &answer.to_bytes()).await;
             }
             ServerEvent::Rejected { .. } => {
                 self.finish(&id, EndReason::Rejected, None, Outcome::Rejected);

@@ -464,7 +464,7 @@ pub fn call(
                 },
             }
         };
-        let established = match ringing.answered(answer.as_bytes()) {
+        let established = match ringing.answered(&answer.to_bytes()) {
             Ok(e) => e,
             Err(e) => {
                 let _ = me.client.hangup(&call_id).await;
@@ -521,7 +521,8 @@ async fn accept_next(
         let started_at = now_secs();
         let outcome = async {
             let verified =
-                dial::verify_incoming(&me.client, profile, &caller, offer.as_bytes(), seen).await?;
+                dial::verify_incoming(&me.client, profile, &caller, &offer.to_bytes(), seen)
+                    .await?;
             let (socket, candidates) = media_socket(args)?;
             let (answer, established) = verified.accept(&me.identity, candidates)?;
             anyhow::Ok((answer, established, socket))

@@ -47,6 +47,10 @@ pub struct SimulateArgs {
     /// uses: wideband with redundancy, super-wideband without).
     #[arg(long, default_value = "auto")]
     pub band: String,
+    /// Opus encoder complexity, 0 (cheapest) to 10.
+    #[arg(long, default_value_t = CodecConfig::default().complexity,
+          value_parser = clap::value_parser!(i32).range(0..=10))]
+    pub complexity: i32,
 }
 
 /// Runs the simulation and prints its statistics as JSON on stdout.
@@ -69,7 +73,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
             }),
             inband_fec: args.fec,
             band,
-            ..CodecConfig::default()
+            complexity: args.complexity,
         },
         redundancy: args.redundancy,
         packet_len: args.packet_len,

@@ -75,7 +75,7 @@ async fn call_once(
         unreachable!("filtered above");
     };
     assert_eq!(call_id, status.call_id);
-    assert_eq!(got.as_bytes(), &offer[..]);
+    assert_eq!(got.to_bytes(), offer);
     let answer = vec![2u8; 3000];
     let st = bob.accept(&call_id, answer.clone()).await.expect("accept");
     assert_eq!(st.state, CallState::Active);
@@ -86,7 +86,7 @@ async fn call_once(
     let RegistryEvent::Server(ServerEvent::Accepted { answer: got, .. }) = ev else {
         unreachable!("filtered above");
     };
-    assert_eq!(got.as_bytes(), &answer[..]);
+    assert_eq!(got.to_bytes(), answer);
     let st = alice.hangup(&call_id).await.expect("hangup");
     assert_eq!(st.state, CallState::Ended);
     until(b_ev, |e| {

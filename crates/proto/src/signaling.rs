@@ -594,13 +594,165 @@ capped_bytes!(
     "signature",
     min = 1
 );
-capped_bytes!(
-    /// A signed Offer or Answer, relayed unchanged by the registry.
-    HandshakeBlob,
-    MAX_HANDSHAKE_BLOB_LEN,
-    "handshake blob",
-    min = 1
-);
+/// A signed Offer or Answer, relayed unchanged by the registry.
+///
+/// Unlike the other byte fields it is kept as the canonical base64 text it
+/// arrived in: the registry only checks and forwards it, so it never
+/// decodes the ~7 KB offer nor encodes it again for the push. The check is
+/// exactly what decoding would accept (standard alphabet, padding, zero
+/// trailing bits) plus the size cap, so [`HandshakeBlob::to_bytes`] cannot
+/// fail.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct HandshakeBlob(Box<str>);
+
+impl HandshakeBlob {
+    /// Largest accepted length in bytes (decoded).
+    pub const MAX_LEN: usize = MAX_HANDSHAKE_BLOB_LEN;
+
+    /// Wraps `bytes`, refusing empty or oversized input.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, SignalingError> {
+        if bytes.len() > Self::MAX_LEN {
+            return Err(SignalingError::new(
+                ErrorCode::BlobTooLarge,
+                format!("handshake blob is larger than {} bytes", Self::MAX_LEN),
+            ));
+        }
+        if bytes.is_empty() {
+            return Err(SignalingError::new(
+                ErrorCode::InvalidField,
+                "handshake blob is empty",
+            ));
+        }
+        Ok(Self(BASE64.encode(&bytes).into_boxed_str()))
+    }
+
+    /// Checks `text` as the JSON field would be checked: standard base64
+    /// of 1 to [`Self::MAX_LEN`] bytes.
+    pub fn from_base64(text: &str) -> Result<Self, SignalingError> {
+        let len = canonical_base64_len(text, Self::MAX_LEN, "handshake blob")?;
+        if len == 0 {
+            return Err(SignalingError::new(
+                ErrorCode::InvalidField,
+                "handshake blob is empty",
+            ));
+        }
+        Ok(Self(text.into()))
+    }
+
+    /// The base64 text, as it travels.
+    pub fn as_base64(&self) -> &str {
+        &self.0
+    }
+
+    /// Length of the decoded bytes.
+    pub fn len(&self) -> usize {
+        let pad = self.0.bytes().rev().take_while(|&b| b == b'=').count();
+        self.0.len() / 4 * 3 - pad
+    }
+
+    /// Never true: an empty blob is refused. (Here for clippy's
+    /// `len_without_is_empty`.)
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The decoded bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        BASE64
+            .decode(self.0.as_bytes())
+            .expect("a HandshakeBlob holds only canonical base64")
+    }
+}
+
+impl fmt::Debug for HandshakeBlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HandshakeBlob({} bytes)", self.len())
+    }
+}
+
+impl Serialize for HandshakeBlob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for HandshakeBlob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::from_base64(&text).map_err(|e| field_error(e.code, e.detail))
+    }
+}
+
+/// Index of each byte in the standard base64 alphabet, or `INVALID`.
+const B64_INDEX: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < alphabet.len() {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+const INVALID: u8 = 0xff;
+
+/// Validates `text` as canonical, padded standard base64 (what
+/// `BASE64.decode` accepts) of at most `max` bytes, without decoding it;
+/// returns the decoded length.
+fn canonical_base64_len(text: &str, max: usize, what: &str) -> Result<usize, SignalingError> {
+    if text.len() > base64_len(max) {
+        return Err(SignalingError::new(
+            ErrorCode::BlobTooLarge,
+            format!("{what} is larger than {max} bytes"),
+        ));
+    }
+    let invalid = || {
+        SignalingError::new(
+            ErrorCode::InvalidBase64,
+            format!("{what} is not standard base64"),
+        )
+    };
+    let b = text.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return Err(invalid());
+    }
+    let Some(last) = b.len().checked_sub(4).map(|i| &b[i..]) else {
+        return Ok(0);
+    };
+    if b[..b.len() - 4]
+        .iter()
+        .any(|&c| B64_INDEX[usize::from(c)] == INVALID)
+    {
+        return Err(invalid());
+    }
+    let idx = |c: u8| B64_INDEX[usize::from(c)];
+    let pad = match (last[2], last[3]) {
+        (b'=', b'=') => 2,
+        (c, b'=') if idx(c) != INVALID => 1,
+        (c, d) if idx(c) != INVALID && idx(d) != INVALID => 0,
+        _ => return Err(invalid()),
+    };
+    if idx(last[0]) == INVALID || idx(last[1]) == INVALID {
+        return Err(invalid());
+    }
+    // The bits a padded quad does not use must be zero.
+    let unused = match pad {
+        2 => idx(last[1]) & 0x0f,
+        1 => idx(last[2]) & 0x03,
+        _ => 0,
+    };
+    if unused != 0 {
+        return Err(invalid());
+    }
+    let len = b.len() / 4 * 3 - pad;
+    if len > max {
+        return Err(SignalingError::new(
+            ErrorCode::BlobTooLarge,
+            format!("{what} is larger than {max} bytes"),
+        ));
+    }
+    Ok(len)
+}
 capped_bytes!(
     /// A sign-in challenge: exactly [`CHALLENGE_LEN`] random bytes.
     Challenge,

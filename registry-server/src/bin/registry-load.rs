@@ -368,7 +368,7 @@ async fn call_phase(
             callee: Username::parse(&callee_name)?,
             offer: offer.clone(),
         })?);
-        let offer_len = offer.as_bytes().len();
+        let offer_len = offer.len();
         tasks.push(tokio::spawn(async move {
             let mut samples = Samples::default();
             let mut j = 0u64;
@@ -484,7 +484,7 @@ async fn one_call(
             call_id: id,
             offer: got,
             ..
-        } if id == call_id && got.as_bytes().len() == offer_len => {}
+        } if id == call_id && got.len() == offer_len => {}
         other => anyhow::bail!("callee expected incoming call, got {other:?}"),
     }
     let rung = Instant::now();

@@ -7,6 +7,7 @@
 mod common;
 
 mod constant_packet_size;
+mod handshake_blob_text;
 mod handshake_mitm_key_substitution;
 mod handshake_replayed_offer;
 mod handshake_success;

@@ -81,7 +81,7 @@ fn blobs_are_base64_and_capped() {
     let call_id = "0123456789abcdef0123456789abcdef";
     let good = format!(r#"{{"call_id":"{call_id}","answer":"{}"}}"#, b64(b"answer"));
     let req: AcceptRequest = parse(good.as_bytes()).expect("valid");
-    assert_eq!(req.answer.as_bytes(), b"answer");
+    assert_eq!(req.answer.to_bytes(), b"answer");
 
     let bad64 = format!(r#"{{"call_id":"{call_id}","answer":"not base64!"}}"#);
     assert_eq!(
