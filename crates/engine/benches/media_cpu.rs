@@ -19,8 +19,13 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use engine::codec::{AudioBand, CodecConfig, FRAME_SAMPLES, VoiceDecoder, VoiceEncoder};
 use engine::dsp::{Dsp, DspConfig};
 
-/// About 10 s of 48 kHz mono speech as 20 ms frames.
-fn speech() -> Vec<Vec<f32>> {
+/// About 10 s of 48 kHz mono speech as 20 ms frames, made once.
+fn speech() -> &'static [Vec<f32>] {
+    static FRAMES: std::sync::OnceLock<Vec<Vec<f32>>> = std::sync::OnceLock::new();
+    FRAMES.get_or_init(load_speech)
+}
+
+fn load_speech() -> Vec<Vec<f32>> {
     let samples = match std::env::var_os("PQVOICE_BENCH_WAV") {
         Some(path) => {
             let mut r =
@@ -126,7 +131,13 @@ fn dsp(c: &mut Criterion) {
     let mut group = c.benchmark_group("dsp_20ms");
     // The far end is the same speech, delayed, as a loudspeaker would
     // play it while the near end talks over it.
-    let far: Vec<&Vec<f32>> = frames.iter().cycle().skip(37).take(frames.len()).collect();
+    let far: Vec<&[f32]> = frames
+        .iter()
+        .map(Vec::as_slice)
+        .cycle()
+        .skip(37)
+        .take(frames.len())
+        .collect();
     for (name, cfg) in [
         ("default", DspConfig::default()),
         (
