@@ -50,8 +50,10 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
     let (tx, mut rx) = mpsc::channel(state.config.ws_queue);
     let conn_id = state.hub.connect(&user, tx, unix_now());
     let mut shutdown = state.shutdown.subscribe();
-    let mut ping = tokio::time::interval(PING_INTERVAL);
-    ping.reset();
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + first_ping_delay(conn_id),
+        PING_INTERVAL,
+    );
     let mut quiet_ticks = 0u32;
     loop {
         tokio::select! {
@@ -108,6 +110,17 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
     metrics::WS_OPEN.dec();
 }
 
+/// When a socket's first ping is due: somewhere in `[PING_INTERVAL / 2,
+/// 3 × PING_INTERVAL / 2)`, spread by the connection number. Clients that
+/// connect together (all of them after a registry restart) would otherwise
+/// be pinged together every interval, a burst of thousands of sends.
+fn first_ping_delay(conn_id: u64) -> Duration {
+    let span = PING_INTERVAL.as_millis() as u64;
+    // Fibonacci hashing scatters consecutive ids over the whole span.
+    let offset = conn_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) % span;
+    PING_INTERVAL / 2 + Duration::from_millis(offset)
+}
+
 fn error_event(e: proto::signaling::SignalingError) -> ServerEvent {
     metrics::count_error(e.code);
     ServerEvent::Error(e.to_body())
@@ -141,5 +154,31 @@ async fn handle_client(
             }
             Some(snapshot.into_iter().map(ServerEvent::Presence).collect())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_pings_of_consecutive_connections_are_spread_over_the_interval() {
+        let delays: Vec<Duration> = (1..=1000).map(first_ping_delay).collect();
+        for d in &delays {
+            assert!(
+                *d >= PING_INTERVAL / 2 && *d < PING_INTERVAL * 3 / 2,
+                "{d:?}"
+            );
+        }
+        // Ten equal slices of the range each get a fair share.
+        let mut slices = [0u32; 10];
+        for d in &delays {
+            let into = (*d - PING_INTERVAL / 2).as_millis() * 10 / PING_INTERVAL.as_millis();
+            slices[into as usize] += 1;
+        }
+        assert!(
+            slices.iter().all(|&n| (60..=140).contains(&n)),
+            "{slices:?}"
+        );
     }
 }
