@@ -308,6 +308,29 @@ async fn main() -> anyhow::Result<()> {
         println!("RESULT kib_per_idle_connection={per:.2}");
     }
 
+    // Connecting thousands of sockets leaves the server work to finish
+    // (last-seen writes, presence bookkeeping); wait until it is quiet so
+    // the first phase measures calls, not that.
+    if let Some(pid) = args.server_pid {
+        let pid = pid.to_string();
+        let t = Instant::now();
+        let mut last = cpu_seconds(&pid);
+        while t.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = cpu_seconds(&pid);
+            let busy = match (last, now) {
+                (Some(a), Some(b)) => b - a,
+                _ => break,
+            };
+            last = now;
+            // Under 3 % of one core over the last second counts as idle.
+            if busy < 0.03 {
+                break;
+            }
+        }
+        println!("server quiet after {:.0} s", t.elapsed().as_secs_f64());
+    }
+
     // 3. Calls, one phase per requested rate.
     let mut clients = clients;
     for &rate in &args.rate {
