@@ -16,7 +16,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use engine::codec::{AudioBand, CodecConfig, FRAME_SAMPLES, VoiceDecoder, VoiceEncoder};
+use engine::codec::{
+    AudioBand, CodecConfig, DEFAULT_PACKET_LEN, DEFAULT_REDUNDANCY, FRAME_SAMPLES, VoiceDecoder,
+    VoiceEncoder,
+};
 use engine::dsp::{Dsp, DspConfig};
 
 /// About 10 s of 48 kHz mono speech as 20 ms frames, made once.
@@ -64,13 +67,18 @@ fn synthetic(n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The two encoder set-ups a call switches between (see `engine::call`).
+/// The two encoder set-ups a call switches between, fitted to the default
+/// packet as `engine::call` fits them.
 fn modes() -> [(&'static str, CodecConfig); 2] {
-    let protected = CodecConfig::default();
+    let packet = usize::from(DEFAULT_PACKET_LEN);
+    let base = CodecConfig::default();
+    let protected = CodecConfig {
+        band: AudioBand::Wideband,
+        ..base.fitted(packet, usize::from(DEFAULT_REDUNDANCY))
+    };
     let clear = CodecConfig {
-        bitrate: 67_600,
         band: AudioBand::Superwideband,
-        ..protected
+        ..base.fitted(packet, 0)
     };
     [("protected", protected), ("clear", clear)]
 }

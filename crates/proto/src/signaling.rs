@@ -304,6 +304,26 @@ pub struct ErrorBody {
 // Deserializers of the field types below report a violated rule as
 // "<code>: <detail>" through serde's custom error; `parse` reads the code
 // back so the caller gets the precise reason instead of "malformed JSON".
+/// Serde for a newtype over text: serialized as its string, deserialized
+/// through `$check` (a `fn(&str) -> Result<Self, SignalingError>`), whose
+/// error code and detail become the serde error.
+macro_rules! text_serde {
+    ($name:ident, $check:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::$check(&text).map_err(|e| field_error(e.code, e.detail))
+            }
+        }
+    };
+}
+
 fn field_error<E: de::Error>(code: ErrorCode, detail: impl fmt::Display) -> E {
     E::custom(format_args!("{}: {detail}", code.as_str()))
 }
@@ -415,18 +435,7 @@ impl fmt::Display for Username {
     }
 }
 
-impl Serialize for Username {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Username {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&text).map_err(|e| field_error(e.code, e.detail))
-    }
-}
+text_serde!(Username, parse);
 
 /// Identifies one call: 16 random bytes chosen by the registry, written as
 /// 32 lowercase hex digits.
@@ -467,18 +476,7 @@ impl fmt::Display for CallId {
     }
 }
 
-impl Serialize for CallId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for CallId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&text).map_err(|e| field_error(e.code, e.detail))
-    }
-}
+text_serde!(CallId, parse);
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -612,16 +610,10 @@ impl HandshakeBlob {
     /// Wraps `bytes`, refusing empty or oversized input.
     pub fn new(bytes: Vec<u8>) -> Result<Self, SignalingError> {
         if bytes.len() > Self::MAX_LEN {
-            return Err(SignalingError::new(
-                ErrorCode::BlobTooLarge,
-                format!("handshake blob is larger than {} bytes", Self::MAX_LEN),
-            ));
+            return Err(too_large("handshake blob", Self::MAX_LEN));
         }
         if bytes.is_empty() {
-            return Err(SignalingError::new(
-                ErrorCode::InvalidField,
-                "handshake blob is empty",
-            ));
+            return Err(empty_blob());
         }
         Ok(Self(BASE64.encode(&bytes).into_boxed_str()))
     }
@@ -629,12 +621,8 @@ impl HandshakeBlob {
     /// Checks `text` as the JSON field would be checked: standard base64
     /// of 1 to [`Self::MAX_LEN`] bytes.
     pub fn from_base64(text: &str) -> Result<Self, SignalingError> {
-        let len = canonical_base64_len(text, Self::MAX_LEN, "handshake blob")?;
-        if len == 0 {
-            return Err(SignalingError::new(
-                ErrorCode::InvalidField,
-                "handshake blob is empty",
-            ));
+        if canonical_base64_len(text, Self::MAX_LEN, "handshake blob")? == 0 {
+            return Err(empty_blob());
         }
         Ok(Self(text.into()))
     }
@@ -670,18 +658,7 @@ impl fmt::Debug for HandshakeBlob {
     }
 }
 
-impl Serialize for HandshakeBlob {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for HandshakeBlob {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::from_base64(&text).map_err(|e| field_error(e.code, e.detail))
-    }
-}
+text_serde!(HandshakeBlob, from_base64);
 
 /// Index of each byte in the standard base64 alphabet, or `INVALID`.
 const B64_INDEX: [u8; 256] = {
@@ -701,10 +678,7 @@ const INVALID: u8 = 0xff;
 /// returns the decoded length.
 fn canonical_base64_len(text: &str, max: usize, what: &str) -> Result<usize, SignalingError> {
     if text.len() > base64_len(max) {
-        return Err(SignalingError::new(
-            ErrorCode::BlobTooLarge,
-            format!("{what} is larger than {max} bytes"),
-        ));
+        return Err(too_large(what, max));
     }
     let invalid = || {
         SignalingError::new(
@@ -716,42 +690,38 @@ fn canonical_base64_len(text: &str, max: usize, what: &str) -> Result<usize, Sig
     if !b.len().is_multiple_of(4) {
         return Err(invalid());
     }
-    let Some(last) = b.len().checked_sub(4).map(|i| &b[i..]) else {
+    if b.is_empty() {
         return Ok(0);
-    };
-    if b[..b.len() - 4]
-        .iter()
-        .any(|&c| B64_INDEX[usize::from(c)] == INVALID)
-    {
-        return Err(invalid());
     }
     let idx = |c: u8| B64_INDEX[usize::from(c)];
-    let pad = match (last[2], last[3]) {
-        (b'=', b'=') => 2,
-        (c, b'=') if idx(c) != INVALID => 1,
-        (c, d) if idx(c) != INVALID && idx(d) != INVALID => 0,
+    // Only the last two characters may be padding.
+    let (data, tail) = b.split_at(b.len() - 2);
+    if data.iter().any(|&c| idx(c) == INVALID) {
+        return Err(invalid());
+    }
+    // A padded quad must leave its unused low bits zero.
+    let pad = match *tail {
+        [b'=', b'='] if idx(data[data.len() - 1]) & 0x0f == 0 => 2,
+        [c, b'='] if idx(c) != INVALID && idx(c) & 0x03 == 0 => 1,
+        [c, d] if idx(c) != INVALID && idx(d) != INVALID => 0,
         _ => return Err(invalid()),
     };
-    if idx(last[0]) == INVALID || idx(last[1]) == INVALID {
-        return Err(invalid());
-    }
-    // The bits a padded quad does not use must be zero.
-    let unused = match pad {
-        2 => idx(last[1]) & 0x0f,
-        1 => idx(last[2]) & 0x03,
-        _ => 0,
-    };
-    if unused != 0 {
-        return Err(invalid());
-    }
     let len = b.len() / 4 * 3 - pad;
     if len > max {
-        return Err(SignalingError::new(
-            ErrorCode::BlobTooLarge,
-            format!("{what} is larger than {max} bytes"),
-        ));
+        return Err(too_large(what, max));
     }
     Ok(len)
+}
+
+fn too_large(what: &str, max: usize) -> SignalingError {
+    SignalingError::new(
+        ErrorCode::BlobTooLarge,
+        format!("{what} is larger than {max} bytes"),
+    )
+}
+
+fn empty_blob() -> SignalingError {
+    SignalingError::new(ErrorCode::InvalidField, "handshake blob is empty")
 }
 capped_bytes!(
     /// A sign-in challenge: exactly [`CHALLENGE_LEN`] random bytes.
