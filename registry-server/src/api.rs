@@ -231,11 +231,24 @@ pub async fn initiate(
     AuthUser(me): AuthUser,
     Body(req): Body<InitiateRequest>,
 ) -> Result<Json<CallStatus>, AppError> {
-    match state.hub.initiate(&me, &req.callee, req.offer, unix_now()) {
-        Ok(status) => Ok(Json(status)),
+    initiate_call(&state, &me, &req.callee, req.offer)
+        .await
+        .map(Json)
+}
+
+/// Rings `callee` for `me`: the one implementation behind
+/// `POST /call/initiate` and the socket's `initiate` message.
+pub(crate) async fn initiate_call(
+    state: &AppState,
+    me: &Username,
+    callee: &Username,
+    offer: proto::signaling::HandshakeBlob,
+) -> Result<CallStatus, AppError> {
+    match state.hub.initiate(me, callee, offer, unix_now()) {
+        Ok(status) => Ok(status),
         Err(e) if e.code() == CALLEE_OFFLINE => {
             // Tell a typo from an offline friend.
-            if state.store.user(&req.callee).await?.is_none() {
+            if state.store.user(callee).await?.is_none() {
                 Err(unknown_user())
             } else {
                 Err(e)
@@ -245,15 +258,17 @@ pub async fn initiate(
     }
 }
 
-async fn act(
+/// One step on an existing call by `me`: the one implementation behind
+/// accept, reject and hangup, over HTTP and over the socket.
+pub(crate) async fn act(
     state: &AppState,
     me: &Username,
     call_id: &CallId,
     action: CallAction,
     answer: Option<proto::signaling::HandshakeBlob>,
-) -> Result<Json<CallStatus>, AppError> {
+) -> Result<CallStatus, AppError> {
     match state.hub.act(me, call_id, action, answer, unix_now()) {
-        Ok(status) => Ok(Json(status)),
+        Ok(status) => Ok(status),
         Err(e) if e.code() == ErrorCode::CallNotFound => {
             // Evicted from memory: a stored call is finished, so any step
             // on it is a wrong transition (or not the user's business).
@@ -286,6 +301,7 @@ pub async fn accept(
         Some(req.answer),
     )
     .await
+    .map(Json)
 }
 
 /// `POST /call/reject`: the callee declines.
@@ -294,7 +310,9 @@ pub async fn reject(
     AuthUser(me): AuthUser,
     Body(req): Body<RejectRequest>,
 ) -> Result<Json<CallStatus>, AppError> {
-    act(&state, &me, &req.call_id, CallAction::Reject, None).await
+    act(&state, &me, &req.call_id, CallAction::Reject, None)
+        .await
+        .map(Json)
 }
 
 /// `POST /call/hangup`: either party ends (or the caller cancels) a call.
@@ -303,7 +321,9 @@ pub async fn hangup(
     AuthUser(me): AuthUser,
     Body(req): Body<HangupRequest>,
 ) -> Result<Json<CallStatus>, AppError> {
-    act(&state, &me, &req.call_id, CallAction::Hangup, None).await
+    act(&state, &me, &req.call_id, CallAction::Hangup, None)
+        .await
+        .map(Json)
 }
 
 /// `GET /call/status/<call_id>`: polling fallback.

@@ -2,7 +2,9 @@
 //!
 //! One socket per signed-in client, one task per socket. The task waits on
 //! three things at once: pushes queued by the [`crate::hub`], frames from the
-//! client (presence subscriptions and pings), and server shutdown. It sends
+//! client (presence subscriptions, pings, and call steps: the same initiate,
+//! accept, reject and hangup as the HTTP endpoints, answered on this socket,
+//! so a connected client pays no HTTP request per step), and server shutdown. It sends
 //! a WebSocket ping every [`PING_INTERVAL`] and drops a client that has sent
 //! nothing for two intervals, so half-open connections do not keep a user
 //! "online".
@@ -16,11 +18,14 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use proto::signaling::{
-    ClientMessage, MAX_CLIENT_WS_MESSAGE, Presence, ServerEvent, Username, parse,
+    CallAction, CallStatus, ClientMessage, MAX_CLIENT_WS_MESSAGE, Presence, ServerEvent, Username,
+    parse,
 };
 use tokio::sync::mpsc;
 
 use crate::AppState;
+use crate::api;
+use crate::error::AppError;
 use crate::limits::AuthUser;
 use crate::metrics;
 use crate::unix_now;
@@ -133,13 +138,18 @@ async fn handle_client(
     conn_id: u64,
     bytes: &[u8],
 ) -> Option<Vec<ServerEvent>> {
-    if let Err(e) = state.limits.check_account(user) {
-        return Some(vec![error_event(e.0)]);
-    }
+    // Every frame counts against the account's rate, readable or not.
+    let limited = state.limits.check_account(user).err().map(|e| e.0);
     let msg = match parse::<ClientMessage>(bytes) {
         Ok(m) => m,
-        Err(e) => return Some(vec![error_event(e)]),
+        Err(e) => return Some(vec![error_event(limited.unwrap_or(e))]),
     };
+    if let Some(e) = limited {
+        return Some(vec![match msg.request_id() {
+            Some(req) => refused(req, e),
+            None => error_event(e),
+        }]);
+    }
     match msg {
         ClientMessage::Ping { nonce } => Some(vec![ServerEvent::Pong { nonce }]),
         ClientMessage::Subscribe { usernames } => {
@@ -154,6 +164,42 @@ async fn handle_client(
             }
             Some(snapshot.into_iter().map(ServerEvent::Presence).collect())
         }
+        ClientMessage::Initiate { req, callee, offer } => Some(vec![reply(
+            req,
+            api::initiate_call(state, user, &callee, offer).await,
+        )]),
+        ClientMessage::Accept {
+            req,
+            call_id,
+            answer,
+        } => Some(vec![reply(
+            req,
+            api::act(state, user, &call_id, CallAction::Accept, Some(answer)).await,
+        )]),
+        ClientMessage::Reject { req, call_id } => Some(vec![reply(
+            req,
+            api::act(state, user, &call_id, CallAction::Reject, None).await,
+        )]),
+        ClientMessage::Hangup { req, call_id } => Some(vec![reply(
+            req,
+            api::act(state, user, &call_id, CallAction::Hangup, None).await,
+        )]),
+    }
+}
+
+/// The answer to a call step sent on the socket.
+fn reply(req: u64, result: Result<CallStatus, AppError>) -> ServerEvent {
+    match result {
+        Ok(status) => ServerEvent::CallReply { req, status },
+        Err(e) => refused(req, e.0),
+    }
+}
+
+fn refused(req: u64, e: proto::signaling::SignalingError) -> ServerEvent {
+    metrics::count_error(e.code);
+    ServerEvent::CallRefused {
+        req,
+        error: e.to_body(),
     }
 }
 

@@ -1158,6 +1158,53 @@ pub enum ClientMessage {
         /// Echoed back.
         nonce: u64,
     },
+    /// `POST /call/initiate` over the socket: ring `callee`. Answered by
+    /// [`ServerEvent::CallReply`] or [`ServerEvent::CallRefused`] with the
+    /// same `req`.
+    Initiate {
+        /// The client's number for this request, echoed in the answer.
+        req: u64,
+        /// Whom to ring.
+        callee: Username,
+        /// The caller's signed handshake Offer, relayed unchanged.
+        offer: HandshakeBlob,
+    },
+    /// `POST /call/accept` over the socket.
+    Accept {
+        /// Echoed in the answer.
+        req: u64,
+        /// The ringing call.
+        call_id: CallId,
+        /// The callee's signed handshake Answer, relayed unchanged.
+        answer: HandshakeBlob,
+    },
+    /// `POST /call/reject` over the socket.
+    Reject {
+        /// Echoed in the answer.
+        req: u64,
+        /// The ringing call.
+        call_id: CallId,
+    },
+    /// `POST /call/hangup` over the socket.
+    Hangup {
+        /// Echoed in the answer.
+        req: u64,
+        /// The call.
+        call_id: CallId,
+    },
+}
+
+impl ClientMessage {
+    /// The request number of a call step; `None` for subscriptions and pings.
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            Self::Initiate { req, .. }
+            | Self::Accept { req, .. }
+            | Self::Reject { req, .. }
+            | Self::Hangup { req, .. } => Some(*req),
+            Self::Subscribe { .. } | Self::Ping { .. } => None,
+        }
+    }
 }
 
 impl Validate for ClientMessage {
@@ -1243,6 +1290,22 @@ pub enum ServerEvent {
     Pong {
         /// The ping's nonce.
         nonce: u64,
+    },
+    /// A call step sent on the socket succeeded; `status` is what the
+    /// matching HTTP endpoint would have answered.
+    CallReply {
+        /// The request's number.
+        req: u64,
+        /// The call after the step.
+        status: CallStatus,
+    },
+    /// A call step sent on the socket was refused; nothing changed. The
+    /// codes are those of the matching HTTP endpoint.
+    CallRefused {
+        /// The request's number.
+        req: u64,
+        /// Why.
+        error: ErrorBody,
     },
     /// The last client message was refused; the socket stays open.
     Error(ErrorBody),
