@@ -14,11 +14,21 @@
 //!   so a client's view of its contacts survives a registry restart, and the
 //!   registry sees the user online again without the caller doing anything.
 //!
+//! While the socket is up, the call steps (initiate, accept, reject, hang
+//! up) travel on it rather than as HTTP requests: one frame each way on a
+//! connection that is already open, answered on the same socket with the
+//! step's number. Without a socket they go over HTTP, with the same
+//! meaning and the same errors. A step that was written to the socket is
+//! never repeated over HTTP: if the socket drops before the answer, the
+//! step fails as an HTTP request whose response was lost would.
+//!
 //! HTTPS and WSS use rustls with the ring provider and the Mozilla roots,
 //! plus any extra root certificate given (for a self-hosted registry with
 //! its own CA).
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proto::identity::IdentityKeyPair;
@@ -32,7 +42,7 @@ use proto::signaling::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -161,6 +171,29 @@ pub struct RegistryClient {
     identity: Arc<IdentityKeyPair>,
     token: Mutex<Option<(String, u64)>>,
     backoff: Backoff,
+    /// The live push socket's queue of call steps, while one is up.
+    socket: std::sync::Mutex<Option<mpsc::Sender<Step>>>,
+    /// Numbers for call steps sent on the socket.
+    next_req: AtomicU64,
+    /// Call steps answered on the socket so far.
+    socket_steps: AtomicU64,
+}
+
+/// A call step for the push socket, with where its answer goes.
+#[derive(Debug)]
+struct Step {
+    msg: ClientMessage,
+    answer: oneshot::Sender<StepResult>,
+}
+
+/// What became of a [`Step`].
+#[derive(Debug)]
+enum StepResult {
+    /// The registry answered.
+    Answered(Result<CallStatus, RegistryError>),
+    /// The socket went away before the step was written: it is safe to
+    /// send it over HTTP instead.
+    NotSent,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -212,6 +245,9 @@ impl RegistryClient {
             identity,
             token: Mutex::new(None),
             backoff: Backoff::default(),
+            socket: std::sync::Mutex::new(None),
+            next_req: AtomicU64::new(1),
+            socket_steps: AtomicU64::new(0),
         })
     }
 
@@ -379,6 +415,46 @@ impl RegistryClient {
         Ok(list.users)
     }
 
+    /// How many call steps were answered on the push socket rather than
+    /// over HTTP (for diagnostics and tests).
+    pub fn socket_steps(&self) -> u64 {
+        self.socket_steps.load(Ordering::Relaxed)
+    }
+
+    /// Sends a call step on the live push socket and waits for its answer;
+    /// `None` when there is no socket (or it closed before the step was
+    /// written), so the caller uses HTTP.
+    async fn on_socket(
+        &self,
+        build: impl FnOnce(u64) -> ClientMessage,
+    ) -> Option<Result<CallStatus, RegistryError>> {
+        let queue = self
+            .socket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let step = Step {
+            msg: build(req),
+            answer: tx,
+        };
+        queue.send(step).await.ok()?;
+        match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
+            Ok(Ok(StepResult::Answered(r))) => {
+                self.socket_steps.fetch_add(1, Ordering::Relaxed);
+                Some(r)
+            }
+            Ok(Ok(StepResult::NotSent)) => None,
+            Ok(Err(_)) => Some(Err(RegistryError::Unreachable(
+                "the registry connection dropped before it answered".into(),
+            ))),
+            Err(_) => Some(Err(RegistryError::Unreachable(
+                "no answer from the registry in time".into(),
+            ))),
+        }
+    }
+
     /// Rings `callee` with the caller's signed Offer (opaque bytes).
     pub async fn initiate(
         &self,
@@ -389,6 +465,14 @@ impl RegistryClient {
             callee: callee.clone(),
             offer: HandshakeBlob::new(offer)?,
         };
+        let step = |req| ClientMessage::Initiate {
+            req,
+            callee: body.callee.clone(),
+            offer: body.offer.clone(),
+        };
+        if let Some(answer) = self.on_socket(step).await {
+            return answer;
+        }
         self.authed(|c, base| c.post(format!("{base}/call/initiate")).json(&body))
             .await
     }
@@ -403,12 +487,27 @@ impl RegistryClient {
             call_id: call_id.clone(),
             answer: HandshakeBlob::new(answer)?,
         };
+        let step = |req| ClientMessage::Accept {
+            req,
+            call_id: body.call_id.clone(),
+            answer: body.answer.clone(),
+        };
+        if let Some(answer) = self.on_socket(step).await {
+            return answer;
+        }
         self.authed(|c, base| c.post(format!("{base}/call/accept")).json(&body))
             .await
     }
 
     /// Declines a ringing call.
     pub async fn reject(&self, call_id: &CallId) -> Result<CallStatus, RegistryError> {
+        let step = |req| ClientMessage::Reject {
+            req,
+            call_id: call_id.clone(),
+        };
+        if let Some(answer) = self.on_socket(step).await {
+            return answer;
+        }
         let body = RejectRequest {
             call_id: call_id.clone(),
         };
@@ -418,6 +517,13 @@ impl RegistryClient {
 
     /// Ends a call, or cancels it while it still rings.
     pub async fn hangup(&self, call_id: &CallId) -> Result<CallStatus, RegistryError> {
+        let step = |req| ClientMessage::Hangup {
+            req,
+            call_id: call_id.clone(),
+        };
+        if let Some(answer) = self.on_socket(step).await {
+            return answer;
+        }
         let body = HangupRequest {
             call_id: call_id.clone(),
         };
@@ -570,8 +676,6 @@ async fn connect_once(
     subs: &mut watch::Receiver<Vec<Username>>,
     attempt: &mut u32,
 ) -> Result<(), String> {
-    use futures_util::{SinkExt, StreamExt};
-
     let token = client.token().await.map_err(|e| e.to_string())?;
     let mut request = client
         .ws_url()
@@ -591,6 +695,73 @@ async fn connect_once(
             }
             Err(e) => return Err(e.to_string()),
         };
+
+    // Call steps of this connection: queued by the client's methods,
+    // answered from the socket by number.
+    let (step_tx, mut steps) = mpsc::channel::<Step>(16);
+    let _live = LiveSocket::open(client, step_tx);
+    let mut waiting: HashMap<u64, oneshot::Sender<StepResult>> = HashMap::new();
+    let result = serve_socket(&mut ws, tx, subs, attempt, &mut steps, &mut waiting).await;
+    // Steps queued but never written may go over HTTP; those written and
+    // unanswered fail when `waiting` drops their senders.
+    steps.close();
+    while let Ok(step) = steps.try_recv() {
+        let _ = step.answer.send(StepResult::NotSent);
+    }
+    result
+}
+
+/// Marks a connection's step queue as the client's live socket, and
+/// unmarks it when the connection ends.
+struct LiveSocket<'a> {
+    client: &'a RegistryClient,
+}
+
+impl<'a> LiveSocket<'a> {
+    fn open(client: &'a RegistryClient, queue: mpsc::Sender<Step>) -> Self {
+        *client
+            .socket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(queue);
+        Self { client }
+    }
+}
+
+impl Drop for LiveSocket<'_> {
+    fn drop(&mut self) {
+        *self
+            .client
+            .socket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
+/// Settles the step numbered `req` with the registry's answer; an answer
+/// nobody waits for (timed out) is dropped.
+fn settle(
+    waiting: &mut HashMap<u64, oneshot::Sender<StepResult>>,
+    req: u64,
+    answer: Result<CallStatus, RegistryError>,
+) {
+    if let Some(tx) = waiting.remove(&req) {
+        let _ = tx.send(StepResult::Answered(answer));
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Runs one open socket until it closes or the stream's owner goes away.
+async fn serve_socket(
+    ws: &mut Socket,
+    tx: &mpsc::Sender<RegistryEvent>,
+    subs: &mut watch::Receiver<Vec<Username>>,
+    attempt: &mut u32,
+    steps: &mut mpsc::Receiver<Step>,
+    waiting: &mut HashMap<u64, oneshot::Sender<StepResult>>,
+) -> Result<(), String> {
+    use futures_util::{SinkExt, StreamExt};
 
     let send_subs = |list: Vec<Username>| {
         let msg = ClientMessage::Subscribe { usernames: list };
@@ -618,6 +789,22 @@ async fn connect_once(
                                 continue;
                             }
                         };
+                        match ev {
+                            ServerEvent::CallReply { req, status } => {
+                                settle(waiting, req, Ok(status));
+                                continue;
+                            }
+                            ServerEvent::CallRefused { req, error } => {
+                                let refused = RegistryError::Refused {
+                                    status: error.code.http_status(),
+                                    code: error.code,
+                                    message: error.message,
+                                };
+                                settle(waiting, req, Err(refused));
+                                continue;
+                            }
+                            _ => {}
+                        }
                         if matches!(ev, ServerEvent::Welcome { .. }) {
                             *attempt = 0;
                             let list = subs.borrow_and_update().clone();
@@ -636,6 +823,19 @@ async fn connect_once(
                     Message::Close(_) => return Ok(()),
                     _ => {}
                 }
+            }
+            Some(step) = steps.recv() => {
+                let Some(req) = step.msg.request_id() else {
+                    continue;
+                };
+                let text = serde_json::to_string(&step.msg).expect("ClientMessage always serializes");
+                if let Err(e) = ws.send(Message::Text(text.into())).await {
+                    let _ = step.answer.send(StepResult::Answered(Err(
+                        RegistryError::Unreachable(e.to_string()),
+                    )));
+                    return Err(e.to_string());
+                }
+                waiting.insert(req, step.answer);
             }
             changed = subs.changed() => {
                 if changed.is_err() {

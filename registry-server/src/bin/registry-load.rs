@@ -7,14 +7,18 @@
 //! call is a complete setup as a client sees it:
 //!
 //! ```text
-//! caller POST /call/initiate ──► callee WS IncomingCall   (ring delivery)
-//! callee POST /call/accept   ──► caller WS Accepted       (answer delivery)
-//! caller POST /call/hangup   ──► callee WS Ended
+//! caller initiate ──► callee WS IncomingCall   (ring delivery)
+//! callee accept   ──► caller WS Accepted       (answer delivery)
+//! caller hangup   ──► callee WS Ended
 //! ```
 //!
-//! Delivery latency is measured from just before the HTTP request is sent
-//! to the moment the push is read from the other party's socket, so it
-//! includes the request, the server's work and the push.
+//! Each step goes where `--via` says: on the client's own push socket (the
+//! default, as the pqvoice client does while connected; the answer comes
+//! back on that socket) or as an HTTP POST (`/call/initiate`, ...).
+//!
+//! Delivery latency is measured from just before the step is sent to the
+//! moment the push is read from the other party's socket, so it includes
+//! the request, the server's work and the push.
 //!
 //! It also reports the server's resident memory per idle connection (from
 //! `/proc/<server-pid>/status`) and the CPU share of both processes.
@@ -65,6 +69,18 @@ struct Args {
     /// Username prefix (lets reruns on one database use fresh names).
     #[arg(long, default_value = "load")]
     prefix: String,
+    /// How call steps reach the registry.
+    #[arg(long, value_enum, default_value_t = Via::Ws)]
+    via: Via,
+}
+
+/// Transport of the call steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Via {
+    /// Messages on the caller's and callee's own push sockets.
+    Ws,
+    /// HTTP POSTs with the bearer token.
+    Http,
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -392,6 +408,13 @@ async fn call_phase(
             offer: offer.clone(),
         })?);
         let offer_len = offer.len();
+        let via = args.via;
+        // The socket form of the same initiate, split around its number.
+        let initiate_tail: Arc<str> = format!(
+            r#","callee":"{callee_name}","offer":{}}}"#,
+            serde_json::to_string(&offer)?
+        )
+        .into();
         tasks.push(tokio::spawn(async move {
             let mut samples = Samples::default();
             let mut j = 0u64;
@@ -406,17 +429,33 @@ async fn call_phase(
                 } else {
                     tokio::time::sleep_until(slot).await;
                 }
-                let r = one_call(
-                    &http,
-                    &urls,
-                    &mut caller,
-                    &mut callee,
-                    &initiate_body,
-                    offer_len,
-                    &answer_json,
-                    &mut samples,
-                )
-                .await;
+                let r = match via {
+                    Via::Http => {
+                        one_call(
+                            &http,
+                            &urls,
+                            &mut caller,
+                            &mut callee,
+                            &initiate_body,
+                            offer_len,
+                            &answer_json,
+                            &mut samples,
+                        )
+                        .await
+                    }
+                    Via::Ws => {
+                        one_call_ws(
+                            &mut caller,
+                            &mut callee,
+                            j,
+                            &initiate_tail,
+                            offer_len,
+                            &answer_json,
+                            &mut samples,
+                        )
+                        .await
+                    }
+                };
                 if let Err(e) = r {
                     if failures.fetch_add(1, Ordering::Relaxed) < 5 {
                         eprintln!("call failed: {e}");
@@ -525,6 +564,90 @@ async fn one_call(
         ServerEvent::Ended { call_id: id, .. } if id == call_id => {}
         other => anyhow::bail!("callee expected ended, got {other:?}"),
     }
+    samples.ring_us.push(micros(rung - start));
+    samples.answer_us.push(micros(answered - rung));
+    samples.setup_us.push(micros(answered - start));
+    Ok(())
+}
+
+/// Sends a text frame on a client's socket.
+async fn send(ws: &mut Ws, text: String) -> anyhow::Result<()> {
+    use futures_util::SinkExt;
+    ws.send(Message::Text(text.into())).await?;
+    Ok(())
+}
+
+/// Reads the answer to call step `req` from a socket.
+async fn reply(ws: &mut Ws, req: u64) -> anyhow::Result<CallStatus> {
+    match next_event(ws).await? {
+        ServerEvent::CallReply { req: r, status } if r == req => Ok(status),
+        ServerEvent::CallRefused { req: r, error } if r == req => {
+            anyhow::bail!("step refused: {} {}", error.code, error.message)
+        }
+        other => anyhow::bail!("expected the answer to step {req}, got {other:?}"),
+    }
+}
+
+/// One call setup with every step on the parties' own sockets.
+async fn one_call_ws(
+    caller: &mut Client,
+    callee: &mut Client,
+    j: u64,
+    initiate_tail: &str,
+    offer_len: usize,
+    answer_json: &str,
+    samples: &mut Samples,
+) -> anyhow::Result<()> {
+    let req = 3 * j;
+    let start = Instant::now();
+    send(
+        &mut caller.ws,
+        format!(r#"{{"type":"initiate","req":{req}{initiate_tail}"#),
+    )
+    .await?;
+    // The callee's push is what the ring time measures; the caller's answer
+    // (the call id) is already waiting on its socket by then.
+    let call_id = match next_event(&mut callee.ws).await? {
+        ServerEvent::IncomingCall {
+            call_id,
+            offer: got,
+            ..
+        } if got.len() == offer_len => call_id,
+        other => anyhow::bail!("callee expected incoming call, got {other:?}"),
+    };
+    let rung = Instant::now();
+    anyhow::ensure!(
+        reply(&mut caller.ws, req).await?.call_id == call_id,
+        "the caller's answer names another call"
+    );
+    let id_json = serde_json::to_string(&call_id)?;
+    send(
+        &mut callee.ws,
+        format!(
+            r#"{{"type":"accept","req":{},"call_id":{id_json},"answer":{answer_json}}}"#,
+            req + 1
+        ),
+    )
+    .await?;
+    match next_event(&mut caller.ws).await? {
+        ServerEvent::Accepted { call_id: id, .. } if id == call_id => {}
+        other => anyhow::bail!("caller expected accepted, got {other:?}"),
+    }
+    let answered = Instant::now();
+    reply(&mut callee.ws, req + 1).await?;
+    send(
+        &mut caller.ws,
+        format!(
+            r#"{{"type":"hangup","req":{},"call_id":{id_json}}}"#,
+            req + 2
+        ),
+    )
+    .await?;
+    match next_event(&mut callee.ws).await? {
+        ServerEvent::Ended { call_id: id, .. } if id == call_id => {}
+        other => anyhow::bail!("callee expected ended, got {other:?}"),
+    }
+    reply(&mut caller.ws, req + 2).await?;
     samples.ring_us.push(micros(rung - start));
     samples.answer_us.push(micros(answered - rung));
     samples.setup_us.push(micros(answered - start));
