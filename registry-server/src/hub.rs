@@ -273,6 +273,14 @@ impl Hub {
         let mut bytes = [0u8; CALL_ID_LEN];
         crate::random_bytes(&mut bytes);
         let call_id = CallId::from_bytes(bytes);
+        // Encoded before taking the lock, which the other runtime thread
+        // may be waiting for: it is the biggest push the registry makes.
+        let ring = encode(&ServerEvent::IncomingCall {
+            call_id: call_id.clone(),
+            caller: caller.clone(),
+            offer: offer.clone(),
+            created_at: now,
+        });
         let mut inner = self.lock();
         if inner.in_call.contains_key(caller) {
             return Err(AppError::new(
@@ -321,12 +329,6 @@ impl Hub {
             );
             return Ok(status);
         }
-        let ev = ServerEvent::IncomingCall {
-            call_id: call_id.clone(),
-            caller: caller.clone(),
-            offer: offer.clone(),
-            created_at: now,
-        };
         inner.calls.insert(
             call_id.clone(),
             LiveCall {
@@ -337,7 +339,7 @@ impl Hub {
         );
         inner.in_call.insert(caller.clone(), call_id.clone());
         inner.in_call.insert(callee.clone(), call_id.clone());
-        push(&mut inner, callee, &ev);
+        push_encoded(&mut inner, callee, ring);
         publish_presence(&mut inner, caller, now);
         publish_presence(&mut inner, callee, now);
         drop(inner);
@@ -375,6 +377,15 @@ impl Hub {
         answer: Option<HandshakeBlob>,
         now: u64,
     ) -> Result<CallStatus, AppError> {
+        // The answer's push is encoded before taking the lock, as in
+        // `initiate`; it is only sent if the transition succeeds.
+        let answer = answer.map(|blob| Answer {
+            push: encode(&ServerEvent::Accepted {
+                call_id: call_id.clone(),
+                answer: blob.clone(),
+            }),
+            blob,
+        });
         let mut inner = self.lock();
         self.transition(&mut inner, user, call_id, action, answer, now)
     }
@@ -386,7 +397,7 @@ impl Hub {
         user: &Username,
         call_id: &CallId,
         action: CallAction,
-        answer: Option<HandshakeBlob>,
+        answer: Option<Answer>,
         now: u64,
     ) -> Result<CallStatus, AppError> {
         let call = inner
@@ -400,8 +411,12 @@ impl Hub {
         if next == CallState::Ended && action == CallAction::Hangup {
             call.record.ended_by = Some(user.clone());
         }
-        if next == CallState::Active {
-            call.answer = answer;
+        let mut accepted = None;
+        if next == CallState::Active
+            && let Some(Answer { blob, push }) = answer
+        {
+            call.answer = Some(blob);
+            accepted = Some(push);
         }
         if next.is_final() {
             // The blobs have served their purpose; do not keep them.
@@ -409,7 +424,6 @@ impl Hub {
             call.answer = None;
         }
         let record = call.record.clone();
-        let answer_for_caller = call.answer.clone();
         let status = status_of(&record, party, None, None);
         let _ = self.persist.send(Persist::Call(record.clone()));
 
@@ -418,15 +432,8 @@ impl Hub {
         match next {
             CallState::Active => {
                 metrics::CALLS_ACCEPTED.inc();
-                if let Some(answer) = answer_for_caller {
-                    push(
-                        inner,
-                        &caller,
-                        &ServerEvent::Accepted {
-                            call_id: id,
-                            answer,
-                        },
-                    );
+                if let Some(text) = accepted {
+                    push_encoded(inner, &caller, text);
                 }
             }
             CallState::Rejected => push(inner, &caller, &ServerEvent::Rejected { call_id: id }),
@@ -591,9 +598,51 @@ fn unsubscribe_all(inner: &mut Inner, watcher: &Username, targets: &[Username]) 
     }
 }
 
+/// A callee's Answer with its push to the caller, encoded in advance.
+struct Answer {
+    blob: HandshakeBlob,
+    push: Utf8Bytes,
+}
+
 fn encode(ev: &ServerEvent) -> Utf8Bytes {
-    // Serializing our own enum of strings and numbers cannot fail.
-    Utf8Bytes::from(serde_json::to_string(ev).expect("ServerEvent always serializes"))
+    // The two pushes that carry handshake blobs are most of the bytes the
+    // registry writes. Every string in them is from a character set that
+    // JSON never escapes (hex call ids, usernames of `a-z 0-9 _ . -`,
+    // base64), so they are written directly instead of through serde_json,
+    // which would scan each of their ~10 KB for characters to escape. The
+    // text is the same as serde_json's (tested below).
+    let text = match ev {
+        ServerEvent::IncomingCall {
+            call_id,
+            caller,
+            offer,
+            created_at,
+        } => {
+            let mut t = String::with_capacity(96 + offer.as_base64().len());
+            t.push_str(r#"{"type":"incoming_call","call_id":""#);
+            t.push_str(call_id.as_str());
+            t.push_str(r#"","caller":""#);
+            t.push_str(caller.as_str());
+            t.push_str(r#"","offer":""#);
+            t.push_str(offer.as_base64());
+            t.push_str(r#"","created_at":"#);
+            t.push_str(&created_at.to_string());
+            t.push('}');
+            t
+        }
+        ServerEvent::Accepted { call_id, answer } => {
+            let mut t = String::with_capacity(80 + answer.as_base64().len());
+            t.push_str(r#"{"type":"accepted","call_id":""#);
+            t.push_str(call_id.as_str());
+            t.push_str(r#"","answer":""#);
+            t.push_str(answer.as_base64());
+            t.push_str(r#""}"#);
+            t
+        }
+        // Serializing our own enum of strings and numbers cannot fail.
+        other => serde_json::to_string(other).expect("ServerEvent always serializes"),
+    };
+    Utf8Bytes::from(text)
 }
 
 fn push(inner: &mut Inner, user: &Username, ev: &ServerEvent) {
@@ -670,5 +719,48 @@ async fn write_records(mut rx: mpsc::UnboundedReceiver<Persist>, store: Arc<dyn 
                 tracing::error!(error = %e, "could not store last-seen time");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_pushes_are_written_exactly_as_serde_json_writes_them() {
+        let name = |s: &str| Username::parse(s).expect("valid name");
+        for (len, seed) in [(1usize, 7u8), (2, 9), (3, 0), (7000, 0x5a), (16 * 1024, 3)] {
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+                .collect();
+            let blob = HandshakeBlob::new(bytes).expect("blob within the cap");
+            let call_id = CallId::from_bytes([seed; CALL_ID_LEN]);
+            for ev in [
+                ServerEvent::IncomingCall {
+                    call_id: call_id.clone(),
+                    caller: name("a.l-i_c3"),
+                    offer: blob.clone(),
+                    created_at: u64::from(seed) * 1_000_003,
+                },
+                ServerEvent::Accepted {
+                    call_id: call_id.clone(),
+                    answer: blob.clone(),
+                },
+            ] {
+                let ours = encode(&ev);
+                let theirs = serde_json::to_string(&ev).expect("serializes");
+                assert_eq!(ours.as_str(), theirs, "{len} bytes");
+                let back: ServerEvent = serde_json::from_str(ours.as_str()).expect("parses");
+                assert_eq!(back, ev);
+            }
+        }
+        // Other events still go through serde_json.
+        let ev = ServerEvent::Rejected {
+            call_id: CallId::from_bytes([1; CALL_ID_LEN]),
+        };
+        assert_eq!(
+            encode(&ev).as_str(),
+            serde_json::to_string(&ev).expect("serializes")
+        );
     }
 }
