@@ -74,11 +74,13 @@ Measured $DATE on the 2-core shared VM ($CPU; load average before the run:
 $LOAD). Server and load
 generator on the same machine, over loopback. Command:
 \`bench/registry.sh $CLIENTS $RATE $SECONDS_RUN\` (release build of \`registry-load --clients $CLIENTS --rate $RATE --seconds $SECONDS_RUN\`).
-A call setup = caller POST /call/initiate → callee's WebSocket receives
-incoming_call (7000-byte offer) → callee POST /call/accept → caller's
-WebSocket receives accepted (4500-byte answer); then hangup → ended.
-Latencies are from sending the request to reading the push on the other
-socket. Percentiles over all calls of the run.
+A call setup = caller sends initiate on its WebSocket (as the pqvoice
+client does while connected) → callee's WebSocket receives incoming_call
+(7000-byte offer) → callee sends accept → caller's WebSocket receives
+accepted (4500-byte answer); then hangup → ended; each step is also
+answered on its sender's socket. \`--via http\` sends the same steps as
+HTTP POSTs (/call/initiate, ...). Latencies are from sending the step to
+reading the push on the other socket. Percentiles over all calls of the run.
 
 | figure | target | measured |
 |---|---|---|
