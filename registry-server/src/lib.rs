@@ -267,8 +267,8 @@ impl Server {
         let _ = self.state.shutdown.send(true);
         let result = self.task.await;
         // Let the socket tasks send their close frames and the writer
-        // drain before the database closes.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // drain (its batching window included) before the database closes.
+        tokio::time::sleep(hub::WRITE_BATCH_WINDOW + Duration::from_millis(150)).await;
         self.store.close().await;
         result??;
         Ok(())

@@ -214,24 +214,30 @@ impl Store for SqliteStore {
     }
 
     async fn save_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+        // One multi-row upsert per chunk: each statement is a round trip to
+        // SQLite's thread, which costs more than the rows themselves. Rows
+        // of one statement are applied in order, so a call's later state in
+        // the same batch wins.
+        const ROWS_PER_STATEMENT: usize = 256;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        for c in calls {
-            sqlx::query(
-                "INSERT INTO calls (call_id, caller, callee, state, created_at, updated_at, ended_by) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (call_id) DO UPDATE SET \
+        for chunk in calls.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO calls (call_id, caller, callee, state, created_at, updated_at, ended_by) ",
+            );
+            q.push_values(chunk, |mut row, c| {
+                row.push_bind(c.call_id.as_str().to_owned())
+                    .push_bind(c.caller.as_str().to_owned())
+                    .push_bind(c.callee.as_str().to_owned())
+                    .push_bind(c.state.as_str())
+                    .push_bind(to_i64(c.created_at))
+                    .push_bind(to_i64(c.updated_at))
+                    .push_bind(c.ended_by.as_ref().map(|u| u.as_str().to_owned()));
+            });
+            q.push(
+                " ON CONFLICT (call_id) DO UPDATE SET \
                  state = excluded.state, updated_at = excluded.updated_at, ended_by = excluded.ended_by",
-            )
-            .bind(c.call_id.as_str())
-            .bind(c.caller.as_str())
-            .bind(c.callee.as_str())
-            .bind(c.state.as_str())
-            .bind(to_i64(c.created_at))
-            .bind(to_i64(c.updated_at))
-            .bind(c.ended_by.as_ref().map(Username::as_str))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+            );
+            q.build().execute(&mut *tx).await.map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(())
@@ -309,5 +315,56 @@ mod tests {
         let hex: String = checksum.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!((version, description.as_str()), (1, "init"));
         assert_eq!(hex, INIT_CHECKSUM);
+    }
+
+    #[tokio::test]
+    async fn a_batch_over_several_statements_keeps_each_calls_last_state() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let name = |s: &str| Username::parse(s).unwrap();
+        let record = |i: u32, state: CallState, at: u64| {
+            let mut id = [0u8; proto::signaling::CALL_ID_LEN];
+            id[..4].copy_from_slice(&i.to_be_bytes());
+            CallRecord {
+                call_id: CallId::from_bytes(id),
+                caller: name("alice"),
+                callee: name("bob"),
+                state,
+                created_at: 100,
+                updated_at: at,
+                ended_by: (state == CallState::Ended).then(|| name("bob")),
+            }
+        };
+        // 700 calls, more than two statements' worth of rows: every third
+        // goes ringing → active → ended within the batch, the others ring
+        // and are missed, and one stays ringing.
+        let mut batch = Vec::new();
+        for i in 0..700 {
+            batch.push(record(i, CallState::Ringing, 100));
+            if i == 699 {
+                continue;
+            }
+            if i % 3 == 0 {
+                batch.push(record(i, CallState::Active, 101));
+                batch.push(record(i, CallState::Ended, 102));
+            } else {
+                batch.push(record(i, CallState::Missed, 145));
+            }
+        }
+        store.save_calls(&batch).await.unwrap();
+        for i in [0u32, 1, 2, 3, 299, 300, 698, 699] {
+            let want = match i {
+                699 => record(i, CallState::Ringing, 100),
+                i if i % 3 == 0 => record(i, CallState::Ended, 102),
+                _ => record(i, CallState::Missed, 145),
+            };
+            let got = store.call(&want.call_id).await.unwrap().expect("stored");
+            assert_eq!(got, want, "call {i}");
+        }
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM calls")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 700);
     }
 }
