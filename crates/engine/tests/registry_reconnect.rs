@@ -3,17 +3,16 @@
 //! database, after which the clients reconnect by themselves, the presence
 //! subscriptions are restored and calls work again.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{name, until};
 use engine::registry_client::{Backoff, EventStream, RegistryClient, RegistryEvent};
 use proto::identity::IdentityKeyPair;
-use proto::signaling::{CallState, ErrorCode, Presence, ServerEvent, Username};
-
-fn name(s: &str) -> Username {
-    Username::parse(s).expect("valid test name")
-}
+use proto::signaling::{CallState, ErrorCode, Presence, ServerEvent};
 
 fn client(addr: SocketAddr, user: &str, seed: u8) -> Arc<RegistryClient> {
     let mut c = RegistryClient::new(
@@ -34,20 +33,6 @@ fn config(addr: SocketAddr, db: &std::path::Path) -> registry::Config {
     c.rate_per_ip = 0;
     c.rate_per_account = 0;
     c
-}
-
-/// Waits for the first event matching `want`, skipping others.
-async fn until(events: &mut EventStream, want: impl Fn(&RegistryEvent) -> bool) -> RegistryEvent {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let ev = events.next().await.expect("event stream alive");
-            if want(&ev) {
-                return ev;
-            }
-        }
-    })
-    .await
-    .expect("expected event within 10 s")
 }
 
 async fn call_once(

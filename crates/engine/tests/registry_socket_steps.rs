@@ -2,17 +2,16 @@
 //! and over HTTP otherwise; either way a step means the same and fails with
 //! the same error codes.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{name, until};
 use engine::registry_client::{EventStream, RegistryClient, RegistryEvent};
 use proto::identity::IdentityKeyPair;
-use proto::signaling::{CallId, CallState, ErrorCode, ServerEvent, Username};
-
-fn name(s: &str) -> Username {
-    Username::parse(s).expect("valid test name")
-}
+use proto::signaling::{CallId, CallState, ErrorCode, ServerEvent};
 
 fn client(addr: SocketAddr, user: &str, seed: u8) -> Arc<RegistryClient> {
     Arc::new(
@@ -35,17 +34,16 @@ async fn start(dir: &tempfile::TempDir) -> registry::Server {
     registry::Server::start(c).await.expect("registry starts")
 }
 
-async fn until(events: &mut EventStream, want: impl Fn(&RegistryEvent) -> bool) -> RegistryEvent {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let ev = events.next().await.expect("event stream alive");
-            if want(&ev) {
-                return ev;
-            }
-        }
-    })
-    .await
-    .expect("expected event within 10 s")
+/// A registry with alice and bob registered on it.
+async fn alice_and_bob(
+    dir: &tempfile::TempDir,
+) -> (registry::Server, Arc<RegistryClient>, Arc<RegistryClient>) {
+    let server = start(dir).await;
+    let alice = client(server.addr, "alice", 1);
+    let bob = client(server.addr, "bob", 2);
+    alice.register().await.expect("register alice");
+    bob.register().await.expect("register bob");
+    (server, alice, bob)
 }
 
 async fn incoming(events: &mut EventStream) -> CallId {
@@ -62,11 +60,7 @@ async fn incoming(events: &mut EventStream) -> CallId {
 #[tokio::test]
 async fn connected_clients_use_the_socket_and_refusals_keep_their_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir).await;
-    let alice = client(server.addr, "alice", 1);
-    let bob = client(server.addr, "bob", 2);
-    alice.register().await.expect("register alice");
-    bob.register().await.expect("register bob");
+    let (server, alice, bob) = alice_and_bob(&dir).await;
     let mut a_ev = alice.events(vec![]);
     let mut b_ev = bob.events(vec![]);
     until(&mut a_ev, |e| *e == RegistryEvent::Connected).await;
@@ -127,11 +121,7 @@ async fn connected_clients_use_the_socket_and_refusals_keep_their_codes() {
 #[tokio::test]
 async fn without_a_socket_the_same_steps_go_over_http() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(&dir).await;
-    let alice = client(server.addr, "alice", 1);
-    let bob = client(server.addr, "bob", 2);
-    alice.register().await.expect("register alice");
-    bob.register().await.expect("register bob");
+    let (server, alice, bob) = alice_and_bob(&dir).await;
     // Bob listens; alice has no push socket.
     let mut b_ev = bob.events(vec![]);
     until(&mut b_ev, |e| *e == RegistryEvent::Connected).await;
