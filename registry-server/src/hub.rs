@@ -275,12 +275,7 @@ impl Hub {
         let call_id = CallId::from_bytes(bytes);
         // Encoded before taking the lock, which the other runtime thread
         // may be waiting for: it is the biggest push the registry makes.
-        let ring = encode(&ServerEvent::IncomingCall {
-            call_id: call_id.clone(),
-            caller: caller.clone(),
-            offer: offer.clone(),
-            created_at: now,
-        });
+        let ring = incoming_call_text(&call_id, caller, &offer, now);
         let mut inner = self.lock();
         if inner.in_call.contains_key(caller) {
             return Err(AppError::new(
@@ -380,10 +375,7 @@ impl Hub {
         // The answer's push is encoded before taking the lock, as in
         // `initiate`; it is only sent if the transition succeeds.
         let answer = answer.map(|blob| Answer {
-            push: encode(&ServerEvent::Accepted {
-                call_id: call_id.clone(),
-                answer: blob.clone(),
-            }),
+            push: accepted_text(call_id, &blob),
             blob,
         });
         let mut inner = self.lock();
@@ -605,44 +597,55 @@ struct Answer {
 }
 
 fn encode(ev: &ServerEvent) -> Utf8Bytes {
-    // The two pushes that carry handshake blobs are most of the bytes the
-    // registry writes. Every string in them is from a character set that
-    // JSON never escapes (hex call ids, usernames of `a-z 0-9 _ . -`,
-    // base64), so they are written directly instead of through serde_json,
-    // which would scan each of their ~10 KB for characters to escape. The
-    // text is the same as serde_json's (tested below).
-    let text = match ev {
+    match ev {
         ServerEvent::IncomingCall {
             call_id,
             caller,
             offer,
             created_at,
-        } => {
-            let mut t = String::with_capacity(96 + offer.as_base64().len());
-            t.push_str(r#"{"type":"incoming_call","call_id":""#);
-            t.push_str(call_id.as_str());
-            t.push_str(r#"","caller":""#);
-            t.push_str(caller.as_str());
-            t.push_str(r#"","offer":""#);
-            t.push_str(offer.as_base64());
-            t.push_str(r#"","created_at":"#);
-            t.push_str(&created_at.to_string());
-            t.push('}');
-            t
-        }
-        ServerEvent::Accepted { call_id, answer } => {
-            let mut t = String::with_capacity(80 + answer.as_base64().len());
-            t.push_str(r#"{"type":"accepted","call_id":""#);
-            t.push_str(call_id.as_str());
-            t.push_str(r#"","answer":""#);
-            t.push_str(answer.as_base64());
-            t.push_str(r#""}"#);
-            t
-        }
+        } => incoming_call_text(call_id, caller, offer, *created_at),
+        ServerEvent::Accepted { call_id, answer } => accepted_text(call_id, answer),
         // Serializing our own enum of strings and numbers cannot fail.
-        other => serde_json::to_string(other).expect("ServerEvent always serializes"),
-    };
-    Utf8Bytes::from(text)
+        other => {
+            Utf8Bytes::from(serde_json::to_string(other).expect("ServerEvent always serializes"))
+        }
+    }
+}
+
+// The two pushes that carry handshake blobs are most of the bytes the
+// registry writes. Every string in them is from a character set that JSON
+// never escapes (hex call ids, usernames of `a-z 0-9 _ . -`, base64), so
+// they are written directly, from borrowed parts, instead of through
+// serde_json, which would scan each of their ~10 KB for characters to
+// escape. The text is the same as serde_json's (tested below).
+
+/// The `incoming_call` push.
+fn incoming_call_text(
+    call_id: &CallId,
+    caller: &Username,
+    offer: &HandshakeBlob,
+    created_at: u64,
+) -> Utf8Bytes {
+    use std::fmt::Write;
+    let mut t = String::with_capacity(96 + offer.as_base64().len());
+    let _ = write!(
+        t,
+        r#"{{"type":"incoming_call","call_id":"{call_id}","caller":"{caller}","offer":"{}","created_at":{created_at}}}"#,
+        offer.as_base64()
+    );
+    Utf8Bytes::from(t)
+}
+
+/// The `accepted` push.
+fn accepted_text(call_id: &CallId, answer: &HandshakeBlob) -> Utf8Bytes {
+    use std::fmt::Write;
+    let mut t = String::with_capacity(80 + answer.as_base64().len());
+    let _ = write!(
+        t,
+        r#"{{"type":"accepted","call_id":"{call_id}","answer":"{}"}}"#,
+        answer.as_base64()
+    );
+    Utf8Bytes::from(t)
 }
 
 fn push(inner: &mut Inner, user: &Username, ev: &ServerEvent) {

@@ -87,7 +87,7 @@ fn encode(c: &mut Criterion) {
     let frames = speech();
     let mut group = c.benchmark_group("encode_20ms");
     for (mode, base) in modes() {
-        for complexity in [10, 9, 8, 5, 3] {
+        for complexity in [10, 8, 5, 3] {
             let cfg = CodecConfig { complexity, ..base };
             let mut enc = VoiceEncoder::new(cfg).expect("valid codec settings");
             enc.set_loss_hint(5).expect("loss hint accepted");

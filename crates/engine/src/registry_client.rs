@@ -182,6 +182,8 @@ pub struct RegistryClient {
 /// A call step for the push socket, with where its answer goes.
 #[derive(Debug)]
 struct Step {
+    /// The number inside `msg`, which its answer carries back.
+    req: u64,
     msg: ClientMessage,
     answer: oneshot::Sender<StepResult>,
 }
@@ -436,6 +438,7 @@ impl RegistryClient {
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let step = Step {
+            req,
             msg: build(req),
             answer: tx,
         };
@@ -715,6 +718,7 @@ async fn connect_once(
 /// unmarks it when the connection ends.
 struct LiveSocket<'a> {
     client: &'a RegistryClient,
+    queue: mpsc::Sender<Step>,
 }
 
 impl<'a> LiveSocket<'a> {
@@ -722,18 +726,22 @@ impl<'a> LiveSocket<'a> {
         *client
             .socket
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(queue);
-        Self { client }
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(queue.clone());
+        Self { client, queue }
     }
 }
 
 impl Drop for LiveSocket<'_> {
     fn drop(&mut self) {
-        *self
+        let mut slot = self
             .client
             .socket
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A second event stream of the same client may have taken over.
+        if slot.as_ref().is_some_and(|q| q.same_channel(&self.queue)) {
+            *slot = None;
+        }
     }
 }
 
@@ -825,9 +833,6 @@ async fn serve_socket(
                 }
             }
             Some(step) = steps.recv() => {
-                let Some(req) = step.msg.request_id() else {
-                    continue;
-                };
                 let text = serde_json::to_string(&step.msg).expect("ClientMessage always serializes");
                 if let Err(e) = ws.send(Message::Text(text.into())).await {
                     let _ = step.answer.send(StepResult::Answered(Err(
@@ -835,7 +840,7 @@ async fn serve_socket(
                     )));
                     return Err(e.to_string());
                 }
-                waiting.insert(req, step.answer);
+                waiting.insert(step.req, step.answer);
             }
             changed = subs.changed() => {
                 if changed.is_err() {

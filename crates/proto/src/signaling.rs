@@ -304,6 +304,10 @@ pub struct ErrorBody {
 // Deserializers of the field types below report a violated rule as
 // "<code>: <detail>" through serde's custom error; `parse` reads the code
 // back so the caller gets the precise reason instead of "malformed JSON".
+fn field_error<E: de::Error>(code: ErrorCode, detail: impl fmt::Display) -> E {
+    E::custom(format_args!("{}: {detail}", code.as_str()))
+}
+
 /// Serde for a newtype over text: serialized as its string, deserialized
 /// through `$check` (a `fn(&str) -> Result<Self, SignalingError>`), whose
 /// error code and detail become the serde error.
@@ -322,10 +326,6 @@ macro_rules! text_serde {
             }
         }
     };
-}
-
-fn field_error<E: de::Error>(code: ErrorCode, detail: impl fmt::Display) -> E {
-    E::custom(format_args!("{}: {detail}", code.as_str()))
 }
 
 /// Requests that carry rules spanning several fields.

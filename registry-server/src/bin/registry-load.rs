@@ -74,6 +74,14 @@ struct Args {
     via: Via,
 }
 
+/// One pair's initiate, serialized once for the whole run.
+enum Initiate {
+    /// The JSON body of `POST /call/initiate`.
+    Http(bytes::Bytes),
+    /// The socket message after its number: `,"callee":...,"offer":...}`.
+    Ws(String),
+}
+
 /// Transport of the call steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Via {
@@ -403,18 +411,19 @@ async fn call_phase(
         let (http, urls, answer_json) = (http.clone(), Arc::clone(&urls), Arc::clone(&answer_json));
         let (failures, late_starts) = (Arc::clone(&failures), Arc::clone(&late_starts));
         let callee_name = format!("{}{:05}", args.prefix, 2 * p + 1);
-        let initiate_body = bytes::Bytes::from(serde_json::to_vec(&InitiateRequest {
-            callee: Username::parse(&callee_name)?,
-            offer: offer.clone(),
-        })?);
+        let initiate = match args.via {
+            Via::Http => {
+                Initiate::Http(bytes::Bytes::from(serde_json::to_vec(&InitiateRequest {
+                    callee: Username::parse(&callee_name)?,
+                    offer: offer.clone(),
+                })?))
+            }
+            Via::Ws => Initiate::Ws(format!(
+                r#","callee":"{callee_name}","offer":{}}}"#,
+                serde_json::to_string(&offer)?
+            )),
+        };
         let offer_len = offer.len();
-        let via = args.via;
-        // The socket form of the same initiate, split around its number.
-        let initiate_tail: Arc<str> = format!(
-            r#","callee":"{callee_name}","offer":{}}}"#,
-            serde_json::to_string(&offer)?
-        )
-        .into();
         tasks.push(tokio::spawn(async move {
             let mut samples = Samples::default();
             let mut j = 0u64;
@@ -429,26 +438,26 @@ async fn call_phase(
                 } else {
                     tokio::time::sleep_until(slot).await;
                 }
-                let r = match via {
-                    Via::Http => {
+                let r = match &initiate {
+                    Initiate::Http(body) => {
                         one_call(
                             &http,
                             &urls,
                             &mut caller,
                             &mut callee,
-                            &initiate_body,
+                            body,
                             offer_len,
                             &answer_json,
                             &mut samples,
                         )
                         .await
                     }
-                    Via::Ws => {
+                    Initiate::Ws(tail) => {
                         one_call_ws(
                             &mut caller,
                             &mut callee,
                             j,
-                            &initiate_tail,
+                            tail,
                             offer_len,
                             &answer_json,
                             &mut samples,

@@ -225,13 +225,13 @@ impl Store for SqliteStore {
                 "INSERT INTO calls (call_id, caller, callee, state, created_at, updated_at, ended_by) ",
             );
             q.push_values(chunk, |mut row, c| {
-                row.push_bind(c.call_id.as_str().to_owned())
-                    .push_bind(c.caller.as_str().to_owned())
-                    .push_bind(c.callee.as_str().to_owned())
+                row.push_bind(c.call_id.as_str())
+                    .push_bind(c.caller.as_str())
+                    .push_bind(c.callee.as_str())
                     .push_bind(c.state.as_str())
                     .push_bind(to_i64(c.created_at))
                     .push_bind(to_i64(c.updated_at))
-                    .push_bind(c.ended_by.as_ref().map(|u| u.as_str().to_owned()));
+                    .push_bind(c.ended_by.as_ref().map(Username::as_str));
             });
             q.push(
                 " ON CONFLICT (call_id) DO UPDATE SET \
