@@ -205,7 +205,9 @@ async fn open_ws(base: &str, token: &str) -> anyhow::Result<Ws> {
     let mut req = url.into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    // Nagle off, as the pqvoice client has it: a step written in more than
+    // one piece would otherwise wait for the server's delayed ACK (~40 ms).
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
     match next_event(&mut ws).await? {
         ServerEvent::Welcome { .. } => Ok(ws),
         other => anyhow::bail!("expected welcome, got {other:?}"),
