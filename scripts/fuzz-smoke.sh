@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz smoke run for crates/proto: builds every cargo-fuzz target and runs
-# each for FUZZ_SECONDS (default 20) seconds. Any crash, panic or sanitizer
+# each for FUZZ_SECONDS (default 30) seconds. Any crash, panic or sanitizer
 # report fails the script.
 #
 # Only a stable toolchain is assumed: cargo-fuzz needs nightly flags, which
@@ -9,7 +9,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ_DIR="$ROOT/crates/proto"
-SECONDS_PER_TARGET="${FUZZ_SECONDS:-20}"
+SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
 export RUSTC_BOOTSTRAP=1
 # The fuzz crate is its own workspace with its own target directory
 # (crates/proto/fuzz/target, ignored by git) unless the caller chose one.
