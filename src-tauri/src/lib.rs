@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod hosting;
 pub mod phone;
+pub mod render;
 pub mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -138,6 +139,9 @@ pub fn init<R: Runtime>(
         host: Mutex::new(None),
     });
     phone.start();
+    if let Some(window) = app.get_webview_window("main") {
+        render::apply(&window);
+    }
     static SET_UP: AtomicBool = AtomicBool::new(false);
     startup_mark(&SET_UP, "app state set up, window opening");
     Ok(())
