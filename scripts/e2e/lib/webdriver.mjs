@@ -121,8 +121,27 @@ export class WebDriver {
     throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
   }
 
+  // Runs `script` in the page (WebDriver "execute sync") and returns its result.
+  async execute(script, args = []) {
+    return this.request("POST", this.s("/execute/sync"), { script, args });
+  }
+
   async screenshot(file) {
     const { writeFile } = await import("node:fs/promises");
+    // WebKit answers a screenshot request after its next paint. Without a
+    // GPU the app turns accelerated compositing off (src-tauri/src/render.rs),
+    // and then a page that has settled does not paint again, so the request
+    // would wait forever. Keep one invisible pixel changing for a moment so
+    // that a paint follows the request.
+    await this.execute(`
+      const dot = document.createElement("div");
+      dot.style.cssText = "position:fixed;left:0;top:0;width:1px;height:1px;opacity:0.01;pointer-events:none";
+      document.body.append(dot);
+      let n = 0;
+      const id = setInterval(() => {
+        dot.style.opacity = n++ % 2 ? "0.01" : "0.02";
+        if (n > 80) { clearInterval(id); dot.remove(); }
+      }, 25);`);
     const b64 = await this.request("GET", this.s("/screenshot"));
     await writeFile(file, Buffer.from(b64, "base64"));
   }
