@@ -63,8 +63,10 @@ def section(r, args):
         "UI embedded) under Xvfb in a private headless session whose sound card is PipeWire's "
         "null sink, so the call runs the real audio path (cpal → ALSA → PipeWire, echo "
         "cancellation and noise suppression on); a release `pqvoice-registry` on loopback; a "
-        "release `pqvoice echo-bot` as the callee. Xvfb has no GPU: WebKit renders and "
-        "composites in software (Mesa llvmpipe), which a desktop with a GPU does not. "
+        "release `pqvoice echo-bot` as the callee. Xvfb has no GPU, so the app turns WebKit's "
+        "accelerated compositing off (`src-tauri/src/render.rs`) and WebKit paints with cairo "
+        "on the CPU, as on any computer without a GPU (`PQVOICE_COMPOSITING=on` in the "
+        "environment keeps compositing, through Mesa's software rasteriser llvmpipe here). "
         "No WebDriver request is made inside a measurement window.",
         "",
         "- **Cold start**, on a profile that is signed in and has one contact, the OS file cache "
