@@ -12,6 +12,7 @@
 #
 # Needs target/release/pqvoice-desktop built by `tauri build` (it embeds
 # ui/dist): scripts/package.sh makes it, and is run here if it is missing.
+# PQVOICE_BENCH_TALK=1 plays speech into the sound card throughout (see below).
 # For trying the script out: PQVOICE_BENCH_APP=<other binary> and
 # PQVOICE_BENCH_RESULTS=<other file> (the section names the binary used).
 set -euo pipefail
@@ -50,6 +51,15 @@ BOT_PID=$!
 E2E_PIDS+=($BOT_PID)
 for _ in $(seq 100); do grep -q ready "$E2E_DIR/bot.log" && break; sleep 0.1; done
 grep -q ready "$E2E_DIR/bot.log" || { cat "$E2E_DIR/bot.log" >&2; exit 1; }
+
+# PQVOICE_BENCH_TALK=1: speech (bench/speech) plays into the null sink the
+# whole time, so the app's microphone hears someone talking, the echo bot
+# sends it back, and both level meters move as in a conversation.
+if [ "${PQVOICE_BENCH_TALK:-0}" = 1 ]; then
+  bench/speech/generate.sh >/dev/null
+  (while :; do for f in bench/speech/out/*.wav; do paplay "$f" || sleep 1; done; done) &
+  E2E_PIDS+=($!)
+fi
 
 # No PQVOICE_AUDIO: the app opens the default devices, i.e. PipeWire.
 e2e_start_driver PQVOICE_REGISTRY_URL="$REGISTRY_URL" PQVOICE_PROFILE="$E2E_DIR/app"
