@@ -31,6 +31,36 @@ try {
   assert.match(rate1, /\d/, "a bitrate is shown");
   await wd.waitFor("the call timer to run", async () => /0?0:0[2-9]|0?0:[1-5]\d/.test(await wd.text(tid("call-timer"))));
   await shot(wd, artifacts, "in-call");
+  // The level meters' box has a fixed height (style.css: it keeps their
+  // frequent updates from repainting the whole panel). In the real web view,
+  // at 100 % and 200 % zoom and in the narrowest window at 200 %, both
+  // labels and meters must lie inside it, no label may be cut, and the
+  // meters must keep a usable width.
+  const misfits = await wd.execute(`
+    const box = document.querySelector(".meters");
+    const screen = document.querySelector(".call-screen");
+    const out = [];
+    for (const [zoom, width] of [["1", ""], ["2", ""], ["2", "210px"]]) {
+      document.documentElement.style.zoom = zoom;
+      screen.style.maxWidth = width;
+      const b = box.getBoundingClientRect();
+      for (const el of box.children) {
+        const r = el.getBoundingClientRect();
+        const inside = r.top >= b.top - 0.5 && r.bottom <= b.bottom + 0.5 && r.left >= b.left - 0.5 && r.right <= b.right + 0.5;
+        const cut = el.tagName === "LABEL" && el.scrollWidth > el.clientWidth;
+        const narrow = el.tagName === "METER" && r.width < 40;
+        if (!inside || cut || narrow) {
+          out.push("zoom " + zoom + " " + (width || "full width") + ": " + el.tagName + " " + (el.textContent || el.id) +
+            (inside ? "" : " outside the box") + (cut ? " cut off" : "") + (narrow ? " narrower than 40 px" : ""));
+        }
+      }
+    }
+    document.documentElement.style.zoom = "";
+    screen.style.maxWidth = "";
+    const contain = getComputedStyle(box).contain;
+    if (!/size/.test(contain) || !/layout/.test(contain)) out.push("the meters' box has contain: " + contain);
+    return out;`);
+  assert.deepEqual(misfits, [], "the level meters fit their fixed-size box");
   await wd.click(tid("hang-up"));
   await wd.waitFor("the contacts after hang-up", () => wd.exists(tid("contacts")));
   await wd.waitFor("how the call ended", async () => (await wd.text(tid("call-ended"))).trim().length > 0);

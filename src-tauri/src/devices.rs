@@ -66,7 +66,7 @@ pub fn list(selected_input: Option<String>, selected_output: Option<String>) -> 
 }
 
 /// Runs on its own thread: opens `choice`, reports whether that worked on
-/// `ready`, then emits the microphone's level 15 times a second until
+/// `ready`, then emits the microphone's level 10 times a second until
 /// `stop` is set. Nothing is sent anywhere.
 pub fn mic_test(
     choice: AudioChoice,
@@ -87,7 +87,7 @@ pub fn mic_test(
     let mut buf = vec![0.0f32; 4096];
     let mut filter = events::LevelsFilter::default();
     while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(events::LEVELS_INTERVAL);
+        std::thread::sleep(events::MIC_TEST_LEVELS_INTERVAL);
         let mut peak = 0.0f32;
         loop {
             let n = audio.capture.pop_slice(&mut buf);

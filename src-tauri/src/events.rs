@@ -7,6 +7,7 @@
 
 use proto::signaling::Presence;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// `incoming-call`: someone rings (once per call).
 pub const INCOMING_CALL: &str = "incoming-call";
@@ -14,13 +15,41 @@ pub const INCOMING_CALL: &str = "incoming-call";
 pub const CALL_STATE: &str = "call-state";
 /// `call-stats`: [`CallStatsPayload`] once a second during a call.
 pub const CALL_STATS: &str = "call-stats";
-/// `audio-levels`: [`AudioLevels`] at most every [`LEVELS_INTERVAL`], and
-/// only when a meter would move ([`LevelsFilter`]).
+/// `audio-levels`: [`AudioLevels`] at most every [`call_levels_interval`] in
+/// a call and every [`MIC_TEST_LEVELS_INTERVAL`] in the mic test, and only
+/// when a meter would move ([`LevelsFilter`]).
 pub const AUDIO_LEVELS: &str = "audio-levels";
-/// How often the level meters may change: 10 times a second looks live
-/// and, since each event makes the web view repaint (in software when
-/// there is no GPU), costs less than the 15 it used to be.
-pub const LEVELS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// How often the call's level meters may change. Each change costs the web
+/// view a rendering pass (style, layout, paint, and GTK's copy to the
+/// screen: ~2.5 ms of CPU across the two processes without a GPU), so the
+/// rate is most of what the meters cost. Five a second keeps a call with
+/// someone talking within its CPU budget (bench/RESULTS.md, desktop app:
+/// 8.8 % of a core at ten a second, 7.6–7.7 % at five); each update shows
+/// the loudest frame since the last one, so no syllable is missed. Signal
+/// Desktop polls its call levels every 250 ms.
+pub const CALL_LEVELS_INTERVAL: Duration = Duration::from_millis(200);
+/// The mic test in settings answers faster: it runs only while someone
+/// watches it, outside calls.
+pub const MIC_TEST_LEVELS_INTERVAL: Duration = Duration::from_millis(100);
+/// Environment variable that overrides [`CALL_LEVELS_INTERVAL`], in
+/// milliseconds (50..=1000), for benchmarks that compare meter rates.
+pub const METER_INTERVAL_ENV: &str = "PQVOICE_METER_MS";
+
+/// [`CALL_LEVELS_INTERVAL`], or the override in [`METER_INTERVAL_ENV`].
+pub fn call_levels_interval() -> Duration {
+    meter_interval(std::env::var(METER_INTERVAL_ENV).ok().as_deref())
+}
+
+fn meter_interval(var: Option<&str>) -> Duration {
+    match var.map(|v| v.trim().parse::<u64>()) {
+        Some(Ok(ms)) if (50..=1000).contains(&ms) => Duration::from_millis(ms),
+        Some(_) => {
+            tracing::warn!("{METER_INTERVAL_ENV} is not 50..=1000 (ms); the default applies");
+            CALL_LEVELS_INTERVAL
+        }
+        None => CALL_LEVELS_INTERVAL,
+    }
+}
 /// Meter resolution: levels are rounded to steps of 1/METER_STEPS, finer
 /// than a glance at a meter can tell, so that noise around one level sends
 /// no event.
@@ -321,6 +350,16 @@ mod tests {
         assert_eq!(l.mic, 0.0);
         assert_eq!(l.speaker, 1.0);
         assert!((AudioLevels::perceptual(0.25, 0.0).mic - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn meter_interval_override_is_bounded() {
+        assert_eq!(meter_interval(None), CALL_LEVELS_INTERVAL);
+        assert_eq!(meter_interval(Some("100")), Duration::from_millis(100));
+        assert_eq!(meter_interval(Some(" 150 ")), Duration::from_millis(150));
+        for bad in ["0", "49", "1001", "-5", "fast", ""] {
+            assert_eq!(meter_interval(Some(bad)), CALL_LEVELS_INTERVAL, "{bad:?}");
+        }
     }
 
     #[test]

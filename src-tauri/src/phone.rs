@@ -1167,12 +1167,13 @@ impl Phone {
         let meters = {
             let (levels, running, sink) = (ctl.levels.clone(), running.clone(), self.sink.clone());
             tauri::async_runtime::spawn(async move {
-                let mut tick = tokio::time::interval(events::LEVELS_INTERVAL);
+                let mut tick = tokio::time::interval(events::call_levels_interval());
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let mut filter = events::LevelsFilter::default();
                 while running.load(Ordering::Relaxed) {
                     tick.tick().await;
-                    let now = AudioLevels::perceptual(levels.mic(), levels.speaker());
+                    let (mic, speaker) = levels.take();
+                    let now = AudioLevels::perceptual(mic, speaker);
                     if let Some(l) = filter.changed(now) {
                         emit(&*sink, events::AUDIO_LEVELS, &l);
                     }

@@ -161,7 +161,7 @@ export class App {
 
   onEvent(e: BackendEvent): void {
     if (e.name === "audio-levels") {
-      // Up to 10 a second in a call or a mic test, and they move only the
+      // Up to 5 a second in a call and 10 in the mic test, and they move only the
       // meters: update those alone (the web view then repaints just them).
       const next = reduce(this.state, { type: "event", event: e, now: this.now() });
       if (next === this.state) return;

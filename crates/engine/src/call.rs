@@ -138,9 +138,12 @@ impl Default for CallOptions {
     }
 }
 
-/// Peak levels of the last 20 ms frame on each side, shared with a UI
+/// Peak levels on each side since a meter last took them, shared with a UI
 /// thread that polls them (stored as `f32` bits; 0 = silence, 1 = full
-/// scale). Writing is one relaxed store per frame.
+/// scale). Writing is one relaxed `fetch_max` per frame: for the
+/// non-negative floats stored here the bit patterns order as the values do.
+/// A meter that polls every 100 ms or so thus shows the loudest of the five
+/// or more frames since its last look, not whichever frame came last.
 #[derive(Debug, Default)]
 pub struct Levels {
     mic: AtomicU32,
@@ -148,24 +151,34 @@ pub struct Levels {
 }
 
 impl Levels {
-    /// The microphone's latest peak level, 0..=1.
+    /// The microphone's peak level since the last [`Levels::take`], 0..=1.
     pub fn mic(&self) -> f32 {
         f32::from_bits(self.mic.load(Ordering::Relaxed))
     }
 
-    /// The speaker's latest peak level, 0..=1.
+    /// The speaker's peak level since the last [`Levels::take`], 0..=1.
     pub fn speaker(&self) -> f32 {
         f32::from_bits(self.speaker.load(Ordering::Relaxed))
     }
 
+    /// The peaks since the last call, (microphone, speaker); both start
+    /// again from silence.
+    pub fn take(&self) -> (f32, f32) {
+        (
+            f32::from_bits(self.mic.swap(0, Ordering::Relaxed)),
+            f32::from_bits(self.speaker.swap(0, Ordering::Relaxed)),
+        )
+    }
+
     /// Records the microphone's frame.
     pub fn set_mic(&self, frame: &[f32]) {
-        self.mic.store(peak(frame).to_bits(), Ordering::Relaxed);
+        self.mic.fetch_max(peak(frame).to_bits(), Ordering::Relaxed);
     }
 
     /// Records the speaker's frame.
     pub fn set_speaker(&self, frame: &[f32]) {
-        self.speaker.store(peak(frame).to_bits(), Ordering::Relaxed);
+        self.speaker
+            .fetch_max(peak(frame).to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -845,12 +858,21 @@ mod tests {
     }
 
     #[test]
-    fn levels_report_the_peak_of_the_last_frame() {
+    fn levels_report_the_loudest_frame_since_the_last_take() {
         let l = Levels::default();
-        assert_eq!(l.mic(), 0.0);
+        assert_eq!(l.take(), (0.0, 0.0));
         l.set_mic(&[0.1, -0.5, 0.2]);
+        l.set_mic(&[0.05, 0.3]);
         l.set_speaker(&[2.0]);
+        l.set_speaker(&[f32::NAN, 0.1]);
+        // A quieter frame after a loud one does not lower the peak, and
+        // anything beyond full scale reads as full scale.
         assert_eq!(l.mic(), 0.5);
         assert_eq!(l.speaker(), 1.0);
+        assert_eq!(l.take(), (0.5, 1.0));
+        // Taking starts both from silence again.
+        assert_eq!(l.take(), (0.0, 0.0));
+        l.set_mic(&[-0.25]);
+        assert_eq!(l.take(), (0.25, 0.0));
     }
 }
