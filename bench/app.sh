@@ -12,7 +12,8 @@
 #
 # Needs target/release/pqvoice-desktop built by `tauri build` (it embeds
 # ui/dist): scripts/package.sh makes it, and is run here if it is missing.
-# PQVOICE_BENCH_TALK=1 plays speech into the sound card throughout (see below).
+# The call has someone talking: speech plays into the sound card throughout
+# (see below); PQVOICE_BENCH_TALK=0 measures a silent call instead.
 # For trying the script out: PQVOICE_BENCH_APP=<other binary> and
 # PQVOICE_BENCH_RESULTS=<other file> (the section names the binary used).
 set -euo pipefail
@@ -52,10 +53,11 @@ E2E_PIDS+=($BOT_PID)
 for _ in $(seq 100); do grep -q ready "$E2E_DIR/bot.log" && break; sleep 0.1; done
 grep -q ready "$E2E_DIR/bot.log" || { cat "$E2E_DIR/bot.log" >&2; exit 1; }
 
-# PQVOICE_BENCH_TALK=1: speech (bench/speech) plays into the null sink the
-# whole time, so the app's microphone hears someone talking, the echo bot
-# sends it back, and both level meters move as in a conversation.
-if [ "${PQVOICE_BENCH_TALK:-0}" = 1 ]; then
+# Unless PQVOICE_BENCH_TALK=0: speech (bench/speech) plays into the null
+# sink the whole time, so the app's microphone hears someone talking, the
+# echo bot sends it back, and both level meters move as in a conversation.
+TALK="${PQVOICE_BENCH_TALK:-1}"
+if [ "$TALK" = 1 ]; then
   bench/speech/generate.sh >/dev/null
   (while :; do for f in bench/speech/out/*.wav; do paplay "$f" || sleep 1; done; done) &
   E2E_PIDS+=($!)
@@ -64,6 +66,7 @@ fi
 # No PQVOICE_AUDIO: the app opens the default devices, i.e. PipeWire.
 e2e_start_driver PQVOICE_REGISTRY_URL="$REGISTRY_URL" PQVOICE_PROFILE="$E2E_DIR/app"
 CMD="bench/app.sh $RUNS $IDLE_SECS $CALL_SECS"
+[ "$TALK" = 1 ] || CMD="PQVOICE_BENCH_TALK=$TALK $CMD"
 echo "+ $CMD"
 if ! node bench/app_bench.mjs "$DRIVER_URL" "$app" "$REGISTRY_URL" "$E2E_DIR/app" "$RUNS" "$IDLE_SECS" "$CALL_SECS" \
   "$E2E_DIR/app-bench.json" "$BOT_PID"; then
@@ -74,5 +77,5 @@ fi
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 bench/app_results.py "$E2E_DIR/app-bench.json" "$results" \
-  --command "$CMD" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" \
+  --command "$CMD" --talk "$TALK" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" \
   --app "$(realpath --relative-to="$ROOT" "$app")"

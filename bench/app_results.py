@@ -52,6 +52,12 @@ def section(r, args):
     druns = ", ".join(f"{x:.2f}" for x in direct["runs"])
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     bot = call.get("othersCpuPctOfOneCore", {}).get("echoBot")
+    call_kind = (
+        "someone talking (speech played into the sound card, the echo bot sends it back, both "
+        "level meters move)"
+        if args.talk == "1"
+        else "silent (`PQVOICE_BENCH_TALK=0`: the level meters stay still)"
+    )
     lines = [
         "## desktop app",
         "",
@@ -117,7 +123,7 @@ def section(r, args):
     lines += [
         f"| memory, idle | – | PSS {mib(idle['pssSumKibMean'])} (RSS sum {mib(idle['rssSumKibMean'])}), "
         f"{idle['processes']} processes |",
-        f"| CPU during a call to the echo bot, {call['seconds']} s | ≤ 8 % of one core | "
+        f"| CPU during a call to the echo bot, {call_kind}, {call['seconds']} s | ≤ 8 % of one core | "
         f"**{call['cpuPctOfOneCore']:.2f} %** ({verdict(call['cpuPctOfOneCore'], 8)}): "
         f"{by_process(call['cpuPctByProcess'])} |",
         f"| the app process's busiest threads during the call | (diagnostic) | "
@@ -140,6 +146,7 @@ def main():
     ap.add_argument("--load-before", required=True)
     ap.add_argument("--load-after", required=True)
     ap.add_argument("--app", required=True)
+    ap.add_argument("--talk", default="1", help="1: speech played into the sound card during the call")
     args = ap.parse_args()
     with open(args.json) as f:
         r = json.load(f)
