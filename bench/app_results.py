@@ -52,6 +52,13 @@ def section(r, args):
     druns = ", ".join(f"{x:.2f}" for x in direct["runs"])
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     bot = call.get("othersCpuPctOfOneCore", {}).get("echoBot")
+    runs_c = r.get("callRuns", [])
+    call_runs_label = f", median of {len(runs_c)} calls" if len(runs_c) > 1 else ""
+    call_runs = (
+        "; calls: " + ", ".join(f"{c['cpuPctOfOneCore']:.2f}" for c in runs_c) + " %"
+        if len(runs_c) > 1
+        else ""
+    )
     call_kind = (
         "someone talking (speech played into the sound card, the echo bot sends it back, both "
         "level meters move)"
@@ -123,12 +130,12 @@ def section(r, args):
     lines += [
         f"| memory, idle | – | PSS {mib(idle['pssSumKibMean'])} (RSS sum {mib(idle['rssSumKibMean'])}), "
         f"{idle['processes']} processes |",
-        f"| CPU during a call to the echo bot, {call_kind}, {call['seconds']} s | ≤ 8 % of one core | "
+        f"| CPU during a call to the echo bot, {call_kind}, {call['seconds']} s{call_runs_label} | ≤ 8 % of one core | "
         f"**{call['cpuPctOfOneCore']:.2f} %** ({verdict(call['cpuPctOfOneCore'], 8)}): "
-        f"{by_process(call['cpuPctByProcess'])} |",
-        f"| the app process's busiest threads during the call | (diagnostic) | "
+        f"{by_process(call['cpuPctByProcess'])}{call_runs} |",
+        f"| the app process's busiest threads during the (median) call | (diagnostic) | "
         f"{threads(call.get('appThreadsPctOfOneCore', {}))} |",
-        f"| memory during the call | – | PSS {mib(call['pssSumKibMean'])} (max {mib(call['pssSumKibMax'])}; "
+        f"| memory during the (median) call | – | PSS {mib(call['pssSumKibMean'])} (max {mib(call['pssSumKibMax'])}; "
         f"RSS sum {mib(call['rssSumKibMean'])}), {call['processes']} processes |",
         f"| the call at the end of the window | – | timer {call['timerAtEnd']}, RTT {call['statsAtEnd']['rtt']}, "
         f"loss {call['statsAtEnd']['loss']}, {call['statsAtEnd']['bitrate']} |",
