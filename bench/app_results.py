@@ -77,7 +77,7 @@ def section(r, args):
         "null sink, so the call runs the real audio path (cpal → ALSA → PipeWire, echo "
         "cancellation and noise suppression on); a release `pqvoice-registry` on loopback; a "
         "release `pqvoice echo-bot` as the callee. Xvfb has no GPU, so the app turns WebKit's "
-        "accelerated compositing off (`src-tauri/src/render.rs`) and WebKit paints with cairo "
+        "accelerated compositing off (`src-tauri/src/render.rs`) and WebKit paints in software "
         "on the CPU, as on any computer without a GPU (`PQVOICE_COMPOSITING=on` in the "
         "environment keeps compositing, through Mesa's software rasteriser llvmpipe here). "
         "No WebDriver request is made inside a measurement window.",
