@@ -22,10 +22,10 @@ pub const AUDIO_LEVELS: &str = "audio-levels";
 /// How often the call's level meters may change. Each change costs the web
 /// view a rendering pass (style, layout, paint, and GTK's copy to the
 /// screen: ~2.5 ms of CPU across the two processes without a GPU), so the
-/// rate is most of what the meters cost. Five a second keeps a call with
-/// someone talking within its CPU budget (bench/RESULTS.md, desktop app:
-/// 8.8 % of a core at ten a second, 7.6–7.7 % at five); each update shows
-/// the loudest frame since the last one, so no syllable is missed. Signal
+/// rate is most of what the meters cost. Five a second brings a call with
+/// someone talking to about its 8 % budget (bench/RESULTS.md, desktop app:
+/// 9.5 % of a core at ten a second, ~8.1 % at five); each update shows the
+/// loudest frame since the last one, so no syllable is missed. Signal
 /// Desktop polls its call levels every 250 ms.
 pub const CALL_LEVELS_INTERVAL: Duration = Duration::from_millis(200);
 /// The mic test in settings answers faster: it runs only while someone
@@ -50,6 +50,7 @@ fn meter_interval(var: Option<&str>) -> Duration {
         None => CALL_LEVELS_INTERVAL,
     }
 }
+
 /// Meter resolution: levels are rounded to steps of 1/METER_STEPS, finer
 /// than a glance at a meter can tell, so that noise around one level sends
 /// no event.

@@ -142,8 +142,8 @@ impl Default for CallOptions {
 /// thread that polls them (stored as `f32` bits; 0 = silence, 1 = full
 /// scale). Writing is one relaxed `fetch_max` per frame: for the
 /// non-negative floats stored here the bit patterns order as the values do.
-/// A meter that polls every 100 ms or so thus shows the loudest of the five
-/// or more frames since its last look, not whichever frame came last.
+/// A meter that polls every 200 ms thus shows the loudest of the ten frames
+/// since its last look, not whichever frame came last.
 #[derive(Debug, Default)]
 pub struct Levels {
     mic: AtomicU32,
