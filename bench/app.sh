@@ -13,7 +13,8 @@
 # Needs target/release/pqvoice-desktop built by `tauri build` (it embeds
 # ui/dist): scripts/package.sh makes it, and is run here if it is missing.
 # The call has someone talking: speech plays into the sound card throughout
-# (see below); PQVOICE_BENCH_TALK=0 measures a silent call instead.
+# (see below); PQVOICE_BENCH_TALK=0 measures a silent call instead. Three
+# calls are measured and the median reported (PQVOICE_BENCH_CALLS=N for N).
 # For trying the script out: PQVOICE_BENCH_APP=<other binary> and
 # PQVOICE_BENCH_RESULTS=<other file> (the section names the binary used).
 set -euo pipefail
@@ -67,6 +68,7 @@ fi
 e2e_start_driver PQVOICE_REGISTRY_URL="$REGISTRY_URL" PQVOICE_PROFILE="$E2E_DIR/app"
 CMD="bench/app.sh $RUNS $IDLE_SECS $CALL_SECS"
 [ "$TALK" = 1 ] || CMD="PQVOICE_BENCH_TALK=$TALK $CMD"
+[ -z "${PQVOICE_BENCH_CALLS:-}" ] || CMD="PQVOICE_BENCH_CALLS=$PQVOICE_BENCH_CALLS $CMD"
 echo "+ $CMD"
 if ! node bench/app_bench.mjs "$DRIVER_URL" "$app" "$REGISTRY_URL" "$E2E_DIR/app" "$RUNS" "$IDLE_SECS" "$CALL_SECS" \
   "$E2E_DIR/app-bench.json" "$BOT_PID"; then
