@@ -353,6 +353,8 @@ try {
     calls.push(call);
     await sleep(2000);
   }
+  // The reported call is a real one (its threads and memory go with it):
+  // the middle one, or the lower of the two middle ones for an even count.
   const byCpu = [...calls].sort((a, b) => a.cpuPctOfOneCore - b.cpuPctOfOneCore);
   result.call = byCpu[Math.floor((byCpu.length - 1) / 2)];
   result.callRuns = calls.map((c) => ({ cpuPctOfOneCore: c.cpuPctOfOneCore, cpuPctByProcess: c.cpuPctByProcess }));

@@ -6,7 +6,7 @@
 //! CPU for every change on screen: in a call, where the timer and the
 //! statistics change once a second, that was more than half of the app's
 //! CPU (`bench/RESULTS.md`, desktop app). Without accelerated compositing
-//! WebKit paints only the parts that changed, with cairo, in the window.
+//! WebKit paints only the parts that changed, in software, into the window.
 //! So the app turns compositing off when it finds no GPU, and leaves
 //! WebKit's default alone when there is one.
 //!
