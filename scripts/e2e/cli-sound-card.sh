@@ -2,11 +2,14 @@
 # The CLI on a real sound card: `pqvoice answer` without --input/--output
 # opens cpal's default devices, which in the headless session of
 # scripts/test are ALSA → PipeWire's null sink (playback) and that sink's
-# monitor (capture). The caller sends a 440 Hz tone from a WAV file; the
-# answerer plays it into the null sink, hears it again on the monitor
-# (echo cancellation off, so the loop is not removed) and sends it back.
-# The tone coming back in the caller's recording shows that both real
-# streams ran: playback out of cpal, capture into cpal.
+# monitor (capture). The caller sends 440 Hz beeps from a WAV file; the
+# answerer plays them into the null sink, hears them again on the monitor
+# (echo cancellation off, so the loop is not removed) and sends them back.
+# The beeps coming back in the caller's recording show that both real
+# streams ran: playback out of cpal, capture into cpal. The caller's WAV
+# input and output share one clock, so each beep's delay in the recording
+# is the round trip, which includes the answerer's sound-card path once
+# each way; the playback side must not run dry after the start.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/e2e/lib/common.sh
@@ -16,7 +19,17 @@ fail() { echo "cli-sound-card: $*" >&2; for f in "$E2E_DIR"/*.log; do echo "--- 
 e2e_start_registry
 e2e_cli "$E2E_DIR/alice" register alice >/dev/null
 e2e_cli "$E2E_DIR/bob" register bob >/dev/null
-e2e_tone "$E2E_DIR/tone.wav" 6
+# Beeps of 150 ms every 500 ms from 1 s to 7 s, 48 kHz mono.
+python3 - "$E2E_DIR/tone.wav" <<'PY'
+import math, struct, sys, wave
+rate, n = 48000, 48000 * 8
+def beep(i):
+    t = i / rate
+    return t >= 1.0 and t < 7.0 and (t - 1.0) % 0.5 < 0.15
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
+    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)) if beep(i) else 0) for i in range(n)))
+PY
 
 dsp_off=(--aec false --ns off --agc false)
 e2e_cli_bg "$E2E_DIR/answer.log" "$E2E_DIR/bob" answer --listen 127.0.0.1:0 \
@@ -28,29 +41,58 @@ e2e_cli "$E2E_DIR/alice" call bob --listen 127.0.0.1:0 --input "$E2E_DIR/tone.wa
 for _ in $(seq 100); do [ -s "$E2E_DIR/bob.json" ] && break; sleep 0.1; done
 [ -s "$E2E_DIR/bob.json" ] || fail "the answerer wrote no stats"
 
-python3 - "$E2E_DIR/bob.json" "$E2E_DIR/back.wav" <<'PY' || fail "checks failed"
-import json, math, struct, sys, wave
+python3 - "$E2E_DIR/bob.json" "$E2E_DIR/tone.wav" "$E2E_DIR/back.wav" <<'PY' || fail "checks failed"
+import json, statistics, struct, sys, wave
 bob = json.load(open(sys.argv[1]))["stats"]
 assert bob["packets_received"] > 150, f"answerer received only {bob['packets_received']} packets"
 assert bob["packets_sent"] > 150, f"answerer sent only {bob['packets_sent']} packets"
-with wave.open(sys.argv[2]) as w:
-    rate = w.getframerate()
-    raw = w.readframes(w.getnframes())
-x = struct.unpack(f"<{len(raw) // 2}h", raw)
-# Past the first two seconds (call set-up, device start), the tone must be
-# back: its 440 Hz component, by a single-bin DFT over each 100 ms block.
-blocks, hits = 0, 0
-for start in range(2 * rate, len(x) - rate // 10, rate // 10):
-    seg = x[start:start + rate // 10]
-    re = sum(v * math.cos(2 * math.pi * 440 * i / rate) for i, v in enumerate(seg))
-    im = sum(v * math.sin(2 * math.pi * 440 * i / rate) for i, v in enumerate(seg))
-    amp = 2 * math.hypot(re, im) / len(seg) / 32768
-    blocks += 1
-    hits += amp > 0.01
-print(f"cli-sound-card: tone back in {hits} of {blocks} blocks; answerer "
-      f"{bob['packets_sent']} sent / {bob['packets_received']} received, "
-      f"underruns {bob.get('underruns')}")
-assert blocks >= 20, f"recording too short ({blocks} blocks)"
-assert hits >= blocks // 2, f"the tone came back in only {hits} of {blocks} blocks"
+
+def read(path):
+    with wave.open(path) as w:
+        rate = w.getframerate()
+        raw = w.readframes(w.getnframes())
+    return rate, struct.unpack(f"<{len(raw) // 2}h", raw)
+
+def onsets(x, rate):
+    """Start times (s) of sounds: 1 ms blocks whose mean magnitude rises
+    past a third of the loudest block's, after at least 200 ms below it."""
+    step = rate // 1000
+    env = [sum(abs(v) for v in x[i:i + step]) / step for i in range(0, len(x) - step, step)]
+    top = max(env) if env else 0
+    assert top > 300, f"nothing came back (loudest 1 ms block {top:.0f})"
+    out, quiet = [], 200
+    for i, e in enumerate(env):
+        if e > top / 3:
+            if quiet >= 200:
+                out.append(i / 1000)
+            quiet = 0
+        else:
+            quiet += 1
+    return out
+
+rate, sent = read(sys.argv[2])
+rate_back, back = read(sys.argv[3])
+assert rate == rate_back == 48000
+sent_on, back_on = onsets(sent, rate), onsets(back, rate)
+assert len(sent_on) == 12, f"expected 12 beeps sent, found {len(sent_on)}"
+# Each beep sent is matched with the first sound to come back within 400 ms.
+delays = []
+for t in sent_on:
+    later = [b - t for b in back_on if 0 < b - t < 0.4]
+    if later:
+        delays.append(later[0] * 1000)
+# The first beep can meet the call's start-up (device fill, jitter buffer).
+rtt = statistics.median(delays) if delays else float("nan")
+underruns = bob.get("underruns")
+target = bob.get("playback_target_ms")
+print(f"cli-sound-card: {len(delays)} of {len(sent_on)} beeps back, round trip through the "
+      f"answerer's sound card median {rtt:.0f} ms (min {min(delays, default=0):.0f}, max "
+      f"{max(delays, default=0):.0f}); answerer {bob['packets_sent']} sent / "
+      f"{bob['packets_received']} received, underruns {underruns} samples, playback target {target} ms")
+assert len(delays) >= 10, f"only {len(delays)} of 12 beeps came back within 400 ms"
+# Playback may run dry only while the device fills its buffer at the start:
+# at most the 60 ms buffer plus one 20 ms frame, at 48 kHz.
+assert underruns is not None and underruns <= 48 * 80, f"playback ran dry for {underruns} samples"
+assert target is not None and 10 <= target <= 60, f"playback target {target} ms"
 PY
 echo "cli-sound-card: ok"

@@ -1143,8 +1143,9 @@ impl Phone {
             } else {
                 engine::dsp::DspConfig::default()
             },
-            // Sound cards pull in bursts; keep more queued for them.
-            playback_low_water: Duration::from_millis(if self.config.null_audio { 10 } else { 40 }),
+            // The least the playback ring keeps queued; the call keeps more
+            // when the device takes larger chunks (`PlaybackTarget`).
+            playback_low_water: Duration::from_millis(10),
             ..CallOptions::default()
         };
         let me = Arc::clone(self);
@@ -1195,6 +1196,22 @@ impl Phone {
             bot.store(true, Ordering::SeqCst);
         }
         let remote = ctl.remote_ended.load(Ordering::SeqCst);
+        if let Ok(Ok(report)) = &result {
+            // The call's media health, for a user's bug report: nothing
+            // here identifies the peer or the keys.
+            let s = &report.stats;
+            tracing::info!(
+                end = ?report.end,
+                secs = s.elapsed_s.round(),
+                underruns = s.underruns,
+                overruns = s.overruns,
+                concealed = s.concealed,
+                late = s.late,
+                cpu_pct = s.cpu_pct,
+                playback_target_ms = s.playback_target_ms.round(),
+                "call media ended"
+            );
+        }
         let (reason, message, outcome) = match result {
             Ok(Ok(report)) => match report.end {
                 CallEnd::HungUp if remote => (EndReason::RemoteHungUp, None, Outcome::Completed),

@@ -277,12 +277,12 @@ fn call_options(args: &MediaArgs) -> anyhow::Result<CallOptions> {
         duration: args.duration.map(Duration::from_secs_f64),
         end_after_input: (args.input.is_some() && args.duration.is_none())
             .then_some(Duration::from_secs(1)),
-        // What the playback ring keeps queued ahead of the device. Sound
-        // cards pull in bursts of up to ~21 ms (PipeWire's default quantum);
-        // the WAV clock takes 10 ms at a time, so one pull plus the loop's
-        // 4 ms tick and scheduling slack is enough there. Every millisecond
-        // queued here is a millisecond of mouth-to-ear delay.
-        playback_low_water: Duration::from_millis(if wav { 20 } else { 40 }),
+        // The least the playback ring keeps queued ahead of the device;
+        // every millisecond here is a millisecond of mouth-to-ear delay.
+        // The call keeps more when the device takes larger chunks (sound
+        // servers take ~21 ms at a time; `PlaybackTarget`). The WAV clock
+        // takes 10 ms at a time, so 20 ms leaves one pull of slack.
+        playback_low_water: Duration::from_millis(if wav { 20 } else { 10 }),
         codec: engine::codec::CodecConfig {
             complexity: args.complexity,
             inband_fec: args.fec,

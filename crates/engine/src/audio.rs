@@ -10,6 +10,9 @@
 //!   counters: no locks, no allocation, no logging. A device that vanishes
 //!   raises [`AudioIo::device_lost`] instead of panicking. cpal streams must
 //!   stay on the thread that made them, so a small device thread owns them.
+//!   Devices are opened at the engine's 48 kHz when they offer it (no
+//!   resampling either side) and with buffers sized for a call
+//!   ([`OUTPUT_BUFFER`], [`INPUT_BUFFER`]) rather than cpal's defaults.
 //! * [`WavAudio`]: reads the input file and writes the output file clocked in
 //!   real time by one thread, every 10 ms. Input and output share that one
 //!   clock, so sample 0 of the output is the instant sample 0 of the input
@@ -69,6 +72,11 @@ pub struct AudioCounters {
     pub device_lost: AtomicBool,
     /// Set when a finite input (a WAV file) has been fully captured.
     pub input_finished: AtomicBool,
+    /// The most frames the playback side has taken in one go since the
+    /// call loop last looked (it swaps in 0). The loop keeps at least that
+    /// much queued, or playback would run dry before its next turn: a
+    /// sound server may ask for 20 ms or more at a time.
+    pub output_chunk_max: AtomicU64,
 }
 
 /// Errors opening audio.
@@ -283,6 +291,8 @@ impl AudioBackend for WavAudio {
                     }
                     // Playback: whatever the engine queued, silence for the rest.
                     let got = play_rx.pop_slice(&mut out);
+                    c.output_chunk_max
+                        .fetch_max(block as u64, Ordering::Relaxed);
                     if got < block {
                         out[got..].fill(0.0);
                         c.underruns
@@ -417,6 +427,127 @@ fn stream_error_handler(
     }
 }
 
+/// The playback device's buffer. cpal keeps it full, so what it holds is
+/// delay in front of the speaker; cpal's own default asked for 100 ms, of
+/// which 75–100 ms stayed queued. A smaller buffer means smaller periods
+/// (a quarter of it): at 40 ms, PipeWire ran its whole graph in 10 ms
+/// steps and a talking call in the app took about a point more CPU than at
+/// 60 ms, where it keeps its ~21 ms steps (bench/RESULTS.md, desktop app).
+pub const OUTPUT_BUFFER: Duration = Duration::from_millis(60);
+
+/// The capture device's buffer. Captured audio is handed over a period (a
+/// quarter of this) at a time, which is all the delay it adds: 20 ms, one
+/// frame.
+pub const INPUT_BUFFER: Duration = Duration::from_millis(80);
+
+/// The device buffer to ask for: [`OUTPUT_BUFFER`] / [`INPUT_BUFFER`], or
+/// `PQVOICE_AUDIO_BUFFER_MS` / `PQVOICE_AUDIO_IN_BUFFER_MS` (10–500; 0
+/// leaves it to the device).
+fn device_buffer(input: bool) -> Option<Duration> {
+    let (var, default) = if input {
+        ("PQVOICE_AUDIO_IN_BUFFER_MS", INPUT_BUFFER)
+    } else {
+        ("PQVOICE_AUDIO_BUFFER_MS", OUTPUT_BUFFER)
+    };
+    let ms = std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match ms {
+        Some(0) => None,
+        Some(ms) => Some(Duration::from_millis(ms.clamp(10, 500))),
+        None => Some(default),
+    }
+}
+
+/// Why a stream could not be built.
+#[derive(Debug, thiserror::Error)]
+enum BuildError {
+    #[error("unsupported sample format {0}")]
+    Format(cpal::SampleFormat),
+    #[error(transparent)]
+    Build(#[from] cpal::BuildStreamError),
+}
+
+/// The configuration to open a device with, and its sample format.
+fn device_config(
+    dev: &cpal::Device,
+    input: bool,
+) -> Result<(cpal::StreamConfig, cpal::SampleFormat), String> {
+    use cpal::traits::DeviceTrait;
+    let (default, ranges) = if input {
+        let d = dev.default_input_config().map_err(|e| e.to_string())?;
+        let r: Vec<_> = dev
+            .supported_input_configs()
+            .map(|r| r.collect())
+            .unwrap_or_default();
+        (d, r)
+    } else {
+        let d = dev.default_output_config().map_err(|e| e.to_string())?;
+        let r: Vec<_> = dev
+            .supported_output_configs()
+            .map(|r| r.collect())
+            .unwrap_or_default();
+        (d, r)
+    };
+    Ok(choose_config(&default, &ranges, device_buffer(input)))
+}
+
+/// Picks a stream configuration from what a device offers. cpal's default
+/// prefers 44.1 kHz, which would make the engine resample every frame both
+/// ways (and the sound server resample again); so the engine's own
+/// 48 kHz is taken whenever a configuration with the default's channels and
+/// sample format allows it. The buffer is `buffer` long when the device's
+/// range allows that size, else left to the device.
+fn choose_config(
+    default: &cpal::SupportedStreamConfig,
+    ranges: &[cpal::SupportedStreamConfigRange],
+    buffer: Option<Duration>,
+) -> (cpal::StreamConfig, cpal::SampleFormat) {
+    let format = default.sample_format();
+    let mut cfg = default.config();
+    let native = cpal::SampleRate(SAMPLE_RATE);
+    let fits = |r: &&cpal::SupportedStreamConfigRange| {
+        r.channels() == cfg.channels
+            && r.sample_format() == format
+            && r.min_sample_rate() <= native
+            && native <= r.max_sample_rate()
+    };
+    let range = ranges.iter().find(fits);
+    if range.is_some() {
+        cfg.sample_rate = native;
+    }
+    if let Some(buffer) = buffer {
+        let frames = (buffer.as_secs_f64() * f64::from(cfg.sample_rate.0)).round() as u32;
+        let sizes = range
+            .map(|r| r.buffer_size())
+            .unwrap_or(default.buffer_size());
+        let allowed = match sizes {
+            cpal::SupportedBufferSize::Range { min, max } => (*min..=*max).contains(&frames),
+            cpal::SupportedBufferSize::Unknown => true,
+        };
+        if allowed && frames > 0 {
+            cfg.buffer_size = cpal::BufferSize::Fixed(frames);
+        }
+    }
+    (cfg, format)
+}
+
+/// Builds a stream with `cfg`; if a fixed buffer size is refused, once more
+/// with the device's default buffer.
+fn with_buffer_fallback<S>(
+    cfg: &cpal::StreamConfig,
+    mut build: impl FnMut(&cpal::StreamConfig) -> Result<S, BuildError>,
+) -> Result<S, BuildError> {
+    match build(cfg) {
+        Err(BuildError::Build(_)) if cfg.buffer_size != cpal::BufferSize::Default => {
+            let mut fallback = cfg.clone();
+            fallback.buffer_size = cpal::BufferSize::Default;
+            build(&fallback)
+        }
+        other => other,
+    }
+}
+
 fn cpal_streams(
     input: Option<&str>,
     output: Option<&str>,
@@ -439,37 +570,25 @@ fn cpal_streams(
         reason,
     };
 
-    let in_cfg = in_dev
-        .default_input_config()
-        .map_err(|e| dev_err(&in_dev, e.to_string()))?;
-    let out_cfg = out_dev
-        .default_output_config()
-        .map_err(|e| dev_err(&out_dev, e.to_string()))?;
-    let cap_rate = in_cfg.sample_rate().0;
-    let play_rate = out_cfg.sample_rate().0;
-    let (cap_tx, cap_rx) = ring(cap_rate);
-    let (play_tx, play_rx) = ring(play_rate);
+    let in_cfg = device_config(&in_dev, true).map_err(|e| dev_err(&in_dev, e))?;
+    let out_cfg = device_config(&out_dev, false).map_err(|e| dev_err(&out_dev, e))?;
+    let cap_rate = in_cfg.0.sample_rate.0;
+    let play_rate = out_cfg.0.sample_rate.0;
     // Playback starts from an empty ring and plays silence until the engine
     // has decoded something: counted underruns until then are expected.
-    let in_stream = match in_cfg.sample_format() {
-        cpal::SampleFormat::F32 => build_input::<f32>(&in_dev, &in_cfg.config(), cap_tx, counters),
-        cpal::SampleFormat::I16 => build_input::<i16>(&in_dev, &in_cfg.config(), cap_tx, counters),
-        cpal::SampleFormat::U16 => build_input::<u16>(&in_dev, &in_cfg.config(), cap_tx, counters),
-        f => return Err(dev_err(&in_dev, format!("unsupported sample format {f}"))),
-    }
+    let (in_stream, cap_rx) = with_buffer_fallback(&in_cfg.0, |cfg| match in_cfg.1 {
+        cpal::SampleFormat::F32 => build_input::<f32>(&in_dev, cfg, counters),
+        cpal::SampleFormat::I16 => build_input::<i16>(&in_dev, cfg, counters),
+        cpal::SampleFormat::U16 => build_input::<u16>(&in_dev, cfg, counters),
+        f => Err(BuildError::Format(f)),
+    })
     .map_err(|e| dev_err(&in_dev, e.to_string()))?;
-    let out_stream = match out_cfg.sample_format() {
-        cpal::SampleFormat::F32 => {
-            build_output::<f32>(&out_dev, &out_cfg.config(), play_rx, counters)
-        }
-        cpal::SampleFormat::I16 => {
-            build_output::<i16>(&out_dev, &out_cfg.config(), play_rx, counters)
-        }
-        cpal::SampleFormat::U16 => {
-            build_output::<u16>(&out_dev, &out_cfg.config(), play_rx, counters)
-        }
-        f => return Err(dev_err(&out_dev, format!("unsupported sample format {f}"))),
-    }
+    let (out_stream, play_tx) = with_buffer_fallback(&out_cfg.0, |cfg| match out_cfg.1 {
+        cpal::SampleFormat::F32 => build_output::<f32>(&out_dev, cfg, counters),
+        cpal::SampleFormat::I16 => build_output::<i16>(&out_dev, cfg, counters),
+        cpal::SampleFormat::U16 => build_output::<u16>(&out_dev, cfg, counters),
+        f => Err(BuildError::Format(f)),
+    })
     .map_err(|e| dev_err(&out_dev, e.to_string()))?;
     in_stream
         .play()
@@ -486,9 +605,8 @@ fn cpal_streams(
 fn build_input<T>(
     dev: &cpal::Device,
     cfg: &cpal::StreamConfig,
-    mut tx: HeapProd<f32>,
     counters: &Arc<AudioCounters>,
-) -> Result<cpal::Stream, cpal::BuildStreamError>
+) -> Result<(cpal::Stream, HeapCons<f32>), BuildError>
 where
     T: cpal::SizedSample + Send + 'static,
     f32: cpal::FromSample<T>,
@@ -497,7 +615,8 @@ where
     use cpal::traits::DeviceTrait;
     let channels = usize::from(cfg.channels.max(1));
     let c = counters.clone();
-    dev.build_input_stream(
+    let (mut tx, rx) = ring(cfg.sample_rate.0);
+    let stream = dev.build_input_stream(
         cfg,
         move |data: &[T], _: &cpal::InputCallbackInfo| {
             // Real-time thread: mix to mono straight into the ring.
@@ -515,25 +634,28 @@ where
         },
         stream_error_handler(counters.clone()),
         None,
-    )
+    )?;
+    Ok((stream, rx))
 }
 
 fn build_output<T>(
     dev: &cpal::Device,
     cfg: &cpal::StreamConfig,
-    mut rx: HeapCons<f32>,
     counters: &Arc<AudioCounters>,
-) -> Result<cpal::Stream, cpal::BuildStreamError>
+) -> Result<(cpal::Stream, HeapProd<f32>), BuildError>
 where
     T: cpal::SizedSample + cpal::FromSample<f32> + Send + 'static,
 {
     use cpal::traits::DeviceTrait;
     let channels = usize::from(cfg.channels.max(1));
     let c = counters.clone();
-    dev.build_output_stream(
+    let (tx, mut rx) = ring(cfg.sample_rate.0);
+    let stream = dev.build_output_stream(
         cfg,
         move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
             let mut missing = 0u64;
+            c.output_chunk_max
+                .fetch_max((data.len() / channels) as u64, Ordering::Relaxed);
             for frame in data.chunks_mut(channels) {
                 let v = rx.try_pop().unwrap_or_else(|| {
                     missing += 1;
@@ -549,7 +671,8 @@ where
         },
         stream_error_handler(counters.clone()),
         None,
-    )
+    )?;
+    Ok((stream, tx))
 }
 
 /// Samples waiting in the playback ring (the engine's output latency).
@@ -634,6 +757,96 @@ mod tests {
             "{samples} samples over {wakes} wake-ups"
         );
         io.close();
+    }
+
+    fn range(
+        rates: (u32, u32),
+        channels: u16,
+        buffer: (u32, u32),
+    ) -> cpal::SupportedStreamConfigRange {
+        cpal::SupportedStreamConfigRange::new(
+            channels,
+            cpal::SampleRate(rates.0),
+            cpal::SampleRate(rates.1),
+            cpal::SupportedBufferSize::Range {
+                min: buffer.0,
+                max: buffer.1,
+            },
+            cpal::SampleFormat::F32,
+        )
+    }
+
+    fn cd_default() -> cpal::SupportedStreamConfig {
+        cpal::SupportedStreamConfig::new(
+            2,
+            cpal::SampleRate(44_100),
+            cpal::SupportedBufferSize::Range {
+                min: 16,
+                max: 1 << 20,
+            },
+            cpal::SampleFormat::F32,
+        )
+    }
+
+    #[test]
+    fn device_config_takes_48_khz_and_the_buffer_when_offered() {
+        let ms = Duration::from_millis;
+        // What ALSA's PulseAudio plugin offers: any rate, any buffer; cpal's
+        // default would be 44.1 kHz.
+        let any = [range((1, 384_000), 2, (16, 1 << 20))];
+        let (cfg, format) = choose_config(&cd_default(), &any, Some(ms(60)));
+        assert_eq!(cfg.sample_rate.0, 48_000);
+        assert_eq!(cfg.channels, 2);
+        assert_eq!(format, cpal::SampleFormat::F32);
+        assert_eq!(cfg.buffer_size, cpal::BufferSize::Fixed(2_880));
+
+        // No 48 kHz with the default's channel count: the default rate, and
+        // the buffer sized for it.
+        let other = [
+            range((44_100, 44_100), 2, (16, 1 << 20)),
+            range((48_000, 48_000), 1, (16, 1 << 20)),
+        ];
+        let (cfg, _) = choose_config(&cd_default(), &other, Some(ms(60)));
+        assert_eq!(cfg.sample_rate.0, 44_100);
+        assert_eq!(cfg.buffer_size, cpal::BufferSize::Fixed(2_646));
+
+        // A buffer the device cannot take, or none asked for: the device's
+        // own default.
+        let small = [range((48_000, 48_000), 2, (64, 1_024))];
+        let (cfg, _) = choose_config(&cd_default(), &small, Some(ms(60)));
+        assert_eq!(cfg.sample_rate.0, 48_000);
+        assert_eq!(cfg.buffer_size, cpal::BufferSize::Default);
+        let (cfg, _) = choose_config(&cd_default(), &any, None);
+        assert_eq!(cfg.buffer_size, cpal::BufferSize::Default);
+    }
+
+    #[test]
+    fn a_refused_buffer_size_falls_back_to_the_default() {
+        let mut cfg = cd_default().config();
+        cfg.buffer_size = cpal::BufferSize::Fixed(2_880);
+        let mut tried = Vec::new();
+        let got = with_buffer_fallback(&cfg, |c| {
+            tried.push(c.buffer_size);
+            match c.buffer_size {
+                cpal::BufferSize::Fixed(_) => Err(BuildError::Build(
+                    cpal::BuildStreamError::StreamConfigNotSupported,
+                )),
+                cpal::BufferSize::Default => Ok(7),
+            }
+        });
+        assert_eq!(got.expect("fallback"), 7);
+        assert_eq!(
+            tried,
+            [cpal::BufferSize::Fixed(2_880), cpal::BufferSize::Default]
+        );
+        // Any other failure is not retried.
+        let mut calls = 0;
+        let err = with_buffer_fallback(&cfg, |_| -> Result<(), _> {
+            calls += 1;
+            Err(BuildError::Format(cpal::SampleFormat::I8))
+        });
+        assert!(err.is_err());
+        assert_eq!(calls, 1);
     }
 
     #[test]

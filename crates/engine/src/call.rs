@@ -385,6 +385,10 @@ pub struct CallStats {
     pub underruns: u64,
     /// Capture overruns (samples).
     pub overruns: u64,
+    /// The playback ring level the call keeps, ms: the configured low
+    /// water or, when the device takes larger chunks, its largest recent
+    /// chunk plus a margin.
+    pub playback_target_ms: f64,
     /// Milliseconds from the start of media to the first decoded audio.
     pub first_audio_ms: Option<f64>,
     /// Address the peer's media currently comes from.
@@ -420,6 +424,65 @@ const MAX_DATAGRAMS_PER_TURN: usize = 32;
 const SOCKET: mio::Token = mio::Token(0);
 /// Poll token of the audio waker.
 const AUDIO: mio::Token = mio::Token(1);
+
+/// The playback ring level the call loop keeps topped up.
+///
+/// A sound server hands the device side its audio in chunks of its own
+/// choosing (PipeWire's pulse layer took ~21 ms at a time here, and a whole
+/// buffer at once when it starts or recovers). The ring must hold a whole
+/// chunk when the next one is taken, or the speaker gets silence. So the
+/// level is the configured low water or, if larger, the largest chunk seen
+/// in the last one to two seconds plus [`PlaybackTarget::MARGIN`]: it rises
+/// at once when chunks grow and falls back when a one-off big chunk ages
+/// out, so a start-up fill does not cost delay for the rest of the call.
+#[derive(Debug, Clone)]
+pub struct PlaybackTarget {
+    floor: usize,
+    margin: usize,
+    window_start: Duration,
+    current: usize,
+    previous: usize,
+}
+
+impl PlaybackTarget {
+    /// Extra time kept above the largest chunk: 5 ms.
+    pub const MARGIN: Duration = Duration::from_millis(5);
+    /// How long one window of chunk sizes lasts.
+    const WINDOW: Duration = Duration::from_secs(1);
+
+    /// A target of at least `floor` samples at `rate` Hz.
+    pub fn new(floor: usize, rate: u32) -> Self {
+        Self {
+            floor,
+            margin: (Self::MARGIN.as_secs_f64() * f64::from(rate)) as usize,
+            window_start: Duration::ZERO,
+            current: 0,
+            previous: 0,
+        }
+    }
+
+    /// Notes the largest chunk taken since the last call (0 for none) at
+    /// time `now` and returns the level to keep, in samples.
+    pub fn observe(&mut self, now: Duration, chunk: usize) -> usize {
+        if now.saturating_sub(self.window_start) >= Self::WINDOW {
+            self.previous = self.current;
+            self.current = 0;
+            self.window_start = now;
+        }
+        self.current = self.current.max(chunk);
+        self.level()
+    }
+
+    /// The level to keep, in samples.
+    pub fn level(&self) -> usize {
+        let chunk = self.current.max(self.previous);
+        if chunk == 0 {
+            self.floor
+        } else {
+            self.floor.max(chunk + self.margin)
+        }
+    }
+}
 
 /// Runs the media of an established call until it ends.
 ///
@@ -500,8 +563,10 @@ pub fn run_call(
     let mut history: Vec<(Vec<u8>, usize)> = vec![(vec![0u8; max_frame], 0); redundancy + 1];
     let mut encoded = vec![0u8; max_frame];
     let mut frame_index: u32 = 0;
-    let low_water =
-        (opts.playback_low_water.as_secs_f64() * f64::from(audio.playback_rate)) as usize;
+    let mut playback_target = PlaybackTarget::new(
+        (opts.playback_low_water.as_secs_f64() * f64::from(audio.playback_rate)) as usize,
+        audio.playback_rate,
+    );
 
     let mut peer: Option<SocketAddr> = None;
     let mut stats = CallStats {
@@ -666,6 +731,8 @@ pub fn run_call(
 
         // 3. Playout.
         if !opts.echo {
+            let chunk = audio.counters.output_chunk_max.swap(0, Ordering::Relaxed);
+            let low_water = playback_target.observe(clock.elapsed(), chunk as usize);
             while audio.playback.occupied_len() < low_water.max(1) {
                 playout.next_frame(clock.elapsed(), &mut played);
                 if stats.first_audio_ms.is_none() && playout.stats().played > 0 {
@@ -783,6 +850,8 @@ pub fn run_call(
             stats.shrunk = js.shrunk;
             stats.underruns = audio.counters.underruns.load(Ordering::Relaxed);
             stats.overruns = audio.counters.overruns.load(Ordering::Relaxed);
+            stats.playback_target_ms =
+                playback_target.level() as f64 * 1000.0 / f64::from(audio.playback_rate);
             if let (Some(start), Some(now_cpu)) = (cpu_start, thread_cpu_time()) {
                 stats.cpu_pct =
                     Some((now_cpu - start).as_secs_f64() / elapsed.as_secs_f64().max(1e-3) * 100.0);
@@ -855,6 +924,36 @@ mod tests {
         // A lossy report in between restarts the count.
         assert_eq!(c.on_report(5, 45), Protection::Redundant);
         assert_eq!(c.on_report(0, 50), Protection::Redundant);
+    }
+
+    #[test]
+    fn playback_target_covers_the_device_chunk_and_forgets_a_one_off() {
+        let ms = Duration::from_millis;
+        // 48 kHz, 10 ms floor (480 samples), 5 ms margin (240).
+        let mut t = PlaybackTarget::new(480, 48_000);
+        assert_eq!(t.observe(ms(0), 0), 480, "no chunk seen: the floor");
+        assert_eq!(t.observe(ms(5), 200), 480, "small chunks: the floor");
+        // The device fills its whole buffer at start: 60 ms at once.
+        assert_eq!(t.observe(ms(10), 2880), 2880 + 240);
+        // Then it takes ~21 ms at a time; within two windows the fill is
+        // forgotten.
+        let mut at = 10;
+        assert_eq!(t.observe(ms(at + 21), 1024), 2880 + 240, "still remembered");
+        for _ in 0..120 {
+            at += 21;
+            t.observe(ms(at), 1024);
+        }
+        assert_eq!(t.level(), 1024 + 240, "the start-up fill aged out");
+        // A quiet spell (no playback taken) keeps the last chunk size for a
+        // window, then falls back to the floor.
+        t.observe(ms(at + 1000), 0);
+        assert_eq!(t.level(), 1024 + 240);
+        t.observe(ms(at + 2000), 0);
+        assert_eq!(t.level(), 480);
+        // A floor above the chunks wins (the WAV clock: 10 ms chunks, a
+        // 20 ms floor).
+        let mut w = PlaybackTarget::new(960, 48_000);
+        assert_eq!(w.observe(ms(0), 480), 960);
     }
 
     #[test]
