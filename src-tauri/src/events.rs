@@ -22,12 +22,12 @@ pub const AUDIO_LEVELS: &str = "audio-levels";
 /// How often the call's level meters may change. Each change costs the web
 /// view a rendering pass (style, layout, paint, and GTK's copy to the
 /// screen: ~2.5 ms of CPU across the two processes without a GPU), so the
-/// rate is most of what the meters cost. Five a second brings a call with
-/// someone talking to about its 8 % budget (bench/RESULTS.md, desktop app:
-/// 9.5 % of a core at ten a second, ~8.1 % at five); each update shows the
-/// loudest frame since the last one, so no syllable is missed. Signal
-/// Desktop polls its call levels every 250 ms.
-pub const CALL_LEVELS_INTERVAL: Duration = Duration::from_millis(200);
+/// rate is most of what the meters cost (bench/RESULTS.md, desktop app: a
+/// talking call took 9.5 % of a core at ten a second, ~8.1 % at five).
+/// Four a second, the rate at which Signal Desktop polls its call levels;
+/// each update shows the loudest frame since the last one, so no syllable
+/// is missed, and the UI's once-a-second redraw rides on one of them.
+pub const CALL_LEVELS_INTERVAL: Duration = Duration::from_millis(250);
 /// The mic test in settings answers faster: it runs only while someone
 /// watches it, outside calls.
 pub const MIC_TEST_LEVELS_INTERVAL: Duration = Duration::from_millis(100);

@@ -1,7 +1,7 @@
 // The whole UI in jsdom over a scripted backend: the real App, views and
 // Api wrappers, driven through clicks, key presses and Rust-shaped events.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { App } from "./app";
+import { App, TICK_SLACK_MS } from "./app";
 import { FakeBackend, FakeRinger, settle } from "./test/backend";
 import { active, ended, snap, stats } from "./test/fixtures";
 
@@ -218,17 +218,26 @@ describe("outgoing call", () => {
     expect(must("call-status").textContent).toBe("In call with bob.");
     now += 65_000;
     backend.emit("call-stats", stats({ lossPct: 9 }));
+    // Stats wait for the next redraw; a meter update brings it.
+    expect(must("call-timer").textContent).toBe("0:00");
+    backend.emit("audio-levels", { mic: 0.5, speaker: 0.25 });
     expect(must("call-timer").textContent).toBe("1:05");
     expect(must("stat-rtt").textContent).toBe("40 ms");
     expect(must("quality").dataset.level).toBe("poor");
     expect(must("quality").textContent).toBe("Poor connection: loss 9.0 %");
-    // Levels move the meters and nothing else: the timer waits for its tick.
-    now += 2_000;
-    backend.emit("audio-levels", { mic: 0.5, speaker: 0.25 });
     expect(must<HTMLMeterElement>("mic-level").value).toBe(0.5);
     expect(must<HTMLMeterElement>("speaker-level").value).toBe(0.25);
     expect(must("mic-level").getAttribute("aria-valuetext")).toBe("50 %");
-    expect(must("call-timer").textContent).toBe("1:05");
+    // Within the same second, levels move the meters and nothing else.
+    now += 500;
+    must("call-timer").textContent = "(not redrawn)";
+    backend.emit("audio-levels", { mic: 0.2, speaker: 0.25 });
+    expect(must<HTMLMeterElement>("mic-level").value).toBe(0.2);
+    expect(must("call-timer").textContent).toBe("(not redrawn)");
+    // The first update in the next second redraws the timer.
+    now += 500;
+    backend.emit("audio-levels", { mic: 0.3, speaker: 0.25 });
+    expect(must("call-timer").textContent).toBe("1:06");
 
     must<HTMLButtonElement>("mute").click();
     await settle();
@@ -250,26 +259,42 @@ describe("outgoing call", () => {
     await boot();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
-      backend.emitCall(active({ activeSince: now }));
+      const start = now;
+      backend.emitCall(active({ activeSince: start }));
+      expect(must("quality").dataset.level).toBe("unknown");
+      // Stats are drawn by the next redraw: with the meters still, the tick
+      // just after the call's next whole second.
+      now = start + 300;
       backend.emit("call-stats", stats());
+      expect(must("quality").dataset.level).toBe("unknown");
+      const slack = TICK_SLACK_MS;
+      now = start + 1_000 + slack - 1;
+      vi.advanceTimersByTime(1_000 + slack - 1);
+      expect(must("quality").dataset.level).toBe("unknown");
+      now = start + 1_000 + slack;
+      vi.advanceTimersByTime(1);
       expect(must("quality").dataset.level).toBe("good");
-      now += 2_000;
+      expect(must("call-timer").textContent).toBe("0:01");
+      // Every second after that, without meters or stats.
+      now = start + 2_000 + slack;
       vi.advanceTimersByTime(1_000);
       expect(must("call-timer").textContent).toBe("0:02");
       // No stats for more than 3 s: the indicator says it does not know.
-      now += 2_000;
-      vi.advanceTimersByTime(1_000);
+      now = start + 4_000 + slack;
+      vi.advanceTimersByTime(2_000);
       expect(must("call-timer").textContent).toBe("0:04");
       expect(must("quality").dataset.level).toBe("unknown");
-      // Stats arriving redraw at once and push the next tick back a second.
-      now += 500;
+      // A meter update after new stats redraws at once and moves the tick
+      // to just after the next whole second.
+      now = start + 4_000 + slack + 100;
       backend.emit("call-stats", stats());
+      backend.emit("audio-levels", { mic: 0.4, speaker: 0 });
       expect(must("quality").dataset.level).toBe("good");
-      now += 900;
-      vi.advanceTimersByTime(900);
+      vi.advanceTimersByTime(1_000 - slack - 100);
+      now = start + 5_000;
       expect(must("call-timer").textContent).toBe("0:04");
-      now += 100;
-      vi.advanceTimersByTime(100);
+      now = start + 5_000 + slack;
+      vi.advanceTimersByTime(slack);
       expect(must("call-timer").textContent).toBe("0:05");
     } finally {
       vi.useRealTimers();

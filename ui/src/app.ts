@@ -5,6 +5,7 @@
 import type { Api } from "./api/commands";
 import { CommandError } from "./api/commands";
 import { subscribe, type BackendEvent, type Listen } from "./api/events";
+import { elapsedSecs } from "./logic/format";
 import { shortcut } from "./logic/shortcuts";
 import { callAnnouncement, initialState, reduce, screenOf, type Action, type Screen, type State, type Tab } from "./logic/state";
 import { mountInCall, mountOutgoing } from "./ui/call";
@@ -34,6 +35,9 @@ const TABS: { tab: Tab; label: string }[] = [
   { tab: "help", label: "Help" },
 ];
 
+/** How long after a whole second of the call the fallback redraw comes. */
+export const TICK_SLACK_MS = 300;
+
 export class App {
   state: State = initialState();
   private readonly api: Api;
@@ -62,6 +66,10 @@ export class App {
   private ringSound = true;
   private ringing = false;
   private tick: ReturnType<typeof setTimeout> | null = null;
+  /** The whole second of the call the screen last showed (-1: not in a call). */
+  private shownSecond = -1;
+  /** Call stats have changed the state and wait for the next redraw. */
+  private statsPending = false;
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
   private unlisten: (() => void) | null = null;
   private readonly listen: Listen;
@@ -161,12 +169,25 @@ export class App {
 
   onEvent(e: BackendEvent): void {
     if (e.name === "audio-levels") {
-      // Up to 5 a second in a call and 10 in the mic test, and they move only the
-      // meters: update those alone (the web view then repaints just them).
+      // Up to 4 a second in a call and 10 in the mic test. Usually they move
+      // only the meters, and only those are updated (the web view then
+      // repaints just them). But in a call, the first update after the timer
+      // passes a whole second, or after new stats, redraws the whole view:
+      // the once-a-second redraw rides on a meter update, and the web view
+      // paints one frame for both instead of two.
+      const next = reduce(this.state, { type: "event", event: e, now: this.now() });
+      const moved = next !== this.state;
+      this.state = next;
+      if (this.statsPending || this.callSecond(next) !== this.shownSecond) this.render();
+      else if (moved) this.view?.showLevels?.(next);
+      return;
+    }
+    if (e.name === "call-stats" && this.state.call?.state === "active") {
+      // Once a second; shown with the next meter update or the tick (below).
       const next = reduce(this.state, { type: "event", event: e, now: this.now() });
       if (next === this.state) return;
       this.state = next;
-      this.view?.showLevels?.(next);
+      this.statsPending = true;
       return;
     }
     const before = this.state;
@@ -412,21 +433,35 @@ export class App {
       else this.ringer.stop();
     }
 
-    // In a call the view is redrawn at least once a second (timer, stale
-    // stats). Every render re-arms that tick, so the stats that Rust sends
-    // once a second and the tick share one redraw instead of making two at
-    // different moments: each redraw costs the web view a frame, which
-    // without a GPU is most of its CPU in a call.
+    // In a call the view is redrawn once a second (timer, new or stale
+    // stats). While someone talks, a meter update does it (see onEvent);
+    // this tick, just after the call's next whole second, is for when the
+    // meters are still. Its slack is longer than the meters' 250 ms, so
+    // when they move one of them comes first. Each redraw costs the web
+    // view a frame, which without a GPU is most of its CPU in a call.
+    this.shownSecond = this.callSecond(s);
+    this.statsPending = false;
     if (this.tick !== null) {
       clearTimeout(this.tick);
       this.tick = null;
     }
     if (s.call !== null && s.call.state !== "ringing-out") {
-      this.tick = setTimeout(() => {
-        this.tick = null;
-        this.render();
-      }, 1000);
+      const c = s.call;
+      const into = c.state === "active" && c.activeSince !== null ? Math.max(0, this.now() - c.activeSince) % 1000 : 0;
+      this.tick = setTimeout(
+        () => {
+          this.tick = null;
+          this.render();
+        },
+        1000 - into + TICK_SLACK_MS,
+      );
     }
+  }
+
+  /** The whole seconds the call has been active, or -1 outside an active call. */
+  private callSecond(s: State): number {
+    const c = s.call;
+    return c !== null && c.state === "active" ? elapsedSecs(c.activeSince, this.now()) : -1;
   }
 
   private renderOverlays(s: State): void {

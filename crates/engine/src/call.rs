@@ -142,8 +142,8 @@ impl Default for CallOptions {
 /// thread that polls them (stored as `f32` bits; 0 = silence, 1 = full
 /// scale). Writing is one relaxed `fetch_max` per frame: for the
 /// non-negative floats stored here the bit patterns order as the values do.
-/// A meter that polls every 200 ms thus shows the loudest of the ten frames
-/// since its last look, not whichever frame came last.
+/// A meter that polls every 250 ms thus shows the loudest of the twelve or
+/// thirteen frames since its last look, not whichever frame came last.
 #[derive(Debug, Default)]
 pub struct Levels {
     mic: AtomicU32,
@@ -415,9 +415,13 @@ pub struct CallReport {
 /// How long the loop waits at most for the socket or the sound device.
 ///
 /// The device side rings [`crate::audio::AudioWake`] every time it moves
-/// samples, so this only bounds how late a hang-up flag, a timer or a
-/// device that never rings is noticed.
-const MAX_WAIT: Duration = Duration::from_millis(10);
+/// samples (a sound server every ~21 ms, the WAV clock every 10 ms) and the
+/// peer's packets come every 20 ms, and the wait also ends at the session's
+/// next timer; so this only bounds how late a hang-up flag or a device that
+/// stopped ringing is noticed. At 10 ms, a third of the loop's wake-ups in
+/// a call through PipeWire were this timeout firing between two bursts of
+/// events, each one a context switch for nothing.
+const MAX_WAIT: Duration = Duration::from_millis(50);
 /// Datagrams read per turn of the loop at most.
 const MAX_DATAGRAMS_PER_TURN: usize = 32;
 /// Poll token of the call socket.
@@ -616,7 +620,13 @@ pub fn run_call(
         let wait = if socket_backlog {
             Duration::ZERO
         } else {
-            MAX_WAIT
+            // At least 1 ms: a deadline that handling did not move cannot
+            // turn the loop into a spin.
+            let now = clock.now();
+            session.poll_timeout().map_or(MAX_WAIT, |t| {
+                t.saturating_duration_since(now)
+                    .clamp(Duration::from_millis(1), MAX_WAIT)
+            })
         };
         match poll.poll(&mut events, Some(wait)) {
             Ok(()) => {}
