@@ -43,6 +43,8 @@ def by_process(d):
 
 def threads(d, n=6):
     parts = list(d.items())[:n]
+    if not parts:
+        return "none measurably busy"
     return ", ".join(f"`{name}` {pct:.1f} %" for name, pct in parts)
 
 
