@@ -36,6 +36,13 @@ try {
   // at 100 % and 200 % zoom and in the narrowest window at 200 %, both
   // labels and meters must lie inside it, no label may be cut, and the
   // meters must keep a usable width.
+  // The call screen fits the default window (tauri.conf.json: 960 × 680)
+  // with live stats in it: nothing to scroll to, and no overlay scrollbar
+  // for WebKit to animate when the call starts (style.css, .timer).
+  const [scrollHeight, innerW, innerH] = await wd.execute(
+    "return [document.documentElement.scrollHeight, innerWidth, innerHeight]");
+  assert.deepEqual([innerW, innerH], [960, 680], "the window has its default size");
+  assert.ok(scrollHeight <= innerH, `the call screen is ${scrollHeight} px tall in a ${innerH} px window`);
   const misfits = await wd.execute(`
     const box = document.querySelector(".meters");
     const screen = document.querySelector(".call-screen");
