@@ -12,10 +12,7 @@ artifacts=${PQVOICE_TEST_ARTIFACTS:-$E2E_DIR/artifacts}
 app=$(e2e_app_binary)
 
 e2e_start_registry
-e2e_cli "$E2E_DIR/bot" register bot >/dev/null
-e2e_cli_bg "$E2E_DIR/bot.log" "$E2E_DIR/bot" echo-bot
-for _ in $(seq 100); do grep -q "ready" "$E2E_DIR/bot.log" && break; sleep 0.1; done
-grep -q "ready" "$E2E_DIR/bot.log" || { cat "$E2E_DIR/bot.log" >&2; exit 1; }
+e2e_start_echo_bot
 
 e2e_start_driver PQVOICE_REGISTRY_URL="$REGISTRY_URL" PQVOICE_PROFILE="$E2E_DIR/app" PQVOICE_AUDIO=null
 if ! node scripts/e2e/app-call-bot.mjs "$DRIVER_URL" "$app" "$REGISTRY_URL" "$artifacts"; then

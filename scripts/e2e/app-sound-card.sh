@@ -17,22 +17,11 @@ app=$(e2e_app_binary)
 fail() { echo "app-sound-card: $*" >&2; tail -n 40 "$E2E_DIR/tauri-driver.log" >&2; exit 1; }
 
 e2e_start_registry
-e2e_cli "$E2E_DIR/bot" register bot >/dev/null
-e2e_cli_bg "$E2E_DIR/bot.log" "$E2E_DIR/bot" echo-bot
-for _ in $(seq 100); do grep -q "ready" "$E2E_DIR/bot.log" && break; sleep 0.1; done
-grep -q "ready" "$E2E_DIR/bot.log" || { cat "$E2E_DIR/bot.log" >&2; exit 1; }
+e2e_start_echo_bot
 
 # 150 ms beeps at 440 Hz every 500 ms (a steady tone would be taken for
 # noise by the noise suppressor), played into the sound card in a loop.
-python3 - "$E2E_DIR/beeps.wav" <<'PY'
-import math, struct, sys, wave
-rate = 48000
-with wave.open(sys.argv[1], "wb") as w:
-    w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
-    w.writeframes(b"".join(
-        struct.pack("<h", int(12000 * math.sin(2 * math.pi * 440 * i / rate)) if (i % (rate // 2)) < rate * 15 // 100 else 0)
-        for i in range(rate * 5)))
-PY
+e2e_beeps "$E2E_DIR/beeps.wav" 5 0 5 12000
 (while :; do paplay "$E2E_DIR/beeps.wav" || sleep 1; done) &
 E2E_PIDS+=($!)
 

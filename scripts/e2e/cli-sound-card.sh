@@ -19,17 +19,8 @@ fail() { echo "cli-sound-card: $*" >&2; for f in "$E2E_DIR"/*.log; do echo "--- 
 e2e_start_registry
 e2e_cli "$E2E_DIR/alice" register alice >/dev/null
 e2e_cli "$E2E_DIR/bob" register bob >/dev/null
-# Beeps of 150 ms every 500 ms from 1 s to 7 s, 48 kHz mono.
-python3 - "$E2E_DIR/tone.wav" <<'PY'
-import math, struct, sys, wave
-rate, n = 48000, 48000 * 8
-def beep(i):
-    t = i / rate
-    return t >= 1.0 and t < 7.0 and (t - 1.0) % 0.5 < 0.15
-with wave.open(sys.argv[1], "wb") as w:
-    w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
-    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)) if beep(i) else 0) for i in range(n)))
-PY
+# Twelve beeps, from 1 s to 7 s of an 8 s file.
+e2e_beeps "$E2E_DIR/tone.wav" 8 1 7 8000
 
 dsp_off=(--aec false --ns off --agc false)
 e2e_cli_bg "$E2E_DIR/answer.log" "$E2E_DIR/bob" answer --listen 127.0.0.1:0 \

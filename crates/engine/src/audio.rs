@@ -474,21 +474,18 @@ fn device_config(
     input: bool,
 ) -> Result<(cpal::StreamConfig, cpal::SampleFormat), String> {
     use cpal::traits::DeviceTrait;
-    let (default, ranges) = if input {
-        let d = dev.default_input_config().map_err(|e| e.to_string())?;
-        let r: Vec<_> = dev
-            .supported_input_configs()
-            .map(|r| r.collect())
-            .unwrap_or_default();
-        (d, r)
+    let default = if input {
+        dev.default_input_config()
     } else {
-        let d = dev.default_output_config().map_err(|e| e.to_string())?;
-        let r: Vec<_> = dev
-            .supported_output_configs()
-            .map(|r| r.collect())
-            .unwrap_or_default();
-        (d, r)
-    };
+        dev.default_output_config()
+    }
+    .map_err(|e| e.to_string())?;
+    let ranges: Vec<_> = if input {
+        dev.supported_input_configs().map(|r| r.collect())
+    } else {
+        dev.supported_output_configs().map(|r| r.collect())
+    }
+    .unwrap_or_default();
     Ok(choose_config(&default, &ranges, device_buffer(input)))
 }
 
@@ -570,20 +567,20 @@ fn cpal_streams(
         reason,
     };
 
-    let in_cfg = device_config(&in_dev, true).map_err(|e| dev_err(&in_dev, e))?;
-    let out_cfg = device_config(&out_dev, false).map_err(|e| dev_err(&out_dev, e))?;
-    let cap_rate = in_cfg.0.sample_rate.0;
-    let play_rate = out_cfg.0.sample_rate.0;
+    let (in_cfg, in_format) = device_config(&in_dev, true).map_err(|e| dev_err(&in_dev, e))?;
+    let (out_cfg, out_format) = device_config(&out_dev, false).map_err(|e| dev_err(&out_dev, e))?;
+    let cap_rate = in_cfg.sample_rate.0;
+    let play_rate = out_cfg.sample_rate.0;
     // Playback starts from an empty ring and plays silence until the engine
     // has decoded something: counted underruns until then are expected.
-    let (in_stream, cap_rx) = with_buffer_fallback(&in_cfg.0, |cfg| match in_cfg.1 {
+    let (in_stream, cap_rx) = with_buffer_fallback(&in_cfg, |cfg| match in_format {
         cpal::SampleFormat::F32 => build_input::<f32>(&in_dev, cfg, counters),
         cpal::SampleFormat::I16 => build_input::<i16>(&in_dev, cfg, counters),
         cpal::SampleFormat::U16 => build_input::<u16>(&in_dev, cfg, counters),
         f => Err(BuildError::Format(f)),
     })
     .map_err(|e| dev_err(&in_dev, e.to_string()))?;
-    let (out_stream, play_tx) = with_buffer_fallback(&out_cfg.0, |cfg| match out_cfg.1 {
+    let (out_stream, play_tx) = with_buffer_fallback(&out_cfg, |cfg| match out_format {
         cpal::SampleFormat::F32 => build_output::<f32>(&out_dev, cfg, counters),
         cpal::SampleFormat::I16 => build_output::<i16>(&out_dev, cfg, counters),
         cpal::SampleFormat::U16 => build_output::<u16>(&out_dev, cfg, counters),

@@ -85,6 +85,33 @@ with wave.open(path, "wb") as w:
 PY
 }
 
+# e2e_beeps FILE SECONDS FROM TO AMPLITUDE: a mono 48 kHz WAV, SECONDS
+# long, silent except for 150 ms beeps at 440 Hz every 500 ms from FROM to
+# TO seconds, peaking at AMPLITUDE (of 32767).
+e2e_beeps() {
+  python3 - "$@" <<'PY'
+import math, struct, sys, wave
+path, secs, start, end, amp = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+rate = 48000
+def beep(i):
+    t = i / rate
+    return start <= t < end and (t - start) % 0.5 < 0.15
+with wave.open(path, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
+    w.writeframes(b"".join(struct.pack("<h", int(amp * math.sin(2 * math.pi * 440 * i / rate)) if beep(i) else 0)
+                           for i in range(int(rate * secs))))
+PY
+}
+
+# e2e_start_echo_bot: registers `bot` and runs `pqvoice echo-bot` for it
+# (profile $E2E_DIR/bot, log $E2E_DIR/bot.log) until it says it is ready.
+e2e_start_echo_bot() {
+  e2e_cli "$E2E_DIR/bot" register bot >/dev/null
+  e2e_cli_bg "$E2E_DIR/bot.log" "$E2E_DIR/bot" echo-bot
+  for _ in $(seq 100); do grep -q "ready" "$E2E_DIR/bot.log" && break; sleep 0.1; done
+  grep -q "ready" "$E2E_DIR/bot.log" || { cat "$E2E_DIR/bot.log" >&2; return 1; }
+}
+
 # e2e_app_binary: the desktop binary, which must embed ui/dist.
 e2e_app_binary() {
   local app=$PWD/target/debug/pqvoice-desktop
