@@ -91,6 +91,8 @@ pub const MAX_ANSWER_LEN: usize = 2
     + 8
     + HYBRID_SIGNATURE_ENCODED_LEN;
 
+/// Version byte and kind byte that start every offer and answer.
+const HEADER_LEN: usize = 2;
 const KIND_OFFER: u8 = b'O';
 const KIND_ANSWER: u8 = b'A';
 const OFFER_HASH_LABEL: &[u8] = b"pqvoice/offer-hash/v1";
@@ -313,6 +315,12 @@ fn labelled_hash(label: &[u8], body: &[u8]) -> [u8; 32] {
 }
 
 /// Splits `bytes` into (body, signature) and checks the header bytes.
+///
+/// The body is what the signature covers, header included. The header
+/// bytes are read from `bytes`, and a message that is only a signature
+/// long would pass that check with an empty body, so the body itself must
+/// be long enough to hold the header: callers then parse
+/// [`fields_after_header`] and never slice past the end.
 fn split_signed(bytes: &[u8], kind: u8) -> Result<(&[u8], HybridSignature), HandshakeError> {
     match bytes.first() {
         None => return Err(HandshakeError::Malformed("empty message")),
@@ -326,10 +334,19 @@ fn split_signed(bytes: &[u8], kind: u8) -> Result<(&[u8], HybridSignature), Hand
         .len()
         .checked_sub(HYBRID_SIGNATURE_ENCODED_LEN)
         .ok_or(HandshakeError::Malformed("too short"))?;
+    if body_len < HEADER_LEN {
+        return Err(HandshakeError::Malformed("too short"));
+    }
     let (body, sig) = bytes.split_at(body_len);
     let sig =
         HybridSignature::from_bytes(sig).map_err(|_| HandshakeError::Malformed("signature"))?;
     Ok((body, sig))
+}
+
+/// The signed fields that follow the version and kind bytes.
+fn fields_after_header(body: &[u8]) -> Result<&[u8], HandshakeError> {
+    body.get(HEADER_LEN..)
+        .ok_or(HandshakeError::Malformed("too short"))
 }
 
 /// What the caller puts into an offer besides keys.
@@ -416,7 +433,7 @@ impl Offer {
             return Err(HandshakeError::Malformed("offer too long"));
         }
         let (body, signature) = split_signed(bytes, KIND_OFFER)?;
-        let mut r = Reader::new(&body[2..]);
+        let mut r = Reader::new(fields_after_header(body)?);
         let call_id = CallId(
             r.array()
                 .ok_or(HandshakeError::Malformed("truncated call id"))?,
@@ -760,7 +777,7 @@ impl Answer {
             return Err(HandshakeError::Malformed("answer too long"));
         }
         let (body, signature) = split_signed(bytes, KIND_ANSWER)?;
-        let mut r = Reader::new(&body[2..]);
+        let mut r = Reader::new(fields_after_header(body)?);
         let call_id = CallId(
             r.array()
                 .ok_or(HandshakeError::Malformed("truncated call id"))?,

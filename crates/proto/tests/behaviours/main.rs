@@ -10,6 +10,7 @@ mod constant_packet_size;
 mod handshake_blob_text;
 mod handshake_mitm_key_substitution;
 mod handshake_replayed_offer;
+mod handshake_short_body;
 mod handshake_success;
 mod handshake_wrong_signature;
 mod identity;
