@@ -35,10 +35,13 @@ fn parse_key(bytes: &[u8]) -> Result<PublicIdentity, AppError> {
     })
 }
 
+fn verify_error() -> AppError {
+    AppError::new(ErrorCode::InvalidSignature, "signature does not verify")
+}
+
 fn verify(key: &PublicIdentity, domain: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), AppError> {
-    let bad = || AppError::new(ErrorCode::InvalidSignature, "signature does not verify");
-    let sig = HybridSignature::from_bytes(sig).map_err(|_| bad())?;
-    key.verify(domain, msg, &sig).map_err(|_| bad())
+    let sig = HybridSignature::from_bytes(sig).map_err(|_| verify_error())?;
+    key.verify(domain, msg, &sig).map_err(|_| verify_error())
 }
 
 fn unknown_user() -> AppError {
@@ -84,44 +87,50 @@ pub async fn register(
 }
 
 /// `POST /auth/challenge`: a fresh challenge to sign.
+///
+/// Any well-formed name gets one, without a database read, so neither the
+/// answer nor its timing tells whether the name is registered.
 pub async fn challenge(
     State(state): State<AppState>,
     Body(req): Body<ChallengeRequest>,
-) -> Result<Json<ChallengeResponse>, AppError> {
-    if state.store.user(&req.username).await?.is_none() {
-        return Err(unknown_user());
-    }
+) -> Json<ChallengeResponse> {
     let expires_at = unix_now() + state.config.challenge_ttl.as_secs();
     let challenge = state.auth.issue_challenge(&req.username, expires_at);
-    Ok(Json(ChallengeResponse {
+    Json(ChallengeResponse {
         challenge,
         expires_at,
-    }))
+    })
 }
 
-/// `POST /auth/token`: a bearer token for a signed challenge.
+/// `POST /auth/token`: a bearer token for a challenge signed, with this
+/// registry's origin, by the account's key.
 pub async fn token(
     State(state): State<AppState>,
     Body(req): Body<SignInRequest>,
 ) -> Result<Json<SignInResponse>, AppError> {
     let now = unix_now();
-    let user = state
-        .store
-        .user(&req.username)
-        .await?
-        .ok_or_else(unknown_user)?;
+    state.auth.check_origin(&req.origin)?;
     // Spend the challenge before checking the signature: a wrong guess
     // burns it, so each challenge allows one attempt.
     state
         .auth
         .take_challenge(&req.username, &req.challenge, now)?;
+    // An unknown name fails exactly as a wrong signature does, so sign-in
+    // does not tell which names exist.
+    let user = state
+        .store
+        .user(&req.username)
+        .await?
+        .ok_or_else(verify_error)?;
     let key = parse_key(&user.identity_key)?;
-    let msg = sign_in_message(&req.username, &req.challenge);
+    let msg = sign_in_message(&req.username, &req.origin, &req.challenge);
     verify(&key, SIGN_IN_DOMAIN, &msg, req.signature.as_bytes())?;
     let expires_at = now + state.config.token_ttl.as_secs();
     metrics::SIGN_INS.inc();
     Ok(Json(SignInResponse {
-        token: state.auth.issue_token(&req.username, expires_at),
+        token: state
+            .auth
+            .issue_token(&req.username, &user.identity_key, expires_at),
         expires_at,
     }))
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
+use proto::signaling::Origin;
 use serde::Deserialize;
 
 /// Everything the server needs to run.
@@ -26,6 +27,10 @@ pub struct Config {
     pub ring_timeout: Duration,
     /// How long a sign-in challenge stays valid.
     pub challenge_ttl: Duration,
+    /// The origins (`scheme://host:port`) clients reach this registry by;
+    /// a sign-in must be signed for one of them. Empty: this machine at
+    /// the listening scheme and port (see [`crate::auth::OriginPolicy`]).
+    pub origins: Vec<Origin>,
     /// How long a bearer token stays valid.
     pub token_ttl: Duration,
     /// How long an active call survives a party's lost connection before
@@ -60,6 +65,7 @@ impl Config {
             tls: None,
             ring_timeout: Duration::from_secs(45),
             challenge_ttl: Duration::from_secs(60),
+            origins: Vec::new(),
             token_ttl: Duration::from_secs(12 * 3600),
             disconnect_grace: Duration::from_secs(30),
             finished_call_retention: Duration::from_secs(10),
@@ -99,6 +105,14 @@ pub struct Args {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "PQVOICE_REGISTRY_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// A URL clients use to reach this registry, such as
+    /// https://voice.example.org; sign-ins signed for any other origin are
+    /// refused. Repeat it (or separate with commas) for several. Set it
+    /// behind a reverse proxy or when clients use a DNS name [default:
+    /// localhost, loopback, this machine's addresses and host name, at the
+    /// listening port and scheme].
+    #[arg(long, env = "PQVOICE_REGISTRY_ORIGIN", value_delimiter = ',')]
+    pub origin: Vec<String>,
     /// Seconds a call rings before it is missed [default: 45].
     #[arg(long, env = "PQVOICE_REGISTRY_RING_TIMEOUT_SECS")]
     pub ring_timeout_secs: Option<u64>,
@@ -142,6 +156,7 @@ struct FileConfig {
     db: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    origin: Option<Vec<String>>,
     ring_timeout_secs: Option<u64>,
     token_ttl_secs: Option<u64>,
     disconnect_grace_secs: Option<u64>,
@@ -176,6 +191,17 @@ impl Args {
             (None, None) => None,
             _ => anyhow::bail!("tls_cert and tls_key must be given together"),
         };
+        let origins = if self.origin.is_empty() {
+            file.origin.unwrap_or_default()
+        } else {
+            self.origin
+        };
+        c.origins = origins
+            .iter()
+            .map(|url| {
+                Origin::from_url(url.trim()).map_err(|e| anyhow::anyhow!("origin {url:?}: {e}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
         if let Some(s) = self.ring_timeout_secs.or(file.ring_timeout_secs) {
             c.ring_timeout = Duration::from_secs(s);
         }
@@ -241,6 +267,48 @@ mod tests {
         assert_eq!(c.ring_timeout, Duration::from_secs(5));
         assert_eq!(c.rate_per_ip, 9);
         assert_eq!(c.burst_per_ip, 200);
+    }
+
+    #[test]
+    fn origins_come_from_flags_or_the_file_in_canonical_form() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.toml");
+        std::fs::write(&path, "origin = [\"https://Voice.Example.org/\"]\n").expect("write");
+        let file = path.to_str().expect("utf-8 path");
+        let c = Args::parse_from(["pqvoice-registry", "--config", file])
+            .resolve()
+            .expect("valid config");
+        let names: Vec<&str> = c.origins.iter().map(Origin::as_str).collect();
+        assert_eq!(names, ["https://voice.example.org:443"]);
+        let c = Args::parse_from([
+            "pqvoice-registry",
+            "--config",
+            file,
+            "--origin",
+            "https://a.example",
+            "--origin",
+            "http://b.example:8080,http://[::1]:5001",
+        ])
+        .resolve()
+        .expect("valid config");
+        let names: Vec<&str> = c.origins.iter().map(Origin::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "https://a.example:443",
+                "http://b.example:8080",
+                "http://[::1]:5001"
+            ]
+        );
+        assert!(
+            Args::parse_from(["pqvoice-registry", "--origin", "ftp://x.example"])
+                .resolve()
+                .is_err()
+        );
+        let c = Args::parse_from(["pqvoice-registry"])
+            .resolve()
+            .expect("defaults");
+        assert!(c.origins.is_empty());
     }
 
     #[test]

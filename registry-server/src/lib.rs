@@ -45,7 +45,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub use config::Config;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, OriginPolicy};
 use crate::error::AppError;
 use crate::hub::{Hub, HubConfig};
 use crate::limits::{Limits, PeerAddr};
@@ -114,11 +114,12 @@ impl AppState {
             config.rate_per_account,
             config.burst_per_account,
         ));
+        let origins = OriginPolicy::new(&config.origins, config.listen, config.tls.is_some());
         let (shutdown, _) = watch::channel(false);
         let state = Self {
             store,
             hub,
-            auth: Arc::new(Auth::new(secret)),
+            auth: Arc::new(Auth::new(secret, origins)),
             limits,
             config: Arc::new(config),
             shutdown,
@@ -239,6 +240,12 @@ impl Server {
         let tcp = tokio::net::TcpListener::bind(config.listen).await?;
         let listener = net::CappedListener::new(tcp, config.max_connections, tls)?;
         let addr = axum::serve::Listener::local_addr(&listener)?;
+        // Sign-ins name the port clients connect to, known only now for
+        // port 0.
+        let config = Config {
+            listen: addr,
+            ..config
+        };
         let state = AppState::new(config, Arc::clone(&store) as Arc<dyn Store>).await?;
         let router = app(state.clone());
         let mut stop = state.shutdown.subscribe();

@@ -7,8 +7,12 @@
 //! directly rather than through `tower_governor` so that a refusal is the
 //! same JSON error body as every other error, and so that the account
 //! limiter can run after token verification.
+//!
+//! The per-IP bucket of an IPv6 client is its /64: one host is normally
+//! handed a whole /64 and can pick any address in it, so counting single
+//! addresses would give it 2^64 buckets.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -28,6 +32,18 @@ use crate::metrics;
 /// The peer address of a connection, whatever listener accepted it.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
+
+/// The key of `ip`'s per-IP bucket: an IPv4 address as it is (also when
+/// it arrives IPv4-mapped on an IPv6 socket), an IPv6 address cut to its /64.
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
 
 /// The two keyed rate limiters.
 pub struct Limits {
@@ -61,10 +77,10 @@ impl Limits {
         }
     }
 
-    /// Spends one request of `ip`'s budget.
+    /// Spends one request of the budget of `ip` (of its /64 for IPv6).
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), AppError> {
         match &self.per_ip {
-            Some(l) if l.check_key(&ip).is_err() => Err(limited()),
+            Some(l) if l.check_key(&rate_key(ip)).is_err() => Err(limited()),
             _ => Ok(()),
         }
     }
@@ -110,7 +126,10 @@ pub async fn ip_limit(State(state): State<AppState>, req: Request, next: Next) -
 
 /// A signed-in user, taken from `Authorization: Bearer <token>`.
 ///
-/// Extracting it also spends one request of the account's rate budget.
+/// The token must be genuine, unexpired and issued for the account's
+/// current identity key: one read of the account per request, so that a
+/// key rotation revokes every token of the old key at once. Extracting it
+/// also spends one request of the account's rate budget.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Username);
 
@@ -129,7 +148,14 @@ impl FromRequestParts<AppState> for AuthUser {
                     "missing Authorization: Bearer token",
                 )
             })?;
-        let user = state.auth.check_token(token.trim(), crate::unix_now())?;
+        let (user, tag) = state.auth.check_token(token.trim(), crate::unix_now())?;
+        let current = state.store.user(&user).await?;
+        if current.is_none_or(|record| crate::auth::key_tag(&record.identity_key) != tag) {
+            return Err(AppError::new(
+                ErrorCode::Unauthorized,
+                "token was issued for a key this account no longer has; sign in again",
+            ));
+        }
         state.limits.check_account(&user)?;
         Ok(Self(user))
     }
@@ -184,3 +210,39 @@ pub fn path_segment<T>(
 
 /// Shared handle type for the limiters.
 pub type SharedLimits = Arc<Limits>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn two_addresses_in_one_ipv6_64_share_a_bucket() {
+        let limits = Limits::new(1, 2, 0, 0);
+        // Two requests of burst from one address of the /64 ...
+        assert!(limits.check_ip(ip("2001:db8:1:2::1")).is_ok());
+        assert!(limits.check_ip(ip("2001:db8:1:2::1")).is_ok());
+        // ... leave nothing for another address of the same /64 ...
+        let e = limits
+            .check_ip(ip("2001:db8:1:2:ffff:eeee:dddd:cccc"))
+            .expect_err("same /64, same bucket");
+        assert_eq!(e.code(), ErrorCode::RateLimited);
+        // ... while the next /64 and IPv4 addresses have their own.
+        assert!(limits.check_ip(ip("2001:db8:1:3::1")).is_ok());
+        assert!(limits.check_ip(ip("192.0.2.1")).is_ok());
+        assert!(limits.check_ip(ip("192.0.2.2")).is_ok());
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_count_as_ipv4() {
+        assert_eq!(rate_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+        assert_ne!(
+            rate_key(ip("::ffff:192.0.2.1")),
+            rate_key(ip("::ffff:192.0.2.2"))
+        );
+        assert_eq!(rate_key(ip("2001:db8::1")), ip("2001:db8::"));
+    }
+}

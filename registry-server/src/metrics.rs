@@ -131,6 +131,7 @@ fn init_codes() {
         E::UsernameTaken,
         E::UnknownUser,
         E::InvalidChallenge,
+        E::WrongOrigin,
         E::Unauthorized,
         E::KeyMismatch,
         E::CallNotFound,

@@ -4,7 +4,10 @@
 //!
 //! * [`RegistryClient`]: the REST calls (register, sign in, look up users,
 //!   place, accept, reject and hang up calls). It signs in on first use by
-//!   signing a server challenge with the device's identity key, keeps the
+//!   signing a server challenge with the device's identity key, together
+//!   with the registry's origin taken from the configured URL (so a
+//!   registry that relays another one's challenge gets a signature the
+//!   other refuses), keeps the
 //!   bearer token, refreshes it before it expires and, when the registry
 //!   says a token is no longer valid (for example after a restart with a new
 //!   database), signs in again and retries once.
@@ -35,7 +38,7 @@ use proto::identity::IdentityKeyPair;
 use proto::signaling::{
     AcceptRequest, CallId, CallStatus, ChallengeRequest, ChallengeResponse, ClientMessage,
     ErrorBody, ErrorCode, HandshakeBlob, HangupRequest, IdentityKeyBytes, IncomingCalls,
-    InitiateRequest, PresenceInfo, REGISTER_DOMAIN, ROTATE_KEY_DOMAIN, RegisterRequest,
+    InitiateRequest, Origin, PresenceInfo, REGISTER_DOMAIN, ROTATE_KEY_DOMAIN, RegisterRequest,
     RegisterResponse, RejectRequest, RotateKeyRequest, SIGN_IN_DOMAIN, ServerEvent, SignInRequest,
     SignInResponse, SignatureBytes, UserInfo, UserList, Username, parse, register_message,
     rotate_key_message, sign_in_message,
@@ -167,6 +170,8 @@ pub struct RegistryClient {
     tls: Arc<rustls::ClientConfig>,
     /// `http(s)://host:port`, without a trailing slash.
     base: String,
+    /// The origin of `base`, signed at every sign-in.
+    origin: Origin,
     username: Username,
     identity: Arc<IdentityKeyPair>,
     token: Mutex<Option<(String, u64)>>,
@@ -228,6 +233,8 @@ impl RegistryClient {
         root_pem: Option<&[u8]>,
     ) -> Result<Self, RegistryError> {
         let base = base_url.trim_end_matches('/').to_owned();
+        // From the URL the user gave, never from anything a server says.
+        let origin = Origin::from_url(&base).map_err(|e| RegistryError::Config(e.detail))?;
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(RegistryError::Config(
                 "registry URL must start with http:// or https://".into(),
@@ -243,6 +250,7 @@ impl RegistryClient {
             http,
             tls,
             base,
+            origin,
             username,
             identity,
             token: Mutex::new(None),
@@ -336,13 +344,14 @@ impl RegistryClient {
                 },
             )
             .await?;
-        let msg = sign_in_message(&self.username, &ch.challenge);
+        let msg = sign_in_message(&self.username, &self.origin, &ch.challenge);
         let sig = self.identity.sign(SIGN_IN_DOMAIN, &msg).to_bytes();
         let res: SignInResponse = self
             .post_public(
                 "/auth/token",
                 &SignInRequest {
                     username: self.username.clone(),
+                    origin: self.origin.clone(),
                     challenge: ch.challenge,
                     signature: SignatureBytes::new(sig)?,
                 },

@@ -46,9 +46,14 @@ pub const MAX_SIGNATURE_LEN: usize = 8 * 1024;
 /// and a hybrid signature: about 7 KiB. Twice that is plenty.
 pub const MAX_HANDSHAKE_BLOB_LEN: usize = 16 * 1024;
 /// Length of a sign-in challenge, in bytes.
-pub const CHALLENGE_LEN: usize = 32;
+///
+/// The bytes are opaque to clients; the registry packs a random nonce, an
+/// expiry and a MAC into them so that it need not remember what it issued.
+pub const CHALLENGE_LEN: usize = 56;
 /// Length of a call id, in bytes (it travels as twice as many hex digits).
 pub const CALL_ID_LEN: usize = 16;
+/// Longest registry origin (`scheme://host:port`) accepted, in bytes.
+pub const MAX_ORIGIN_LEN: usize = 300;
 /// Longest bearer token accepted, in characters.
 pub const MAX_TOKEN_LEN: usize = 512;
 /// Most usernames one presence subscription may name.
@@ -64,8 +69,9 @@ pub const TIMESTAMP_TOLERANCE_SECS: u64 = 300;
 
 /// Domain of the registration signature (DESIGN §2).
 pub const REGISTER_DOMAIN: &[u8] = b"pqvoice/register/v1";
-/// Domain of the signature over a sign-in challenge.
-pub const SIGN_IN_DOMAIN: &[u8] = b"pqvoice/sign-in/v1";
+/// Domain of the signature over a sign-in challenge and the registry's
+/// origin. Version 2 added the origin; a v1 signature never verifies.
+pub const SIGN_IN_DOMAIN: &[u8] = b"pqvoice/sign-in/v2";
 /// Domain of the key-rotation signatures (by the old and by the new key).
 pub const ROTATE_KEY_DOMAIN: &[u8] = b"pqvoice/rotate-key/v1";
 
@@ -112,6 +118,8 @@ pub enum ErrorCode {
     UnknownUser,
     /// The sign-in challenge is unknown, used or expired.
     InvalidChallenge,
+    /// A sign-in was signed for another registry's origin than this one.
+    WrongOrigin,
     /// The request lacks a valid bearer token.
     Unauthorized,
     /// The old key named in a rotation is not the current key.
@@ -164,6 +172,7 @@ impl ErrorCode {
             Self::UsernameTaken => "username_taken",
             Self::UnknownUser => "unknown_user",
             Self::InvalidChallenge => "invalid_challenge",
+            Self::WrongOrigin => "wrong_origin",
             Self::Unauthorized => "unauthorized",
             Self::KeyMismatch => "key_mismatch",
             Self::CallNotFound => "call_not_found",
@@ -200,7 +209,10 @@ impl ErrorCode {
             | Self::InvalidIdentityKey
             | Self::StaleTimestamp
             | Self::SelfCall => 400,
-            Self::InvalidSignature | Self::InvalidChallenge | Self::Unauthorized => 401,
+            Self::InvalidSignature
+            | Self::InvalidChallenge
+            | Self::WrongOrigin
+            | Self::Unauthorized => 401,
             Self::NotAParty => 403,
             Self::UnknownUser | Self::CallNotFound | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -240,6 +252,7 @@ const ALL_CODES: &[ErrorCode] = &[
     ErrorCode::UsernameTaken,
     ErrorCode::UnknownUser,
     ErrorCode::InvalidChallenge,
+    ErrorCode::WrongOrigin,
     ErrorCode::Unauthorized,
     ErrorCode::KeyMismatch,
     ErrorCode::CallNotFound,
@@ -489,6 +502,197 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The registry a sign-in is for, as `scheme://host:port` in one canonical
+/// spelling, so that a client and a registry that derive it on their own
+/// compare equal strings.
+///
+/// A client takes it from the URL its user configured, never from anything
+/// a registry says, and signs it with the challenge: a registry that
+/// relays another registry's challenge gets a signature naming itself,
+/// which the other registry refuses (DESIGN §8).
+///
+/// Canonical means: scheme `http` or `https`; the port always written (80
+/// or 443 when the URL leaves it out); the host lowercase, with one
+/// trailing dot dropped, an IPv4 address in plain dotted decimal, or an
+/// IPv6 address in brackets in its shortest form. Paths, queries and
+/// fragments are not part of it. User names in the URL, IPv6 zone ids,
+/// non-ASCII names (use the punycode form) and port 0 are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    text: String,
+    https: bool,
+    /// The host without brackets.
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// The canonical origin of `url` (`http://` or `https://`, any case).
+    pub fn from_url(url: &str) -> Result<Self, SignalingError> {
+        let bad = |why: &str| {
+            SignalingError::new(
+                ErrorCode::InvalidField,
+                format!("registry URL is unusable: {why}"),
+            )
+        };
+        if url.len() > 2048 {
+            return Err(bad("longer than 2048 bytes"));
+        }
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("it must start with http:// or https://"))?;
+        let (https, default_port) = if scheme.eq_ignore_ascii_case("https") {
+            (true, 443)
+        } else if scheme.eq_ignore_ascii_case("http") {
+            (false, 80)
+        } else {
+            return Err(bad("it must start with http:// or https://"));
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        if authority.contains('@') {
+            return Err(bad("it must not carry a user name"));
+        }
+        // An IPv6 literal is the only host with colons, and it is bracketed.
+        let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+            let (addr, after) = inner
+                .split_once(']')
+                .ok_or_else(|| bad("an IPv6 address lacks its closing bracket"))?;
+            let ip: std::net::Ipv6Addr = addr
+                .parse()
+                .map_err(|_| bad("the bracketed host is not a plain IPv6 address"))?;
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| bad("junk after the IPv6 address"))?,
+                ),
+            };
+            (ip.to_string(), port)
+        } else {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            (canonical_host(host).map_err(|why| bad(&why))?, port)
+        };
+        let port = match port {
+            None | Some("") => default_port,
+            Some(p) if p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                match p.parse::<u16>() {
+                    Ok(0) | Err(_) => return Err(bad("the port must be 1 to 65535")),
+                    Ok(n) => n,
+                }
+            }
+            Some(_) => return Err(bad("the port must be 1 to 65535")),
+        };
+        let scheme = if https { "https" } else { "http" };
+        let text = if host.contains(':') {
+            format!("{scheme}://[{host}]:{port}")
+        } else {
+            format!("{scheme}://{host}:{port}")
+        };
+        if text.len() > MAX_ORIGIN_LEN {
+            return Err(bad("the host name is too long"));
+        }
+        Ok(Self {
+            text,
+            https,
+            host,
+            port,
+        })
+    }
+
+    /// Checks that `text` is an origin in its canonical spelling (what a
+    /// sign-in request carries).
+    pub fn parse(text: &str) -> Result<Self, SignalingError> {
+        let not_canonical = || {
+            SignalingError::new(
+                ErrorCode::InvalidField,
+                "origin must be a canonical scheme://host:port",
+            )
+        };
+        if text.len() > MAX_ORIGIN_LEN {
+            return Err(not_canonical());
+        }
+        match Self::from_url(text) {
+            Ok(origin) if origin.text == text => Ok(origin),
+            _ => Err(not_canonical()),
+        }
+    }
+
+    /// The canonical text, as signed.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the scheme is `https`.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// The host: a lowercase name or an IP address, without brackets.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The host as an IP address, when it is one.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.host.parse().ok()
+    }
+
+    /// The port (explicit or the scheme's default).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Lowercases and checks a host that is not an IPv6 literal: an IPv4
+/// address or DNS labels of `a-z 0-9 - _`.
+fn canonical_host(host: &str) -> Result<String, String> {
+    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+        return Ok(ip.to_string());
+    }
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if host.len() > 253 {
+        return Err("the host name is too long".into());
+    }
+    for label in host.split('.') {
+        let ok = (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(format!(
+                "{host:?} is not a host name (non-ASCII names must be given in punycode)"
+            ));
+        }
+    }
+    Ok(host)
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Origin {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Origin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&text).map_err(|e| field_error(e.code, e.detail))
+    }
+}
+
 fn decode_capped<E: de::Error>(text: &str, max: usize, what: &str) -> Result<Vec<u8>, E> {
     // Refuse before decoding so an oversized blob costs no allocation.
     if text.len() > base64_len(max) {
@@ -724,7 +928,8 @@ fn empty_blob() -> SignalingError {
     SignalingError::new(ErrorCode::InvalidField, "handshake blob is empty")
 }
 capped_bytes!(
-    /// A sign-in challenge: exactly [`CHALLENGE_LEN`] random bytes.
+    /// A sign-in challenge: exactly [`CHALLENGE_LEN`] bytes chosen by the
+    /// registry.
     Challenge,
     CHALLENGE_LEN,
     "challenge",
@@ -769,10 +974,13 @@ pub struct ChallengeRequest {
 }
 
 /// A fresh single-use challenge.
+///
+/// Every well-formed name gets one, registered or not: the answer does not
+/// tell which names exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeResponse {
-    /// Random bytes to sign with [`sign_in_message`].
+    /// Bytes to sign with [`sign_in_message`].
     pub challenge: Challenge,
     /// After this Unix second the challenge is refused.
     pub expires_at: u64,
@@ -784,6 +992,9 @@ pub struct ChallengeResponse {
 pub struct SignInRequest {
     /// Who signs in.
     pub username: Username,
+    /// The registry's origin as the client derived it from its configured
+    /// URL; the registry refuses origins that are not its own.
+    pub origin: Origin,
     /// The challenge the registry handed out.
     pub challenge: Challenge,
     /// Signature by the registered key over [`sign_in_message`] in
@@ -846,16 +1057,18 @@ impl Validate for RotateKeyRequest {
 // Directory and presence
 // ---------------------------------------------------------------------------
 
-/// Whether a user can be rung right now.
+/// Whether a user is connected to the registry, as far as the asker may
+/// know: a user shares presence only with the people on their contact
+/// list ([`ContactList`]), and everyone else sees them `Offline` with no
+/// `last_seen`. Being in a call is not presence; a caller learns it only
+/// from a `busy` answer when ringing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
-    /// No live connection to the registry.
+    /// No live connection to the registry, or not shared with the asker.
     Offline,
-    /// Connected and free.
+    /// Connected.
     Online,
-    /// Connected and ringing or talking.
-    InCall,
 }
 
 /// `GET /fetch/<username>`: a user's key and presence.
@@ -1341,10 +1554,11 @@ pub fn register_message(username: &Username, identity_key: &[u8], timestamp: u64
 }
 
 /// The bytes signed (in [`SIGN_IN_DOMAIN`]) to answer `challenge` as
-/// `username`.
-pub fn sign_in_message(username: &Username, challenge: &Challenge) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + username.0.len() + CHALLENGE_LEN);
+/// `username` at the registry whose origin is `origin`.
+pub fn sign_in_message(username: &Username, origin: &Origin, challenge: &Challenge) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + username.0.len() + origin.text.len() + CHALLENGE_LEN);
     put_field(&mut out, username.0.as_bytes());
+    put_field(&mut out, origin.text.as_bytes());
     put_field(&mut out, challenge.as_bytes());
     out
 }

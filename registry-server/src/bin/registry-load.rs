@@ -31,7 +31,7 @@ use clap::Parser;
 use futures_util::StreamExt;
 use proto::identity::IdentityKeyPair;
 use proto::signaling::{
-    CallStatus, ChallengeResponse, HandshakeBlob, IdentityKeyBytes, InitiateRequest,
+    CallStatus, ChallengeResponse, HandshakeBlob, IdentityKeyBytes, InitiateRequest, Origin,
     REGISTER_DOMAIN, RegisterRequest, SIGN_IN_DOMAIN, ServerEvent, SignInRequest, SignInResponse,
     SignatureBytes, Username, parse, register_message, sign_in_message,
 };
@@ -185,13 +185,18 @@ async fn provision(
         &serde_json::json!({ "username": name.as_str() }),
     )
     .await?;
-    let sig = key.sign(SIGN_IN_DOMAIN, &sign_in_message(&name, &ch.challenge));
+    let origin = Origin::from_url(base)?;
+    let sig = key.sign(
+        SIGN_IN_DOMAIN,
+        &sign_in_message(&name, &origin, &ch.challenge),
+    );
     let res: SignInResponse = post_json(
         http,
         format!("{base}/auth/token"),
         None,
         &SignInRequest {
             username: name,
+            origin,
             challenge: ch.challenge,
             signature: SignatureBytes::new(sig.to_bytes())?,
         },

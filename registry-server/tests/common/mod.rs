@@ -97,23 +97,48 @@ impl User {
         assert_eq!(s, 201, "register {}: {v}", self.name);
     }
 
-    /// Challenge + signature with `key` (normally our own).
-    pub async fn sign_in_with(&self, key: &IdentityKeyPair) -> (u16, Value) {
+    /// The origin this user's client signs: that of the URL it talks to.
+    pub fn origin(&self) -> Origin {
+        Origin::from_url(&self.base).expect("test URL has an origin")
+    }
+
+    /// A fresh challenge for this user's name.
+    pub async fn challenge(&self) -> Challenge {
         let (s, v) = self
             .post("/auth/challenge", json!({"username": self.name.as_str()}))
             .await;
         assert_eq!(s, 200, "challenge: {v}");
         let ch: ChallengeResponse = serde_json::from_value(v).expect("challenge body");
-        let sig = key.sign(SIGN_IN_DOMAIN, &sign_in_message(&self.name, &ch.challenge));
+        ch.challenge
+    }
+
+    /// Trades `challenge`, signed with `key` for `origin`, for a token.
+    pub async fn redeem(
+        &self,
+        challenge: &Challenge,
+        key: &IdentityKeyPair,
+        origin: &Origin,
+    ) -> (u16, Value) {
+        let sig = key.sign(
+            SIGN_IN_DOMAIN,
+            &sign_in_message(&self.name, origin, challenge),
+        );
         self.post(
             "/auth/token",
             json!({
                 "username": self.name.as_str(),
-                "challenge": b64(ch.challenge.as_bytes()),
+                "origin": origin.as_str(),
+                "challenge": b64(challenge.as_bytes()),
                 "signature": b64(&sig.to_bytes()),
             }),
         )
         .await
+    }
+
+    /// Challenge + signature with `key` (normally our own).
+    pub async fn sign_in_with(&self, key: &IdentityKeyPair) -> (u16, Value) {
+        let challenge = self.challenge().await;
+        self.redeem(&challenge, key, &self.origin()).await
     }
 
     pub async fn sign_in(&mut self) {

@@ -113,8 +113,8 @@ fn blobs_are_base64_and_capped() {
     );
 
     let short = format!(
-        r#"{{"username":"alice","challenge":"{}","signature":"{}"}}"#,
-        b64(&[1; 31]),
+        r#"{{"username":"alice","origin":"http://localhost:1","challenge":"{}","signature":"{}"}}"#,
+        b64(&[1; CHALLENGE_LEN - 1]),
         b64(b"s")
     );
     assert_eq!(
@@ -291,13 +291,23 @@ fn signed_messages_bind_every_field_and_their_domain() {
             .is_err()
     );
 
-    let ch = Challenge::new(vec![9; CHALLENGE_LEN]).expect("32 bytes");
-    let other = Challenge::new(vec![8; CHALLENGE_LEN]).expect("32 bytes");
-    assert_ne!(
-        sign_in_message(&alice, &ch),
-        sign_in_message(&alice, &other)
+    let ch = Challenge::new(vec![9; CHALLENGE_LEN]).expect("challenge size");
+    let other = Challenge::new(vec![8; CHALLENGE_LEN]).expect("challenge size");
+    let here = Origin::from_url("https://voice.example.org").expect("origin");
+    let there = Origin::from_url("https://voice.example.org:8443").expect("origin");
+    let m = sign_in_message(&alice, &here, &ch);
+    assert_ne!(m, sign_in_message(&alice, &here, &other));
+    assert_ne!(m, sign_in_message(&bob, &here, &ch));
+    // The registry's origin is signed: another registry's is another message.
+    assert_ne!(m, sign_in_message(&alice, &there, &ch));
+    let sig = key.sign(SIGN_IN_DOMAIN, &m);
+    assert!(key.public().verify(SIGN_IN_DOMAIN, &m, &sig).is_ok());
+    assert!(
+        key.public()
+            .verify(SIGN_IN_DOMAIN, &sign_in_message(&alice, &there, &ch), &sig)
+            .is_err()
     );
-    assert_ne!(sign_in_message(&alice, &ch), sign_in_message(&bob, &ch));
+    assert_eq!(SIGN_IN_DOMAIN, b"pqvoice/sign-in/v2");
 
     let new_pk = IdentityKeyPair::from_seed(&[2; 32]).public().to_bytes();
     let r = rotate_key_message(&alice, &pk, &new_pk, 5);
@@ -307,6 +317,85 @@ fn signed_messages_bind_every_field_and_their_domain() {
         "old and new are ordered"
     );
     assert_ne!(r, rotate_key_message(&alice, &pk, &new_pk, 6));
+}
+
+#[test]
+fn origins_have_one_canonical_spelling() {
+    for (url, canonical) in [
+        ("http://127.0.0.1:5001", "http://127.0.0.1:5001"),
+        ("http://127.0.0.1:5001/", "http://127.0.0.1:5001"),
+        ("HTTP://LocalHost:5001/path?q#f", "http://localhost:5001"),
+        ("https://Voice.Example.ORG", "https://voice.example.org:443"),
+        (
+            "https://voice.example.org.:443/",
+            "https://voice.example.org:443",
+        ),
+        ("http://example.org", "http://example.org:80"),
+        ("http://example.org:", "http://example.org:80"),
+        ("http://[::1]:5001", "http://[::1]:5001"),
+        ("http://[2001:DB8:0:0::1]", "http://[2001:db8::1]:80"),
+        ("https://[::ffff:10.0.0.1]:7", "https://[::ffff:10.0.0.1]:7"),
+    ] {
+        let o = Origin::from_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(o.as_str(), canonical, "{url}");
+        // The canonical text is itself a URL with the same origin, and the
+        // only spelling `parse` (the wire check) accepts.
+        assert_eq!(Origin::parse(canonical).expect("canonical"), o);
+    }
+    let o = Origin::from_url("http://[::1]:5001").expect("v6");
+    assert_eq!((o.host(), o.port(), o.is_https()), ("::1", 5001, false));
+    assert_eq!(o.ip(), Some("::1".parse().expect("ip")));
+    assert_eq!(
+        Origin::from_url("https://a.example").expect("dns").ip(),
+        None
+    );
+
+    for bad in [
+        "",
+        "example.org",
+        "ftp://example.org",
+        "http://",
+        "http://:5001",
+        "http://user@example.org",
+        "http://user:pw@example.org:1",
+        "http://example.org:0",
+        "http://example.org:65536",
+        "http://example.org:+80",
+        "http://example.org:80:81",
+        "http://[::1",
+        "http://[::1]x",
+        "http://[fe80::1%25eth0]:1",
+        "http://[127.0.0.1]:1",
+        "http://bücher.example",
+        "http://a..b",
+        "http://exa mple.org",
+        &format!("http://{}.org", "a".repeat(64)),
+        &format!("http://{}", "a.".repeat(1500)),
+    ] {
+        let e = Origin::from_url(bad).expect_err(bad);
+        assert_eq!(e.code, ErrorCode::InvalidField, "{bad}");
+    }
+    // On the wire only the canonical spelling passes.
+    for not_canonical in [
+        "http://localhost",
+        "http://LOCALHOST:1",
+        "http://localhost:1/",
+        "http://[0:0::1]:1",
+    ] {
+        assert!(Origin::parse(not_canonical).is_err(), "{not_canonical}");
+    }
+    let json = format!(
+        r#"{{"username":"alice","origin":"http://Localhost:1","challenge":"{}","signature":"{}"}}"#,
+        b64(&[1; CHALLENGE_LEN]),
+        b64(b"s")
+    );
+    assert_eq!(
+        code_of::<SignInRequest>(json.as_bytes()),
+        ErrorCode::InvalidField
+    );
+    let json = json.replace("http://Localhost:1", "http://localhost:1");
+    let req = parse::<SignInRequest>(json.as_bytes()).expect("canonical origin parses");
+    assert_eq!(req.origin.as_str(), "http://localhost:1");
 }
 
 #[test]
