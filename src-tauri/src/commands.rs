@@ -198,6 +198,7 @@ pub async fn sign_up(
     let info = AccountInfo {
         username: user.to_string(),
         registry: url,
+        ..AccountInfo::default()
     };
     account::set_account(&state.profile, &info)?;
     state.phone.open_session(info)?;

@@ -100,14 +100,19 @@ impl Me {
     /// Loads the account; `registry` overrides the remembered URL.
     fn load(profile: &Profile, registry: Option<&str>) -> anyhow::Result<Self> {
         let mut info = account::require_account(profile)?;
+        let options = crate::registry_flags::connect_options(
+            registry.unwrap_or(&info.registry),
+            Some(&info),
+        )?;
         if let Some(url) = registry {
             info.registry = url.to_owned();
         }
         let identity = Arc::new(account::load_identity(profile)?);
-        let client = Arc::new(RegistryClient::new(
+        let client = Arc::new(RegistryClient::with_options(
             &info.registry,
             username(&info.username)?,
             identity.clone(),
+            &options,
         )?);
         Ok(Self {
             info,
@@ -148,13 +153,18 @@ pub fn register(url: &str, profile: &Profile, name: &str) -> anyhow::Result<()> 
     }
     let (identity, _) = account::load_or_create_identity(profile)?;
     let identity = Arc::new(identity);
-    let client = RegistryClient::new(url, user, identity.clone())?;
+    let options = crate::registry_flags::connect_options(url, None)?;
+    let client = RegistryClient::with_options(url, user, identity.clone(), &options)?;
     runtime()?.block_on(client.register())?;
     account::set_account(
         profile,
         &AccountInfo {
             username: name.to_owned(),
             registry: url.to_owned(),
+            // Consent to plain http is asked again on every run; the pin
+            // stays with the URL it was given for.
+            registry_fingerprint: options.pinned.map(|p| p.to_hex()),
+            ..AccountInfo::default()
         },
     )?;
     println!(

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod calls;
 mod netsim_cmd;
+mod registry_flags;
 mod simulate_cmd;
 
 /// End-to-end encrypted post-quantum voice calls, from the terminal.
@@ -25,6 +26,19 @@ struct Cli {
     /// is given. Default for `register`: http://127.0.0.1:5001.
     #[arg(long, env = "PQVOICE_REGISTRY")]
     registry: Option<String>,
+    /// SHA-256 fingerprint of the registry's certificate (64 hex digits,
+    /// spaces or colons allowed), as the app hosting it shows it: only that
+    /// certificate is accepted. `register` remembers it with the registry.
+    #[arg(long, env = "PQVOICE_REGISTRY_FINGERPRINT", value_name = "HEX")]
+    registry_fingerprint: Option<String>,
+    /// Allow plain http:// to a registry that is not on this computer
+    /// (anyone on the network between can read the sign-in token).
+    #[arg(
+        long,
+        env = "PQVOICE_ALLOW_INSECURE_HTTP",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +109,16 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let profile = || engine::profile::Profile::open(&cli.profile);
+    let fingerprint = cli
+        .registry_fingerprint
+        .as_deref()
+        .map(engine::registry_tls::CertFingerprint::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--registry-fingerprint: {e}"))?;
+    registry_flags::set(registry_flags::RegistryFlags {
+        fingerprint,
+        allow_insecure_http: cli.allow_insecure_http,
+    });
     let registry = cli.registry.as_deref();
     match &cli.command {
         Command::Register { name } => calls::register(

@@ -89,3 +89,91 @@ fn netsim_refuses_to_relay_off_loopback() {
     );
     assert_fails_with(&out, "loopback");
 }
+
+/// The first non-loopback address of this machine, if it has one.
+fn lan_address() -> Option<std::net::IpAddr> {
+    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
+#[test]
+fn plain_http_beyond_loopback_needs_the_override() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Something listens on a LAN address; without the override the CLI
+    // must refuse before connecting to it.
+    let ip = lan_address().unwrap_or(std::net::IpAddr::from([192, 168, 1, 20]));
+    let listener = std::net::TcpListener::bind((ip, 0)).ok();
+    let url = match &listener {
+        Some(l) => format!("http://{}", l.local_addr().expect("addr")),
+        None => "http://192.168.1.20:5001".to_owned(),
+    };
+    let out = pqvoice(dir.path(), &["--registry", &url, "register", "alice"]);
+    assert_fails_with(&out, "--allow-insecure-http");
+    if let Some(l) = &listener {
+        l.set_nonblocking(true).expect("nonblocking");
+        assert!(
+            l.accept().is_err(),
+            "the CLI connected to a refused address"
+        );
+    }
+    // Loopback http stays silent: no warning, only the unreachable error.
+    let local = format!("http://127.0.0.1:{}", closed_port());
+    let out = pqvoice(dir.path(), &["--registry", &local, "register", "alice"]);
+    assert_fails_with(&out, "cannot reach the registry");
+
+    // With the override (flag or environment) it warns and goes ahead: the
+    // listener sees a connection, dropped at once, so the CLI then fails.
+    let Some(listener) = listener else { return };
+    let accepting = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let _ = listener.accept();
+        }
+    });
+    let with_flag = pqvoice(
+        dir.path(),
+        &[
+            "--registry",
+            &url,
+            "--allow-insecure-http",
+            "register",
+            "alice",
+        ],
+    );
+    let with_env = Command::new(env!("CARGO_BIN_EXE_pqvoice"))
+        .arg("--profile")
+        .arg(dir.path())
+        .args(["--registry", &url, "register", "alice"])
+        .env("PQVOICE_ALLOW_INSECURE_HTTP", "1")
+        .output()
+        .expect("the pqvoice binary runs");
+    for out in [with_flag, with_env] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("warning:") && stderr.contains("plain http://"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("cannot reach the registry"), "{stderr}");
+    }
+    accepting.join().expect("accept thread");
+}
+
+#[test]
+fn a_malformed_registry_fingerprint_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("https://127.0.0.1:{}", closed_port());
+    let out = pqvoice(
+        dir.path(),
+        &[
+            "--registry",
+            &url,
+            "--registry-fingerprint",
+            "ab:cd",
+            "register",
+            "alice",
+        ],
+    );
+    assert_fails_with(&out, "--registry-fingerprint");
+}

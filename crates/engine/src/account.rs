@@ -56,14 +56,41 @@ pub enum AccountError {
     KeyChanged(String),
 }
 
-/// Username and registry of a registered profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Username and registry of a registered profile, and how to reach the
+/// registry safely.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountInfo {
     /// The registered username.
     pub username: String,
     /// Base URL of the registry.
     pub registry: String,
+    /// Hex SHA-256 of the registry's certificate when it is pinned (a
+    /// self-signed hosted registry); it belongs to `registry` and is
+    /// replaced whenever the URL changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_fingerprint: Option<String>,
+    /// The user agreed to plain `http://` to this non-loopback registry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
+}
+
+impl AccountInfo {
+    /// How the registry client may connect to this account's registry.
+    pub fn connect_options(&self) -> Result<crate::registry_tls::ConnectOptions, AccountError> {
+        let pinned = match self.registry_fingerprint.as_deref() {
+            Some(hex) => Some(
+                crate::registry_tls::CertFingerprint::parse(hex)
+                    .map_err(|_| AccountError::Corrupt { file: ACCOUNT_FILE })?,
+            ),
+            None => None,
+        };
+        Ok(crate::registry_tls::ConnectOptions {
+            pinned,
+            allow_insecure_http: self.allow_insecure_http,
+            ..Default::default()
+        })
+    }
 }
 
 /// Loads this device's identity, creating one from OS randomness if none
@@ -385,11 +412,46 @@ mod tests {
         let info = AccountInfo {
             username: "alice".into(),
             registry: "http://127.0.0.1:5001".into(),
+            ..AccountInfo::default()
         };
         set_account(&p, &info).expect("set");
         assert_eq!(require_account(&p).expect("get"), info);
         p.write_secret(ACCOUNT_FILE, br#"{"username":"a","registry":"b","x":1}"#)
             .expect("write");
         assert!(matches!(account(&p), Err(AccountError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn the_registry_pin_and_http_consent_are_remembered() {
+        let (_d, p) = profile();
+        let pin = crate::registry_tls::CertFingerprint::of_der(b"cert");
+        let info = AccountInfo {
+            username: "alice".into(),
+            registry: "https://192.168.1.2:5001".into(),
+            registry_fingerprint: Some(pin.to_hex()),
+            allow_insecure_http: false,
+        };
+        set_account(&p, &info).expect("set");
+        let back = require_account(&p).expect("get");
+        assert_eq!(back, info);
+        let opts = back.connect_options().expect("options");
+        assert_eq!(opts.pinned, Some(pin));
+        assert!(!opts.allow_insecure_http);
+        // A file from before these fields existed still reads.
+        p.write_secret(
+            ACCOUNT_FILE,
+            br#"{"username":"a","registry":"http://10.0.0.2:5001"}"#,
+        )
+        .expect("write");
+        let old = require_account(&p).expect("old file");
+        assert_eq!(old.registry_fingerprint, None);
+        assert!(!old.allow_insecure_http);
+        // A damaged pin is reported, never used as "no pin".
+        let mut bad = info;
+        bad.registry_fingerprint = Some("00ff".into());
+        assert!(matches!(
+            bad.connect_options(),
+            Err(AccountError::Corrupt { .. })
+        ));
     }
 }

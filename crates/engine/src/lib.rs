@@ -16,4 +16,5 @@ pub mod offline;
 pub mod playout;
 pub mod profile;
 pub mod registry_client;
+pub mod registry_tls;
 pub mod resample;

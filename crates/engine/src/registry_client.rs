@@ -27,11 +27,14 @@
 //!
 //! HTTPS and WSS use rustls with the ring provider and the Mozilla roots,
 //! plus any extra root certificate given (for a self-hosted registry with
-//! its own CA).
+//! its own CA), or accept exactly one pinned certificate (a registry hosted
+//! with a self-signed one). Plain `http://` beyond loopback is refused
+//! unless the caller says the user agreed to it: see [`crate::registry_tls`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex as StdMutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proto::identity::IdentityKeyPair;
@@ -51,6 +54,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, connect_async_tls_with_config};
+
+use crate::registry_tls::{CertFingerprint, ConnectOptions, PinnedCertVerifier, Reach, classify};
 
 /// Refresh the token when less than this remains of its life.
 const TOKEN_REFRESH_MARGIN: u64 = 60;
@@ -82,6 +87,26 @@ pub enum RegistryError {
     /// The configuration given to the client is unusable.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// Plain `http://` to an address beyond this computer, without the
+    /// caller's consent: the token would cross the network readable.
+    #[error(
+        "refusing plain http:// to an address on {0}: anyone on the way could read the sign-in \
+         token and act as you; use https://, or allow insecure http explicitly"
+    )]
+    InsecureHttp(Reach),
+    /// The registry showed a certificate other than the pinned one; the
+    /// connection was closed before anything was sent.
+    #[error(
+        "the registry's certificate does not match the pinned fingerprint (expected {expected}, \
+         got {got}); nothing was sent. If its owner made a new certificate, ask them for the \
+         new fingerprint"
+    )]
+    CertificateMismatch {
+        /// The pin.
+        expected: CertFingerprint,
+        /// What the server showed.
+        got: CertFingerprint,
+    },
     /// A value given to the client breaks a signaling rule (size, name).
     #[error(transparent)]
     Invalid(#[from] proto::signaling::SignalingError),
@@ -142,12 +167,35 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-fn tls_config(extra_root_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, RegistryError> {
+/// The rustls configuration for `options`: a [`PinnedCertVerifier`] when
+/// a fingerprint is pinned (it reports refused certificates in `refused`),
+/// else WebPKI over the Mozilla roots and any extra ones.
+fn tls_config(
+    options: &ConnectOptions,
+    refused: &Arc<StdMutex<Option<CertFingerprint>>>,
+) -> Result<Arc<rustls::ClientConfig>, RegistryError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RegistryError::Config(e.to_string()))?;
+    if let Some(pin) = options.pinned {
+        let verifier = PinnedCertVerifier::new(
+            pin,
+            provider.signature_verification_algorithms,
+            Arc::clone(refused),
+        );
+        return Ok(Arc::new(
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth(),
+        ));
+    }
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(pem) = extra_root_pem {
+    if let Some(pem) = options.root_pem.as_deref() {
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| RegistryError::Config(format!("bad root PEM: {e}")))?;
             roots
@@ -155,19 +203,18 @@ fn tls_config(extra_root_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>
                 .map_err(|e| RegistryError::Config(format!("bad root certificate: {e}")))?;
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| RegistryError::Config(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(Arc::new(
+        builder.with_root_certificates(roots).with_no_client_auth(),
+    ))
 }
 
 /// A signed-in (or about to be) user of one registry.
 pub struct RegistryClient {
     http: reqwest::Client,
     tls: Arc<rustls::ClientConfig>,
+    /// The pin, if any, and the last certificate it refused.
+    pinned: Option<CertFingerprint>,
+    refused_cert: Arc<StdMutex<Option<CertFingerprint>>>,
     /// `http(s)://host:port`, without a trailing slash.
     base: String,
     /// The origin of `base`, signed at every sign-in.
@@ -232,15 +279,37 @@ impl RegistryClient {
         identity: Arc<IdentityKeyPair>,
         root_pem: Option<&[u8]>,
     ) -> Result<Self, RegistryError> {
+        let options = ConnectOptions {
+            root_pem: root_pem.map(<[u8]>::to_vec),
+            ..ConnectOptions::default()
+        };
+        Self::with_options(base_url, username, identity, &options)
+    }
+
+    /// A client that connects as `options` says: a pinned certificate, an
+    /// extra root, or consent to plain `http://` beyond loopback. Refuses
+    /// `http://` to another machine without that consent, and a pin on an
+    /// `http://` URL (there is no certificate to pin).
+    pub fn with_options(
+        base_url: &str,
+        username: Username,
+        identity: Arc<IdentityKeyPair>,
+        options: &ConnectOptions,
+    ) -> Result<Self, RegistryError> {
         let base = base_url.trim_end_matches('/').to_owned();
         // From the URL the user gave, never from anything a server says.
         let origin = Origin::from_url(&base).map_err(|e| RegistryError::Config(e.detail))?;
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
+        let class = classify(&base).map_err(|e| RegistryError::Config(e.to_string()))?;
+        if !class.tls && options.pinned.is_some() {
             return Err(RegistryError::Config(
-                "registry URL must start with http:// or https://".into(),
+                "a certificate fingerprint needs an https:// registry URL".into(),
             ));
         }
-        let tls = tls_config(root_pem)?;
+        if class.is_insecure() && !options.allow_insecure_http {
+            return Err(RegistryError::InsecureHttp(class.reach));
+        }
+        let refused_cert = Arc::new(StdMutex::new(None));
+        let tls = tls_config(options, &refused_cert)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured((*tls).clone())
             .timeout(REQUEST_TIMEOUT)
@@ -249,6 +318,8 @@ impl RegistryClient {
         Ok(Self {
             http,
             tls,
+            pinned: options.pinned,
+            refused_cert,
             base,
             origin,
             username,
@@ -273,6 +344,20 @@ impl RegistryClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The error for a connection that failed with `e`: a pin mismatch if
+    /// the verifier refused a certificate meanwhile, else unreachable.
+    fn connection_error(&self, e: impl std::fmt::Display) -> RegistryError {
+        let refused = self
+            .refused_cert
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match (self.pinned, refused) {
+            (Some(expected), Some(got)) => RegistryError::CertificateMismatch { expected, got },
+            _ => RegistryError::Unreachable(e.to_string()),
+        }
     }
 
     async fn read<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, RegistryError> {
@@ -308,7 +393,7 @@ impl RegistryClient {
             .json(body)
             .send()
             .await
-            .map_err(|e| RegistryError::Unreachable(e.to_string()))?;
+            .map_err(|e| self.connection_error(e))?;
         Self::read(res).await
     }
 
@@ -393,7 +478,7 @@ impl RegistryClient {
                 .bearer_auth(&token)
                 .send()
                 .await
-                .map_err(|e| RegistryError::Unreachable(e.to_string()))?;
+                .map_err(|e| self.connection_error(e))?;
             match Self::read(res).await {
                 Err(RegistryError::Refused {
                     code: ErrorCode::Unauthorized,
@@ -442,7 +527,7 @@ impl RegistryClient {
         let queue = self
             .socket
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .clone()?;
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -705,7 +790,7 @@ async fn connect_once(
                 client.forget_token(&token).await;
                 return Err("token refused; signing in again".into());
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(client.connection_error(e).to_string()),
         };
 
     // Call steps of this connection: queued by the client's methods,
@@ -732,10 +817,7 @@ struct LiveSocket<'a> {
 
 impl<'a> LiveSocket<'a> {
     fn open(client: &'a RegistryClient, queue: mpsc::Sender<Step>) -> Self {
-        *client
-            .socket
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(queue.clone());
+        *client.socket.lock().unwrap_or_else(PoisonError::into_inner) = Some(queue.clone());
         Self { client, queue }
     }
 }
@@ -746,7 +828,7 @@ impl Drop for LiveSocket<'_> {
             .client
             .socket
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         // A second event stream of the same client may have taken over.
         if slot.as_ref().is_some_and(|q| q.same_channel(&self.queue)) {
             *slot = None;
