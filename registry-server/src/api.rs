@@ -19,6 +19,7 @@ use proto::signaling::{
 };
 
 use crate::AppState;
+use crate::contacts;
 use crate::error::AppError;
 use crate::hub::{self, CALLEE_OFFLINE};
 use crate::limits::{AuthUser, Body, path_segment};
@@ -178,59 +179,46 @@ pub async fn rotate_key(
     }))
 }
 
-fn user_info(state: &AppState, user: UserRecord) -> Result<UserInfo, AppError> {
+fn user_info(user: UserRecord, seen: PresenceInfo) -> Result<UserInfo, AppError> {
     let key = parse_key(&user.identity_key)?;
-    let presence = state.hub.presence(&user.username);
     let identity_key = proto::signaling::IdentityKeyBytes::new(user.identity_key)
         .map_err(|_| AppError::new(ErrorCode::Internal, "stored key is oversized"))?;
     Ok(UserInfo {
-        last_seen: live_last_seen(presence, user.last_seen),
         username: user.username,
         identity_key,
         fingerprint: hex(&key.fingerprint()),
-        presence,
+        presence: seen.presence,
+        last_seen: seen.last_seen,
     })
 }
 
-fn live_last_seen(presence: proto::signaling::Presence, stored: Option<u64>) -> Option<u64> {
-    if presence == proto::signaling::Presence::Offline {
-        stored
-    } else {
-        Some(unix_now())
-    }
-}
-
-/// `GET /fetch/<username>`: a user's key and presence.
+/// `GET /fetch/<username>`: a user's key, and their presence if they
+/// share it with the asker.
 pub async fn fetch(
     State(state): State<AppState>,
-    AuthUser(_me): AuthUser,
+    AuthUser(me): AuthUser,
     raw: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UserInfo>, AppError> {
     let name = path_segment(raw, Username::parse)?;
     let user = state.store.user(&name).await?.ok_or_else(unknown_user)?;
-    Ok(Json(user_info(&state, user)?))
+    let seen = contacts::visible_presence(&state, &me, std::slice::from_ref(&user))
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::new(ErrorCode::Internal, "no presence for the user"))?;
+    Ok(Json(user_info(user, seen)?))
 }
 
-/// `GET /users?q=<prefix>&limit=<n>`: directory search with presence.
+/// `GET /users?q=<prefix>&limit=<n>`: directory search, with presence
+/// for the users who share it with the asker.
 pub async fn search(
     State(state): State<AppState>,
-    AuthUser(_me): AuthUser,
+    AuthUser(me): AuthUser,
     query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Json<UserList>, AppError> {
     let Query(q) = query.map_err(|e| AppError::new(ErrorCode::InvalidField, e.body_text()))?;
     q.validate()?;
     let users = state.store.search_users(&q.q, q.limit).await?;
-    let users = users
-        .into_iter()
-        .map(|u| {
-            let presence = state.hub.presence(&u.username);
-            PresenceInfo {
-                last_seen: live_last_seen(presence, u.last_seen),
-                username: u.username,
-                presence,
-            }
-        })
-        .collect();
+    let users = contacts::visible_presence(&state, &me, &users).await?;
     Ok(Json(UserList { users }))
 }
 

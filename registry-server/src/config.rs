@@ -48,6 +48,23 @@ pub struct Config {
     pub burst_per_account: u32,
     /// Most open TCP connections (HTTP and WebSocket together).
     pub max_connections: usize,
+    /// Most open TCP connections from one client address (an IPv6 client
+    /// counts by its /64).
+    pub max_connections_per_ip: usize,
+    /// How long a client may take to send a request's header, from the
+    /// connection's start or its previous response (so also how long an
+    /// idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// How long call records are kept in the database.
+    pub call_retention: Duration,
+    /// How often old call records are deleted.
+    pub call_sweep_interval: Duration,
+    /// A second listener that serves only `/metrics`; when set, the main
+    /// listener does not serve it at all.
+    pub metrics_listen: Option<SocketAddr>,
+    /// File holding the bearer token `/metrics` requires; without one,
+    /// `/metrics` answers only clients on a loopback address.
+    pub metrics_token_file: Option<PathBuf>,
     /// Most seconds one HTTP request may take.
     pub request_timeout: Duration,
     /// Queue of pushes per WebSocket; a client that lets it fill is dropped.
@@ -74,6 +91,12 @@ impl Config {
             rate_per_account: 20,
             burst_per_account: 60,
             max_connections: 20_000,
+            max_connections_per_ip: 64,
+            header_timeout: Duration::from_secs(10),
+            call_retention: Duration::from_secs(30 * 86_400),
+            call_sweep_interval: Duration::from_secs(3600),
+            metrics_listen: None,
+            metrics_token_file: None,
             request_timeout: Duration::from_secs(10),
             ws_queue: 256,
             log_json: false,
@@ -137,6 +160,25 @@ pub struct Args {
     /// Most open connections [default: 20000].
     #[arg(long, env = "PQVOICE_REGISTRY_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Most open connections from one client address, IPv6 counted by
+    /// /64 [default: 64].
+    #[arg(long, env = "PQVOICE_REGISTRY_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Seconds a client may take to send a request header; also the idle
+    /// timeout of keep-alive connections [default: 10].
+    #[arg(long, env = "PQVOICE_REGISTRY_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Days call records are kept; older ones are deleted hourly
+    /// [default: 30].
+    #[arg(long, env = "PQVOICE_REGISTRY_CALL_RETENTION_DAYS")]
+    pub call_retention_days: Option<u64>,
+    /// Serve `/metrics` on this address only (not on --listen).
+    #[arg(long, env = "PQVOICE_REGISTRY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// File with a bearer token that `/metrics` then requires; without it
+    /// `/metrics` answers loopback clients only.
+    #[arg(long, env = "PQVOICE_REGISTRY_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
     /// Log JSON lines [default: false].
     #[arg(long, env = "PQVOICE_REGISTRY_LOG_JSON")]
     pub log_json: Option<bool>,
@@ -165,6 +207,11 @@ struct FileConfig {
     rate_per_account: Option<u32>,
     burst_per_account: Option<u32>,
     max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    call_retention_days: Option<u64>,
+    metrics_listen: Option<SocketAddr>,
+    metrics_token_file: Option<PathBuf>,
     log_json: Option<bool>,
 }
 
@@ -231,6 +278,24 @@ impl Args {
             .max_connections
             .or(file.max_connections)
             .unwrap_or(c.max_connections);
+        c.max_connections_per_ip = self
+            .max_connections_per_ip
+            .or(file.max_connections_per_ip)
+            .unwrap_or(c.max_connections_per_ip);
+        if c.max_connections_per_ip == 0 {
+            anyhow::bail!("max_connections_per_ip must be at least 1");
+        }
+        if let Some(s) = self.header_timeout_secs.or(file.header_timeout_secs) {
+            if s == 0 {
+                anyhow::bail!("header_timeout_secs must be at least 1");
+            }
+            c.header_timeout = Duration::from_secs(s);
+        }
+        if let Some(d) = self.call_retention_days.or(file.call_retention_days) {
+            c.call_retention = Duration::from_secs(d.saturating_mul(86_400));
+        }
+        c.metrics_listen = self.metrics_listen.or(file.metrics_listen);
+        c.metrics_token_file = self.metrics_token_file.or(file.metrics_token_file);
         c.log_json = self.log_json.or(file.log_json).unwrap_or(false);
         Ok(c)
     }

@@ -1,6 +1,17 @@
 //! Live state: who is connected, which calls ring or run, who watches whose
 //! presence, and the push queues of the WebSockets.
 //!
+//! Presence (online, or offline since when) is shared only with contacts: a
+//! user sees another's presence only if that other user added them
+//! ([`crate::store::Store::add_contact`]). Everyone else sees "offline,
+//! never seen", the same as for a name nobody uses. Whether a user is in a
+//! call is not presence at all: it shows only as a `busy` answer to
+//! someone who rings them. So that a subscription frame is answered from
+//! memory, each connected user's socket carries the set of people who
+//! share with them (loaded once when it connects, kept current by
+//! [`Hub::contact_added`] and [`Hub::contact_removed`]), and the hub keeps
+//! the last-seen time of everyone in those sets.
+//!
 //! Everything here lives in memory behind one mutex. Each operation holds it
 //! for a few map look-ups and non-blocking `try_send`s, never across an
 //! `.await`, so one lock serves thousands of call setups per second and
@@ -30,7 +41,7 @@ use tokio::sync::mpsc;
 
 use crate::error::AppError;
 use crate::metrics;
-use crate::store::{CallRecord, Store};
+use crate::store::{CallRecord, Sharer, Store};
 
 /// Timing knobs of the hub.
 #[derive(Debug, Clone)]
@@ -56,6 +67,19 @@ struct Conn {
     /// then sees its queue closed and ends.
     tx: Option<mpsc::Sender<Utf8Bytes>>,
     subscriptions: Vec<Username>,
+    /// Everyone who added this user, and so lets them see their presence.
+    sharers: HashSet<Username>,
+}
+
+/// Contact changes that reached a user while their socket was loading its
+/// sharers from the store: replayed over what the load returned, in order,
+/// so a change is kept whether or not the load already saw it.
+#[derive(Default)]
+struct Loading {
+    /// Sockets of the user loading now.
+    count: usize,
+    /// `(owner, shares)` in the order the changes were stored.
+    edits: Vec<(Username, bool)>,
 }
 
 struct LiveCall {
@@ -74,6 +98,11 @@ struct Inner {
     watchers: HashMap<Username, HashSet<Username>>,
     /// Finished calls in the order they finished, for eviction.
     finished: VecDeque<(Instant, CallId)>,
+    /// Users whose socket is reading its sharers from the store.
+    loading: HashMap<Username, Loading>,
+    /// When users last disconnected (or were last seen by the store, as
+    /// loaded with someone's sharers); one entry at most per account.
+    last_seen: HashMap<Username, u64>,
 }
 
 /// The live registry state shared by all requests and sockets.
@@ -115,13 +144,50 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Starts loading `user`'s sharers for a new socket: contact changes
+    /// from now on are kept for [`Hub::connect`] to replay. Dropping the
+    /// returned guard without connecting forgets them again.
+    pub fn begin_load(self: &Arc<Self>, user: &Username) -> SharersLoad {
+        self.lock().loading.entry(user.clone()).or_default().count += 1;
+        SharersLoad {
+            hub: Arc::clone(self),
+            user: user.clone(),
+            done: false,
+        }
+    }
+
     /// Registers the push socket of `user`, replacing an older one.
+    /// `sharers` is what the store returned after [`Hub::begin_load`].
     ///
     /// Queues `Welcome` first, then any calls already ringing for the user
     /// (so a client that reconnects mid-ring still sees them).
-    pub fn connect(&self, user: &Username, tx: mpsc::Sender<Utf8Bytes>, now: u64) -> u64 {
+    pub fn connect(
+        &self,
+        user: &Username,
+        tx: mpsc::Sender<Utf8Bytes>,
+        mut load: SharersLoad,
+        sharers: Vec<Sharer>,
+        now: u64,
+    ) -> u64 {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
+        load.done = true;
+        let edits = end_load(&mut inner, user);
+        let mut set = HashSet::with_capacity(sharers.len());
+        for s in sharers {
+            if let Some(at) = s.last_seen {
+                let seen = inner.last_seen.entry(s.owner.clone()).or_insert(at);
+                *seen = (*seen).max(at);
+            }
+            set.insert(s.owner);
+        }
+        for (owner, shares) in edits {
+            if shares {
+                set.insert(owner);
+            } else {
+                set.remove(&owner);
+            }
+        }
         if let Some(old) = inner.conns.remove(user) {
             unsubscribe_all(&mut inner, user, &old.subscriptions);
         }
@@ -131,6 +197,7 @@ impl Hub {
                 id,
                 tx: Some(tx),
                 subscriptions: Vec::new(),
+                sharers: set,
             },
         );
         push(
@@ -175,6 +242,7 @@ impl Hub {
             return;
         };
         unsubscribe_all(&mut inner, user, &conn.subscriptions);
+        inner.last_seen.insert(user.clone(), now);
         if let Some(call_id) = inner.in_call.get(user).cloned() {
             let state = inner.calls.get(&call_id).map(|c| c.record.state);
             match state {
@@ -215,8 +283,9 @@ impl Hub {
 
     /// Replaces the presence subscriptions of `user`'s socket `conn_id`.
     ///
-    /// Returns the current presence of every named user; `last_seen` of
-    /// offline users is left `None` for the caller to fill from storage.
+    /// Returns the presence of every named user as `user` may see it,
+    /// entirely from memory. A name that does not share with `user` is
+    /// still watched, so that it shows up live if that user adds them.
     pub fn subscribe(
         &self,
         user: &Username,
@@ -242,7 +311,7 @@ impl Hub {
         }
         let snapshot = unique
             .iter()
-            .map(|t| presence_info(&inner, t, now))
+            .map(|t| visible_presence(&inner, user, t, now))
             .collect();
         if let Some(c) = inner.conns.get_mut(user) {
             c.subscriptions = unique;
@@ -250,9 +319,75 @@ impl Hub {
         snapshot
     }
 
-    /// The presence of `user` now.
-    pub fn presence(&self, user: &Username) -> Presence {
-        presence_of(&self.lock(), user)
+    /// Whether each of `targets` shares presence with `viewer`, if
+    /// `viewer` has a socket (whose sharers are then in memory); `None`
+    /// otherwise, for the caller to ask the store.
+    pub fn shares_with(&self, viewer: &Username, targets: &[Username]) -> Option<Vec<bool>> {
+        let inner = self.lock();
+        let conn = inner.conns.get(viewer)?;
+        Some(
+            targets
+                .iter()
+                .map(|t| t == viewer || conn.sharers.contains(t))
+                .collect(),
+        )
+    }
+
+    /// The presence of `user` now, and when they were last seen if offline
+    /// and known to this hub. Callers must check that the asker may see it.
+    pub fn presence(&self, user: &Username) -> (Presence, Option<u64>) {
+        let inner = self.lock();
+        (
+            presence_of(&inner, user),
+            inner.last_seen.get(user).copied(),
+        )
+    }
+
+    /// `owner` (last seen at `owner_last_seen` by the store) put
+    /// `contact` on their list (the store has it): `contact` may now see
+    /// `owner`'s presence, and sees it at once if watching.
+    pub fn contact_added(
+        &self,
+        owner: &Username,
+        contact: &Username,
+        owner_last_seen: Option<u64>,
+        now: u64,
+    ) {
+        if let Some(at) = owner_last_seen {
+            let mut inner = self.lock();
+            let seen = inner.last_seen.entry(owner.clone()).or_insert(at);
+            *seen = (*seen).max(at);
+        }
+        self.contact_changed(owner, contact, true, now);
+    }
+
+    /// `owner` took `contact` off their list (the store has it): from now
+    /// on `contact` sees `owner` as offline and never seen.
+    pub fn contact_removed(&self, owner: &Username, contact: &Username, now: u64) {
+        self.contact_changed(owner, contact, false, now);
+    }
+
+    fn contact_changed(&self, owner: &Username, contact: &Username, shares: bool, now: u64) {
+        let mut inner = self.lock();
+        if let Some(l) = inner.loading.get_mut(contact) {
+            l.edits.push((owner.clone(), shares));
+        }
+        let Some(conn) = inner.conns.get_mut(contact) else {
+            return;
+        };
+        let changed = if shares {
+            conn.sharers.insert(owner.clone())
+        } else {
+            conn.sharers.remove(owner)
+        };
+        let watching = inner
+            .watchers
+            .get(owner)
+            .is_some_and(|w| w.contains(contact));
+        if changed && watching {
+            let info = visible_presence(&inner, contact, owner, now);
+            push(&mut inner, contact, &ServerEvent::Presence(info));
+        }
     }
 
     /// Rings `callee` for `caller` with `offer`.
@@ -335,8 +470,6 @@ impl Hub {
         inner.in_call.insert(caller.clone(), call_id.clone());
         inner.in_call.insert(callee.clone(), call_id.clone());
         push_encoded(&mut inner, callee, ring);
-        publish_presence(&mut inner, caller, now);
-        publish_presence(&mut inner, callee, now);
         drop(inner);
 
         let hub = Arc::clone(self);
@@ -460,8 +593,6 @@ impl Hub {
                 }
             }
             inner.finished.push_back((Instant::now(), call_id.clone()));
-            publish_presence(inner, &caller, now);
-            publish_presence(inner, &callee, now);
         }
         Ok(status)
     }
@@ -560,22 +691,72 @@ fn is_connected(inner: &Inner, user: &Username) -> bool {
     inner.conns.get(user).is_some_and(|c| c.tx.is_some())
 }
 
+/// Online or offline; a call in progress is deliberately not presence.
 fn presence_of(inner: &Inner, user: &Username) -> Presence {
-    if !is_connected(inner, user) {
-        Presence::Offline
-    } else if inner.in_call.contains_key(user) {
-        Presence::InCall
-    } else {
+    if is_connected(inner, user) {
         Presence::Online
+    } else {
+        Presence::Offline
     }
 }
 
-fn presence_info(inner: &Inner, user: &Username, now: u64) -> PresenceInfo {
-    let presence = presence_of(inner, user);
+/// `target`'s presence as `viewer` (who has a socket) may see it.
+fn visible_presence(inner: &Inner, viewer: &Username, target: &Username, now: u64) -> PresenceInfo {
+    let shared = target == viewer
+        || inner
+            .conns
+            .get(viewer)
+            .is_some_and(|c| c.sharers.contains(target));
+    if !shared {
+        return PresenceInfo {
+            username: target.clone(),
+            presence: Presence::Offline,
+            last_seen: None,
+        };
+    }
+    let presence = presence_of(inner, target);
     PresenceInfo {
-        username: user.clone(),
+        username: target.clone(),
         presence,
-        last_seen: (presence != Presence::Offline).then_some(now),
+        last_seen: match presence {
+            Presence::Offline => inner.last_seen.get(target).copied(),
+            _ => Some(now),
+        },
+    }
+}
+
+/// Ends one load of `user`'s sharers; returns the changes to replay.
+fn end_load(inner: &mut Inner, user: &Username) -> Vec<(Username, bool)> {
+    let Some(l) = inner.loading.get_mut(user) else {
+        return Vec::new();
+    };
+    l.count = l.count.saturating_sub(1);
+    // Another socket of the user may still be loading: it needs the same
+    // changes, so they are only dropped with the last load.
+    if l.count == 0 {
+        inner
+            .loading
+            .remove(user)
+            .map(|l| l.edits)
+            .unwrap_or_default()
+    } else {
+        l.edits.clone()
+    }
+}
+
+/// One socket's load of its user's sharers, from [`Hub::begin_load`] to
+/// [`Hub::connect`].
+pub struct SharersLoad {
+    hub: Arc<Hub>,
+    user: Username,
+    done: bool,
+}
+
+impl Drop for SharersLoad {
+    fn drop(&mut self) {
+        if !self.done {
+            end_load(&mut self.hub.lock(), &self.user);
+        }
     }
 }
 
@@ -671,12 +852,23 @@ fn push_encoded(inner: &mut Inner, user: &Username, text: Utf8Bytes) {
     }
 }
 
-/// Tells everyone watching `user` its current presence.
+/// Tells everyone watching `user` whom `user` shares with its current
+/// presence.
 fn publish_presence(inner: &mut Inner, user: &Username, now: u64) {
     let Some(watchers) = inner.watchers.get(user) else {
         return;
     };
-    let watchers: Vec<Username> = watchers.iter().cloned().collect();
+    let watchers: Vec<Username> = watchers
+        .iter()
+        .filter(|w| {
+            *w == user
+                || inner
+                    .conns
+                    .get(*w)
+                    .is_some_and(|c| c.sharers.contains(user))
+        })
+        .cloned()
+        .collect();
     // A change happens now, so now is also when the user was last seen
     // (for a disconnect: the moment they left).
     let info = PresenceInfo {

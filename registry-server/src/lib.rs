@@ -7,13 +7,15 @@
 //!
 //! Layout:
 //!
-//! * [`api`]: REST handlers; [`ws`]: the push WebSocket.
+//! * [`api`]: REST handlers; [`contacts`]: contact lists and who may see
+//!   whose presence; [`ws`]: the push WebSocket.
 //! * [`hub`]: live state (connections, ringing and active calls, presence
 //!   subscriptions) and the server side of the call state machine.
 //! * [`store`]: durable state behind the [`store::Store`] trait, with the
 //!   SQLite backend.
 //! * [`auth`]: challenges and bearer tokens; [`limits`]: rate limits and
-//!   strict body parsing; [`net`]: connection cap and TLS.
+//!   strict body parsing; [`net`]: connection caps, TLS and the HTTP
+//!   connection loop with its header timeout.
 //!
 //! [`app`] builds the router so tests drive it in-process; [`Server`] runs
 //! it on a real socket with graceful shutdown.
@@ -21,6 +23,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod contacts;
 pub mod error;
 pub mod hub;
 pub mod limits;
@@ -36,7 +39,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router, middleware};
 use proto::signaling::{ErrorCode, MAX_REQUEST_BODY};
 use serde::Serialize;
@@ -48,7 +51,7 @@ pub use config::Config;
 use crate::auth::{Auth, OriginPolicy};
 use crate::error::AppError;
 use crate::hub::{Hub, HubConfig};
-use crate::limits::{Limits, PeerAddr};
+use crate::limits::Limits;
 use crate::store::{SqliteStore, Store};
 
 /// Name of the token MAC secret in the store.
@@ -84,6 +87,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Flips to `true` when the server shuts down; sockets close on it.
     pub shutdown: watch::Sender<bool>,
+    /// Who may read `/metrics`.
+    pub metrics_access: Arc<metrics::Access>,
 }
 
 impl std::fmt::Debug for dyn Store {
@@ -116,6 +121,10 @@ impl AppState {
         ));
         let origins = OriginPolicy::new(&config.origins, config.listen, config.tls.is_some());
         let (shutdown, _) = watch::channel(false);
+        let metrics_access = Arc::new(metrics::Access::load(
+            config.metrics_token_file.as_deref(),
+            config.metrics_listen.is_some(),
+        )?);
         let state = Self {
             store,
             hub,
@@ -123,8 +132,10 @@ impl AppState {
             limits,
             config: Arc::new(config),
             shutdown,
+            metrics_access,
         };
         tokio::spawn(sweep(state.clone()));
+        tokio::spawn(sweep_call_records(state.clone()));
         Ok(state)
     }
 }
@@ -138,6 +149,27 @@ async fn sweep(state: AppState) {
                 state.hub.sweep();
                 state.auth.sweep(unix_now());
                 state.limits.sweep();
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Deletes call records past their retention time, once at start and then
+/// every `call_sweep_interval`.
+async fn sweep_call_records(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.call_sweep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stop = state.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let retention = state.config.call_retention;
+                match store::delete_expired_calls(&*state.store, unix_now(), retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(n, "deleted call records past retention"),
+                    Err(e) => tracing::error!(error = %e, "could not delete old call records"),
+                }
             }
             _ = stop.changed() => return,
         }
@@ -160,13 +192,6 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-async fn metrics_text() -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        metrics::render(),
-    )
-}
-
 async fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound, "no such endpoint")
 }
@@ -185,6 +210,11 @@ pub fn app(state: AppState) -> Router {
         .route("/account/rotate-key", post(api::rotate_key))
         .route("/fetch/{username}", get(api::fetch))
         .route("/users", get(api::search))
+        .route("/contacts", get(contacts::list))
+        .route(
+            "/contacts/{username}",
+            put(contacts::add).delete(contacts::remove),
+        )
         .route("/call/initiate", post(api::initiate))
         .route("/call/accept", post(api::accept))
         .route("/call/reject", post(api::reject))
@@ -206,7 +236,7 @@ pub fn app(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(metrics::endpoint))
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -223,9 +253,11 @@ pub fn app(state: AppState) -> Router {
 pub struct Server {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// The address of the `/metrics` listener, if there is one.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its shared state (tests inspect the hub).
     pub state: AppState,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
     store: Arc<SqliteStore>,
 }
 
@@ -238,8 +270,25 @@ impl Server {
             None => None,
         };
         let tcp = tokio::net::TcpListener::bind(config.listen).await?;
-        let listener = net::CappedListener::new(tcp, config.max_connections, tls)?;
-        let addr = axum::serve::Listener::local_addr(&listener)?;
+        let listener = net::CappedListener::new(
+            tcp,
+            config.max_connections,
+            config.max_connections_per_ip,
+            tls.clone(),
+        )?;
+        let addr = listener.local_addr();
+        let metrics_listener = match config.metrics_listen {
+            Some(at) => {
+                let tcp = tokio::net::TcpListener::bind(at).await?;
+                // Scrapers are few; a small cap keeps this port cheap.
+                Some(net::CappedListener::new(tcp, 64, 16, tls)?)
+            }
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(net::CappedListener::local_addr);
+        let header_timeout = config.header_timeout;
         // Sign-ins name the port clients connect to, known only now for
         // port 0.
         let config = Config {
@@ -248,20 +297,21 @@ impl Server {
         };
         let state = AppState::new(config, Arc::clone(&store) as Arc<dyn Store>).await?;
         let router = app(state.clone());
-        let mut stop = state.shutdown.subscribe();
-        let task = tokio::spawn(async move {
-            axum::serve(
+        let stop = state.shutdown.subscribe();
+        let task = tokio::spawn(net::serve(listener, router, header_timeout, stop));
+        if let Some(listener) = metrics_listener {
+            let stop = state.shutdown.subscribe();
+            tokio::spawn(net::serve(
                 listener,
-                router.into_make_service_with_connect_info::<PeerAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .await
-        });
-        tracing::info!(%addr, "registry listening");
+                metrics::router(state.clone()),
+                header_timeout,
+                stop,
+            ));
+        }
+        tracing::info!(%addr, ?metrics_addr, "registry listening");
         Ok(Self {
             addr,
+            metrics_addr,
             state,
             task,
             store,
@@ -277,7 +327,7 @@ impl Server {
         // drain (its batching window included) before the database closes.
         tokio::time::sleep(hub::WRITE_BATCH_WINDOW + Duration::from_millis(150)).await;
         self.store.close().await;
-        result??;
+        result?;
         Ok(())
     }
 }

@@ -3,11 +3,30 @@
 //! A handful of process-wide atomic counters rendered by hand: the registry
 //! needs no label cardinality beyond error codes and call outcomes, and this
 //! keeps the hot path to one relaxed atomic add.
+//!
+//! The figures say how busy the registry is and how calls end, which is
+//! nobody else's business, so `/metrics` is not public ([`Access`]): it
+//! asks for a bearer token when one is configured, and otherwise answers
+//! only clients on a loopback address. With a separate metrics listener it
+//! is served there and nowhere else.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use proto::signaling::{CallState, ErrorCode};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::limits::PeerAddr;
 
 /// A monotonically increasing counter.
 pub struct Counter(AtomicU64);
@@ -68,8 +87,11 @@ pub static WS_SLOW_DROPS: Counter = Counter::new();
 pub static WS_OPEN: Gauge = Gauge::new();
 /// Open TCP connections.
 pub static CONNECTIONS_OPEN: Gauge = Gauge::new();
-/// Connections refused at the connection cap.
+/// Connections refused at either connection cap.
 pub static CONNECTIONS_REFUSED: Counter = Counter::new();
+/// Of those, connections refused because their client address (IPv6: /64)
+/// already had its share open.
+pub static CONNECTIONS_REFUSED_PER_CLIENT: Counter = Counter::new();
 /// Requests refused by a rate limit.
 pub static RATE_LIMITED: Counter = Counter::new();
 
@@ -196,8 +218,13 @@ pub fn render() -> String {
     );
     counter(
         "pqvoice_connections_refused_total",
-        "Connections refused at the cap.",
+        "Connections refused at a connection cap.",
         CONNECTIONS_REFUSED.get(),
+    );
+    counter(
+        "pqvoice_connections_refused_per_client_total",
+        "Connections refused because their client address had its share open.",
+        CONNECTIONS_REFUSED_PER_CLIENT.get(),
     );
     counter(
         "pqvoice_rate_limited_total",
@@ -241,4 +268,146 @@ pub fn render() -> String {
         }
     }
     out
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug)]
+pub struct Access {
+    /// SHA-256 of the configured token; only the hash is kept, so the
+    /// token itself is not in memory after start-up.
+    token_hash: Option<[u8; 32]>,
+    /// `/metrics` lives on its own listener, not the main one.
+    separate_listener: bool,
+}
+
+impl Access {
+    /// Reads the token (trimmed; it must not be empty) from `token_file`,
+    /// if given. `separate_listener`: whether a metrics listener serves
+    /// `/metrics` instead of the main one.
+    pub fn load(token_file: Option<&Path>, separate_listener: bool) -> anyhow::Result<Self> {
+        let token_hash = match token_file {
+            None => None,
+            Some(path) => {
+                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read metrics token {}: {e}", path.display())
+                })?);
+                let token = text.trim();
+                anyhow::ensure!(
+                    !token.is_empty(),
+                    "metrics token file {} is empty",
+                    path.display()
+                );
+                Some(Sha256::digest(token.as_bytes()).into())
+            }
+        };
+        Ok(Self {
+            token_hash,
+            separate_listener,
+        })
+    }
+
+    /// Whether a request from `peer` with `headers` may read the metrics;
+    /// `main_listener` says which listener it came in on.
+    fn check(
+        &self,
+        main_listener: bool,
+        peer: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<(), AppError> {
+        let hidden = || AppError::new(ErrorCode::NotFound, "no such endpoint");
+        if main_listener && self.separate_listener {
+            return Err(hidden());
+        }
+        match &self.token_hash {
+            Some(want) => {
+                let given = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(|t| <[u8; 32]>::from(Sha256::digest(t.trim().as_bytes())));
+                // Hashes of equal length, compared without an early exit.
+                let same = given.is_some_and(|got| {
+                    got.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+                });
+                if same {
+                    Ok(())
+                } else {
+                    Err(AppError::new(
+                        ErrorCode::Unauthorized,
+                        "metrics need Authorization: Bearer <metrics token>",
+                    ))
+                }
+            }
+            // Its own listener is the operator's choice of who can reach it.
+            None if !main_listener => Ok(()),
+            // A request driven in-process has no peer: it is the test or
+            // the process itself.
+            None if peer.is_none_or(|ip| ip.to_canonical().is_loopback()) => Ok(()),
+            None => Err(hidden()),
+        }
+    }
+}
+
+fn text() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        render(),
+    )
+        .into_response()
+}
+
+/// `GET /metrics` on the main listener.
+pub async fn endpoint(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<PeerAddr>>()
+        .map(|ConnectInfo(PeerAddr(a))| a.ip());
+    match state.metrics_access.check(true, peer, req.headers()) {
+        Ok(()) => text(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn endpoint_own_listener(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match state.metrics_access.check(false, None, &headers) {
+        Ok(()) => text(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The router of the separate metrics listener: `/metrics` and nothing else.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(endpoint_own_listener))
+        .fallback(|| async { AppError::new(ErrorCode::NotFound, "no such endpoint") })
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().expect("address"))
+    }
+
+    #[test]
+    fn without_a_token_the_main_listener_answers_loopback_only() {
+        let open = Access::load(None, false).expect("no file");
+        let none = HeaderMap::new();
+        assert!(open.check(true, ip("127.0.0.1"), &none).is_ok());
+        assert!(open.check(true, ip("::1"), &none).is_ok());
+        assert!(open.check(true, ip("::ffff:127.0.0.9"), &none).is_ok());
+        let e = open.check(true, ip("192.0.2.7"), &none).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::NotFound);
+        assert!(open.check(true, ip("2001:db8::1"), &none).is_err());
+    }
+
+    #[test]
+    fn a_separate_listener_takes_metrics_off_the_main_one() {
+        let split = Access::load(None, true).expect("no file");
+        let none = HeaderMap::new();
+        assert!(split.check(true, ip("127.0.0.1"), &none).is_err());
+        assert!(split.check(false, None, &none).is_ok());
+    }
 }

@@ -1,31 +1,48 @@
-//! The listening socket: a connection cap and optional TLS in front of
-//! `axum::serve`.
+//! The listening socket: connection caps, optional TLS and the HTTP/1.1
+//! connection loop with its timers.
 //!
-//! Both are done at the listener so that HTTP requests and WebSockets share
-//! one cap, and so that plain and TLS servers run through the same
-//! `axum::serve` with the same graceful shutdown. A connection over the cap
-//! is accepted and closed at once (rather than left in the kernel backlog),
-//! and counted. TLS handshakes run in their own tasks with a deadline, so a
+//! Caps and TLS are done at the listener so that HTTP requests and
+//! WebSockets share them, and so that plain and TLS servers run through
+//! the same connection loop with the same graceful shutdown. There are two
+//! caps: one for the whole server and one per client address (an IPv6
+//! client is keyed by its /64, which one host usually owns whole), so one
+//! address cannot take every slot. A connection over either cap is accepted
+//! and closed at once (rather than left in the kernel backlog), and
+//! counted. TLS handshakes run in their own tasks with a deadline, so a
 //! client that stalls its handshake holds up nobody else.
+//!
+//! [`serve`] drives each connection with hyper's HTTP/1.1 server and a
+//! header-read timer: a client must finish each request's header within
+//! the timeout, counted from when the connection opened or its previous
+//! response was sent. That one timer ends both the slowloris (a header
+//! trickled a byte at a time, or never sent) and keep-alive connections
+//! left idle. A connection upgraded to the push WebSocket leaves hyper, and
+//! from then on the socket's own ping and send deadlines (see
+//! [`crate::ws`]) decide when it is dead.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::Arc;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::server::TlsStream;
+use tower::ServiceExt as _;
 
 use crate::limits::PeerAddr;
 use crate::metrics;
@@ -51,6 +68,87 @@ pub fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerCon
     Ok(Arc::new(config))
 }
 
+/// The key a client's connections are counted under: its IPv4 address, or
+/// the /64 network of its IPv6 address (an IPv4 client reaching a
+/// dual-stack socket counts as that IPv4 address).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(net))
+            }
+        },
+    }
+}
+
+/// The two connection caps: for the whole server and per client key.
+#[derive(Clone)]
+struct Caps {
+    total: Arc<Semaphore>,
+    per_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max_per_client: usize,
+}
+
+/// One connection's place under both caps, given back when dropped.
+struct Slot {
+    _total: OwnedSemaphorePermit,
+    key: IpAddr,
+    per_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = lock_counts(&self.per_client);
+        if let Some(n) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                // Only addresses with open connections take memory.
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+fn lock_counts(
+    m: &Mutex<HashMap<IpAddr, usize>>,
+) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+    // The map is consistent between statements; a panic elsewhere while
+    // holding it must not stop the server from accepting.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Caps {
+    fn admit(&self, stream: &TcpStream, addr: SocketAddr) -> Option<Slot> {
+        let refused = || {
+            metrics::CONNECTIONS_REFUSED.inc();
+            None
+        };
+        let Ok(total) = Arc::clone(&self.total).try_acquire_owned() else {
+            return refused();
+        };
+        let key = client_key(addr.ip());
+        {
+            let mut map = lock_counts(&self.per_client);
+            let n = map.entry(key).or_insert(0);
+            if *n >= self.max_per_client {
+                drop(map);
+                metrics::CONNECTIONS_REFUSED_PER_CLIENT.inc();
+                return refused();
+            }
+            *n += 1;
+        }
+        let _ = stream.set_nodelay(true);
+        Some(Slot {
+            _total: total,
+            key,
+            per_client: Arc::clone(&self.per_client),
+        })
+    }
+}
+
 enum Source {
     Plain(TcpListener),
     Tls(mpsc::Receiver<(Conn, SocketAddr)>),
@@ -60,49 +158,60 @@ enum Source {
 pub struct CappedListener {
     source: Source,
     local: SocketAddr,
-    permits: Arc<Semaphore>,
+    caps: Caps,
 }
 
 impl CappedListener {
-    /// Wraps `tcp`, allowing `max` open connections, with TLS if given.
+    /// Wraps `tcp`, allowing `max` open connections in all and
+    /// `max_per_client` from one client key ([`client_key`]), with TLS if
+    /// given.
     pub fn new(
         tcp: TcpListener,
         max: usize,
+        max_per_client: usize,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> io::Result<Self> {
         let local = tcp.local_addr()?;
-        let permits = Arc::new(Semaphore::new(max));
+        let caps = Caps {
+            total: Arc::new(Semaphore::new(max)),
+            per_client: Arc::new(Mutex::new(HashMap::new())),
+            max_per_client,
+        };
         let source = match tls {
             None => Source::Plain(tcp),
             Some(config) => {
                 let (tx, rx) = mpsc::channel(256);
-                tokio::spawn(accept_tls(
-                    tcp,
-                    TlsAcceptor::from(config),
-                    Arc::clone(&permits),
-                    tx,
-                ));
+                tokio::spawn(accept_tls(tcp, TlsAcceptor::from(config), caps.clone(), tx));
                 Source::Tls(rx)
             }
         };
         Ok(Self {
             source,
             local,
-            permits,
+            caps,
         })
     }
-}
 
-fn admit(permits: &Arc<Semaphore>, stream: &TcpStream) -> Option<OwnedSemaphorePermit> {
-    match Arc::clone(permits).try_acquire_owned() {
-        Ok(p) => {
-            let _ = stream.set_nodelay(true);
-            Some(p)
+    /// The next admitted connection and its peer address.
+    pub async fn accept(&mut self) -> (Conn, SocketAddr) {
+        match &mut self.source {
+            Source::Plain(tcp) => loop {
+                let (stream, addr) = accept_tcp(tcp).await;
+                if let Some(slot) = self.caps.admit(&stream, addr) {
+                    return (Conn::new(Io::Plain(stream), slot), addr);
+                }
+            },
+            Source::Tls(rx) => match rx.recv().await {
+                Some(pair) => pair,
+                // The TLS accept task never ends while we hold the receiver.
+                None => std::future::pending().await,
+            },
         }
-        Err(_) => {
-            metrics::CONNECTIONS_REFUSED.inc();
-            None
-        }
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 }
 
@@ -122,12 +231,12 @@ async fn accept_tcp(tcp: &TcpListener) -> (TcpStream, SocketAddr) {
 async fn accept_tls(
     tcp: TcpListener,
     acceptor: TlsAcceptor,
-    permits: Arc<Semaphore>,
+    caps: Caps,
     tx: mpsc::Sender<(Conn, SocketAddr)>,
 ) {
     loop {
         let (stream, addr) = accept_tcp(&tcp).await;
-        let Some(permit) = admit(&permits, &stream) else {
+        let Some(slot) = caps.admit(&stream, addr) else {
             continue;
         };
         let acceptor = acceptor.clone();
@@ -136,7 +245,7 @@ async fn accept_tls(
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     let _ = tx
-                        .send((Conn::new(Io::Tls(Box::new(tls)), permit), addr))
+                        .send((Conn::new(Io::Tls(Box::new(tls)), slot), addr))
                         .await;
                 }
                 Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
@@ -146,35 +255,68 @@ async fn accept_tls(
     }
 }
 
-impl Listener for CappedListener {
-    type Io = Conn;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Conn, SocketAddr) {
-        match &mut self.source {
-            Source::Plain(tcp) => loop {
-                let (stream, addr) = accept_tcp(tcp).await;
-                if let Some(permit) = admit(&self.permits, &stream) {
-                    return (Conn::new(Io::Plain(stream), permit), addr);
-                }
-            },
-            Source::Tls(rx) => match rx.recv().await {
-                Some(pair) => pair,
-                // The TLS accept task never ends while we hold the receiver.
-                None => std::future::pending().await,
-            },
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
-    }
+/// Resolves once the server is shutting down (or its state is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
-impl Connected<IncomingStream<'_, CappedListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, CappedListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
+/// Serves `router` on every connection `listener` admits until `stop`
+/// turns `true`, then stops accepting, lets requests in flight finish and
+/// returns once every connection has closed or been upgraded.
+///
+/// `header_timeout` bounds how long a client may take to send a request's
+/// header, counted from the connection's start or its last response (so it
+/// is also the keep-alive idle timeout).
+pub async fn serve(
+    mut listener: CappedListener,
+    router: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Each connection task holds a sender; the receiver sees the channel
+    // close when the last task has ended.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
+    loop {
+        let (conn, addr) = tokio::select! {
+            pair = listener.accept() => pair,
+            _ = stopped(&mut stop) => break,
+        };
+        let service = router
+            .clone()
+            .map_request(move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(PeerAddr(addr)));
+                req.map(axum::body::Body::new)
+            });
+        let service = TowerToHyperService::new(service);
+        let mut stop = stop.clone();
+        let open = open.clone();
+        tokio::spawn(async move {
+            let _open = open;
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let mut conn = pin!(
+                http.serve_connection(TokioIo::new(conn), service)
+                    .with_upgrades()
+            );
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%addr, error = %e, "connection ended");
+                    }
+                }
+                _ = stopped(&mut stop) => {
+                    // Finish the request in flight, then close; an idle
+                    // connection closes at once.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
     }
+    drop(listener);
+    drop(open);
+    let _ = all_closed.recv().await;
 }
 
 enum Io {
@@ -182,19 +324,16 @@ enum Io {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// One admitted connection; frees its slot under the cap when dropped.
+/// One admitted connection; frees its slots under the caps when dropped.
 pub struct Conn {
     io: Io,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 impl Conn {
-    fn new(io: Io, permit: OwnedSemaphorePermit) -> Self {
+    fn new(io: Io, slot: Slot) -> Self {
         metrics::CONNECTIONS_OPEN.inc();
-        Self {
-            io,
-            _permit: permit,
-        }
+        Self { io, _slot: slot }
     }
 }
 

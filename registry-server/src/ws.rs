@@ -7,7 +7,13 @@
 //! so a connected client pays no HTTP request per step), and server shutdown. It sends
 //! a WebSocket ping every [`PING_INTERVAL`] and drops a client that has sent
 //! nothing for two intervals, so half-open connections do not keep a user
-//! "online".
+//! "online". A client that stops reading cannot hold its socket open
+//! either: a send that the network does not take within [`SEND_TIMEOUT`]
+//! ends the socket.
+//!
+//! Before its `welcome`, a socket reads from the store who shares presence
+//! with its user (see [`crate::hub`]); that is the socket's one store read
+//! for presence, and subscription frames are answered from memory.
 //!
 //! Buffers are kept small on purpose: idle sockets are the registry's main
 //! memory cost, and pushes are a few KiB at most.
@@ -18,13 +24,13 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use proto::signaling::{
-    CallAction, CallStatus, ClientMessage, MAX_CLIENT_WS_MESSAGE, Presence, ServerEvent, Username,
-    parse,
+    CallAction, CallStatus, ClientMessage, MAX_CLIENT_WS_MESSAGE, ServerEvent, Username,
 };
 use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::api;
+use crate::client_input;
 use crate::error::AppError;
 use crate::limits::AuthUser;
 use crate::metrics;
@@ -33,8 +39,17 @@ use crate::unix_now;
 /// How often the server pings an idle client.
 pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How long one frame may wait for the client's TCP window. Pushes are a
+/// few KiB; a client that leaves this long without reading is gone or
+/// hostile, and waiting for it would hold a connection slot forever.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Close code sent when the server shuts down (RFC 6455: "service restart").
 const CLOSE_RESTART: u16 = 1012;
+
+/// Close code sent when the socket cannot be set up for now (RFC 6455:
+/// "try again later").
+const CLOSE_TRY_AGAIN: u16 = 1013;
 
 /// `GET /ws`: upgrades to the push socket of the signed-in user.
 pub async fn upgrade(
@@ -50,10 +65,32 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve_socket(state, user, socket))
 }
 
+/// Sends one frame, giving up after [`SEND_TIMEOUT`]; `false` if the
+/// socket is done for.
+async fn send(socket: &mut WebSocket, msg: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await,
+        Ok(Ok(()))
+    )
+}
+
 async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
+    let load = state.hub.begin_load(&user);
+    let sharers = match state.store.sharers(&user).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "could not load contacts for a socket");
+            let frame = CloseFrame {
+                code: CLOSE_TRY_AGAIN,
+                reason: "registry storage unavailable".into(),
+            };
+            let _ = send(&mut socket, Message::Close(Some(frame))).await;
+            return;
+        }
+    };
     metrics::WS_OPEN.inc();
     let (tx, mut rx) = mpsc::channel(state.config.ws_queue);
-    let conn_id = state.hub.connect(&user, tx, unix_now());
+    let conn_id = state.hub.connect(&user, tx, load, sharers, unix_now());
     let mut shutdown = state.shutdown.subscribe();
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + first_ping_delay(conn_id),
@@ -64,7 +101,7 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
         tokio::select! {
             push = rx.recv() => match push {
                 Some(text) => {
-                    if socket.send(Message::Text(text)).await.is_err() {
+                    if !send(&mut socket, Message::Text(text)).await {
                         break;
                     }
                 }
@@ -78,7 +115,7 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
                         for ev in reply {
                             let text = serde_json::to_string(&ev)
                                 .expect("ServerEvent always serializes");
-                            if socket.send(Message::Text(text.into())).await.is_err() {
+                            if !send(&mut socket, Message::Text(text.into())).await {
                                 break;
                             }
                         }
@@ -91,7 +128,7 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
                         "binary frames are not accepted; send JSON text",
                     ));
                     let text = serde_json::to_string(&ev).expect("ServerEvent always serializes");
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+                    if !send(&mut socket, Message::Text(text.into())).await {
                         break;
                     }
                 }
@@ -100,13 +137,13 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
             },
             _ = ping.tick() => {
                 quiet_ticks += 1;
-                if quiet_ticks > 2 || socket.send(Message::Ping(Default::default())).await.is_err() {
+                if quiet_ticks > 2 || !send(&mut socket, Message::Ping(Default::default())).await {
                     break;
                 }
             }
             _ = shutdown.changed() => {
                 let frame = CloseFrame { code: CLOSE_RESTART, reason: "registry shutting down".into() };
-                let _ = socket.send(Message::Close(Some(frame))).await;
+                let _ = send(&mut socket, Message::Close(Some(frame))).await;
                 break;
             }
         }
@@ -140,7 +177,7 @@ async fn handle_client(
 ) -> Option<Vec<ServerEvent>> {
     // Every frame counts against the account's rate, readable or not.
     let limited = state.limits.check_account(user).err().map(|e| e.0);
-    let msg = match parse::<ClientMessage>(bytes) {
+    let msg = match client_input::client_frame(bytes) {
         Ok(m) => m,
         Err(e) => return Some(vec![error_event(limited.unwrap_or(e))]),
     };
@@ -153,15 +190,7 @@ async fn handle_client(
     match msg {
         ClientMessage::Ping { nonce } => Some(vec![ServerEvent::Pong { nonce }]),
         ClientMessage::Subscribe { usernames } => {
-            let mut snapshot = state.hub.subscribe(user, conn_id, usernames, unix_now());
-            // Offline users' last-seen time lives in the store.
-            for info in &mut snapshot {
-                if info.presence == Presence::Offline
-                    && let Ok(Some(rec)) = state.store.user(&info.username).await
-                {
-                    info.last_seen = rec.last_seen;
-                }
-            }
+            let snapshot = state.hub.subscribe(user, conn_id, usernames, unix_now());
             Some(snapshot.into_iter().map(ServerEvent::Presence).collect())
         }
         ClientMessage::Initiate { req, callee, offer } => Some(vec![reply(

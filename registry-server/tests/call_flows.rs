@@ -63,9 +63,11 @@ async fn ring_accept_hangup() {
     assert_eq!(s, 200);
     assert_eq!(v["calls"][0]["call_id"], id.as_str());
 
-    // Presence shows both in a call.
+    // Being in a call is not presence: bob shares his with alice, who sees
+    // him online, and nobody else sees anything.
+    bob.add_contact("alice").await;
     let (_, v) = alice.get("/fetch/bob").await;
-    assert_eq!(v["presence"], "in_call");
+    assert_eq!(v["presence"], "online");
 
     let answer = vec![0x5A; 3500];
     let (s, v) = bob.accept(&id, &answer).await;
@@ -230,7 +232,7 @@ async fn disconnect_mid_ring() {
         ServerEvent::Missed { call_id, .. } => assert_eq!(call_id.as_str(), id),
         other => panic!("expected missed, got {other:?}"),
     }
-    assert_eq!(server.state.hub.presence(&bob.name), Presence::Offline);
+    assert_eq!(server.state.hub.presence(&bob.name).0, Presence::Offline);
 }
 
 #[tokio::test]
@@ -262,13 +264,14 @@ async fn presence_subscriptions_push_changes() {
     let (_alice, mut a_ws) = online(&server, "alice", 1).await;
     let mut bob = User::new(&server, "bob", 2);
     bob.register().await;
+    bob.sign_in().await;
+    bob.add_contact("alice").await;
     a_ws.send_text(r#"{"type":"subscribe","usernames":["bob"]}"#)
         .await;
     match a_ws.next_event().await {
         ServerEvent::Presence(p) => assert_eq!(p.presence, Presence::Offline),
         other => panic!("expected presence snapshot, got {other:?}"),
     }
-    bob.sign_in().await;
     let b_ws = bob.ws(&server).await;
     match a_ws.next_event().await {
         ServerEvent::Presence(p) => {

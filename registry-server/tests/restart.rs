@@ -14,7 +14,9 @@ async fn accounts_and_tokens_survive_a_restart() {
     let server = start(config(&db)).await;
     let addr = server.addr;
     let (alice, mut a_ws) = online(&server, "alice", 1).await;
-    let (_bob, mut b_ws) = online(&server, "bob", 2).await;
+    let (bob, mut b_ws) = online(&server, "bob", 2).await;
+    // Bob shares his presence with alice; it outlives the restart too.
+    bob.add_contact("alice").await;
     let (_, v) = alice.initiate("bob", b"offer").await;
     let id = call_id_of(&v);
     assert!(matches!(

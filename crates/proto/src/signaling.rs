@@ -1141,6 +1141,19 @@ pub struct UserList {
     pub users: Vec<PresenceInfo>,
 }
 
+/// Most names one contact list may hold.
+pub const MAX_CONTACTS: usize = 1000;
+
+/// `GET /contacts` (and the answer to `PUT` / `DELETE /contacts/<name>`):
+/// the people the signed-in user added, sorted by name. Each of them may
+/// see the user's presence; nobody else can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactList {
+    /// At most [`MAX_CONTACTS`] names.
+    pub contacts: Vec<Username>,
+}
+
 // ---------------------------------------------------------------------------
 // Calls
 // ---------------------------------------------------------------------------

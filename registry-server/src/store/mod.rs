@@ -1,7 +1,9 @@
 //! Persistent storage behind one trait.
 //!
 //! The registry keeps *durable* facts here: accounts (username → identity
-//! key), last-seen times, call records and the token MAC secret. *Live*
+//! key), last-seen times, contact lists (whom each user shares presence
+//! with), call records (kept for a configured number of days, see
+//! [`delete_expired_calls`]) and the token MAC secret. *Live*
 //! facts (who is connected, which call rings right now, the offer and answer
 //! blobs) stay in memory in [`crate::hub`], because they die with the
 //! connections that carry them anyway.
@@ -15,6 +17,8 @@
 mod sqlite;
 
 pub use sqlite::SqliteStore;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use proto::signaling::{CallId, CallState, Username};
@@ -51,6 +55,26 @@ pub struct CallRecord {
     pub updated_at: u64,
     /// Who hung up, if someone did.
     pub ended_by: Option<Username>,
+}
+
+/// Outcome of [`Store::add_contact`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactAdded {
+    /// The contact is new on the list.
+    Added,
+    /// The contact was on the list already.
+    AlreadyThere,
+    /// The list is full; nothing changed.
+    Full,
+}
+
+/// Someone who shares their presence with a user: they added that user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sharer {
+    /// The account that added the user.
+    pub owner: Username,
+    /// When `owner` was last connected, Unix seconds.
+    pub last_seen: Option<u64>,
 }
 
 /// Storage failures, split so callers can answer precisely.
@@ -99,8 +123,48 @@ pub trait Store: Send + Sync + 'static {
     /// The stored record of a call.
     async fn call(&self, call_id: &CallId) -> Result<Option<CallRecord>, StoreError>;
 
+    /// Deletes the call records last changed before `cutoff` (Unix
+    /// seconds); returns how many went.
+    async fn delete_calls_before(&self, cutoff: u64) -> Result<u64, StoreError>;
+
+    /// Puts `contact` on `owner`'s list (both must be accounts), unless the
+    /// list already holds `max` names.
+    async fn add_contact(
+        &self,
+        owner: &Username,
+        contact: &Username,
+        at: u64,
+        max: usize,
+    ) -> Result<ContactAdded, StoreError>;
+
+    /// Takes `contact` off `owner`'s list; `false` if it was not on it.
+    async fn remove_contact(
+        &self,
+        owner: &Username,
+        contact: &Username,
+    ) -> Result<bool, StoreError>;
+
+    /// `owner`'s list, by name.
+    async fn contacts(&self, owner: &Username) -> Result<Vec<Username>, StoreError>;
+
+    /// Everyone who has `user` on their list, i.e. whose presence `user`
+    /// may see.
+    async fn sharers(&self, user: &Username) -> Result<Vec<Sharer>, StoreError>;
+
     /// The secret called `name`, storing `fresh` first if there is none.
     ///
     /// Every instance sharing a database thus agrees on one secret.
     async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError>;
+}
+
+/// Deletes the call records that `retention` has run out for at `now`
+/// (Unix seconds): those last changed more than `retention` ago.
+pub async fn delete_expired_calls(
+    store: &dyn Store,
+    now: u64,
+    retention: Duration,
+) -> Result<u64, StoreError> {
+    store
+        .delete_calls_before(now.saturating_sub(retention.as_secs()))
+        .await
 }

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use super::{CallRecord, Store, StoreError, UserRecord};
+use super::{CallRecord, ContactAdded, Sharer, Store, StoreError, UserRecord};
 
 /// Accounts and call records in one SQLite file.
 #[derive(Debug, Clone)]
@@ -79,13 +79,22 @@ impl SqliteStore {
 /// description and checksum (SHA-384 of the file) are the ones the macro
 /// would record, so databases created by earlier builds keep migrating.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        SqlStr::from_static(include_str!("../../migrations/0001_init.sql")),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            SqlStr::from_static(include_str!("../../migrations/0001_init.sql")),
+            false,
+        ),
+        Migration::new(
+            2,
+            "contacts".into(),
+            MigrationType::Simple,
+            SqlStr::from_static(include_str!("../../migrations/0002_contacts.sql")),
+            false,
+        ),
+    ])
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -272,6 +281,98 @@ impl Store for SqliteStore {
         }))
     }
 
+    async fn delete_calls_before(&self, cutoff: u64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM calls WHERE updated_at < ?")
+            .bind(to_i64(cutoff))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn add_contact(
+        &self,
+        owner: &Username,
+        contact: &Username,
+        at: u64,
+        max: usize,
+    ) -> Result<ContactAdded, StoreError> {
+        // The size check and the insert are one statement, so two adds at
+        // once cannot both slip under the cap.
+        let done = sqlx::query(
+            "INSERT INTO contacts (owner, contact, added_at) \
+             SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM contacts WHERE owner = ?1) < ?4 \
+             ON CONFLICT (owner, contact) DO NOTHING",
+        )
+        .bind(owner.as_str())
+        .bind(contact.as_str())
+        .bind(to_i64(at))
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(ContactAdded::Added);
+        }
+        let there = sqlx::query("SELECT 1 FROM contacts WHERE owner = ? AND contact = ?")
+            .bind(owner.as_str())
+            .bind(contact.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(if there.is_some() {
+            ContactAdded::AlreadyThere
+        } else {
+            ContactAdded::Full
+        })
+    }
+
+    async fn remove_contact(
+        &self,
+        owner: &Username,
+        contact: &Username,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM contacts WHERE owner = ? AND contact = ?")
+            .bind(owner.as_str())
+            .bind(contact.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn contacts(&self, owner: &Username) -> Result<Vec<Username>, StoreError> {
+        let rows = sqlx::query("SELECT contact FROM contacts WHERE owner = ? ORDER BY contact")
+            .bind(owner.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| username(&r.try_get::<String, _>("contact").map_err(backend)?))
+            .collect()
+    }
+
+    async fn sharers(&self, user: &Username) -> Result<Vec<Sharer>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.owner, u.last_seen FROM contacts c \
+             JOIN users u ON u.username = c.owner WHERE c.contact = ?",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let owner: String = r.try_get("owner").map_err(backend)?;
+                let last_seen: Option<i64> = r.try_get("last_seen").map_err(backend)?;
+                Ok(Sharer {
+                    owner: username(&owner)?,
+                    last_seen: last_seen.map(to_u64),
+                })
+            })
+            .collect()
+    }
+
     async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
         // Insert-or-keep, then read: two instances starting at once end up
         // with whichever secret was written first.
@@ -305,10 +406,12 @@ mod tests {
     #[tokio::test]
     async fn the_recorded_migration_matches_what_earlier_builds_stored() {
         let store = SqliteStore::in_memory().await.unwrap();
-        let row = sqlx::query("SELECT version, description, checksum FROM _sqlx_migrations")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
+        let row = sqlx::query(
+            "SELECT version, description, checksum FROM _sqlx_migrations WHERE version = 1",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
         let version: i64 = row.get(0);
         let description: String = row.get(1);
         let checksum: Vec<u8> = row.get(2);
@@ -366,5 +469,113 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(n, 700);
+    }
+
+    fn user(name: &str) -> UserRecord {
+        UserRecord {
+            username: Username::parse(name).unwrap(),
+            identity_key: vec![1, 2, 3],
+            created_at: 1,
+            key_updated_at: 1,
+            last_seen: Some(50),
+        }
+    }
+
+    #[tokio::test]
+    async fn call_records_past_retention_are_deleted_and_newer_ones_kept() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let name = |s: &str| Username::parse(s).unwrap();
+        let day = 86_400;
+        let now = 1_000 * day;
+        let record = |i: u8, updated_at: u64| CallRecord {
+            call_id: CallId::from_bytes([i; proto::signaling::CALL_ID_LEN]),
+            caller: name("alice"),
+            callee: name("bob"),
+            state: CallState::Ended,
+            created_at: updated_at - 60,
+            updated_at,
+            ended_by: None,
+        };
+        // 31 and 30 days + 1 s old go; exactly 30 days old and younger stay.
+        let old = [record(1, now - 31 * day), record(2, now - 30 * day - 1)];
+        let kept = [
+            record(3, now - 30 * day),
+            record(4, now - day),
+            record(5, now),
+        ];
+        store.save_calls(&old).await.unwrap();
+        store.save_calls(&kept).await.unwrap();
+        let gone = crate::store::delete_expired_calls(&store, now, Duration::from_secs(30 * day))
+            .await
+            .unwrap();
+        assert_eq!(gone, 2);
+        for r in &old {
+            assert_eq!(store.call(&r.call_id).await.unwrap(), None);
+        }
+        for r in &kept {
+            assert_eq!(store.call(&r.call_id).await.unwrap().as_ref(), Some(r));
+        }
+    }
+
+    #[tokio::test]
+    async fn contact_lists_are_capped_idempotent_and_read_both_ways() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        for n in ["alice", "bob", "carol", "dave"] {
+            store.create_user(&user(n)).await.unwrap();
+        }
+        let (alice, bob, carol, dave) = (
+            user("alice").username,
+            user("bob").username,
+            user("carol").username,
+            user("dave").username,
+        );
+        assert_eq!(
+            store.add_contact(&alice, &bob, 7, 2).await.unwrap(),
+            ContactAdded::Added
+        );
+        assert_eq!(
+            store.add_contact(&alice, &bob, 8, 2).await.unwrap(),
+            ContactAdded::AlreadyThere
+        );
+        assert_eq!(
+            store.add_contact(&alice, &carol, 9, 2).await.unwrap(),
+            ContactAdded::Added
+        );
+        assert_eq!(
+            store.add_contact(&alice, &dave, 9, 2).await.unwrap(),
+            ContactAdded::Full
+        );
+        // At the cap, a name already there still reads as there.
+        assert_eq!(
+            store.add_contact(&alice, &carol, 9, 2).await.unwrap(),
+            ContactAdded::AlreadyThere
+        );
+        // Not an account: refused by the foreign key, nothing stored.
+        let ghost = Username::parse("ghost").unwrap();
+        assert!(store.add_contact(&bob, &ghost, 9, 2).await.is_err());
+        store.add_contact(&carol, &bob, 9, 2).await.unwrap();
+        assert_eq!(
+            store.contacts(&alice).await.unwrap(),
+            vec![bob.clone(), carol.clone()]
+        );
+        let mut sharers = store.sharers(&bob).await.unwrap();
+        sharers.sort_by(|a, b| a.owner.cmp(&b.owner));
+        assert_eq!(
+            sharers,
+            vec![
+                Sharer {
+                    owner: alice.clone(),
+                    last_seen: Some(50)
+                },
+                Sharer {
+                    owner: carol.clone(),
+                    last_seen: Some(50)
+                },
+            ]
+        );
+        assert!(store.remove_contact(&alice, &bob).await.unwrap());
+        assert!(!store.remove_contact(&alice, &bob).await.unwrap());
+        assert_eq!(store.contacts(&alice).await.unwrap(), vec![carol]);
+        assert_eq!(store.sharers(&bob).await.unwrap().len(), 1);
     }
 }

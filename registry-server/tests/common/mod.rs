@@ -171,6 +171,35 @@ impl User {
         self.post(&format!("/call/{op}"), json!({"call_id": call_id}))
             .await
     }
+
+    /// Adds `name` to this user's contacts, letting them see our presence.
+    pub async fn add_contact(&self, name: &str) -> Value {
+        let (s, v) = self
+            .send_empty(reqwest::Method::PUT, &format!("/contacts/{name}"))
+            .await;
+        assert_eq!(s, 200, "add contact {name}: {v}");
+        v
+    }
+
+    /// Takes `name` off this user's contacts.
+    pub async fn remove_contact(&self, name: &str) -> Value {
+        let (s, v) = self
+            .send_empty(reqwest::Method::DELETE, &format!("/contacts/{name}"))
+            .await;
+        assert_eq!(s, 200, "remove contact {name}: {v}");
+        v
+    }
+
+    /// A body-less request with our token.
+    pub async fn send_empty(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("JSON body"))
+    }
 }
 
 /// A user with a signed-in push socket, ready to call.

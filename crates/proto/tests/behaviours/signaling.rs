@@ -169,7 +169,7 @@ fn server_events_round_trip_with_a_type_tag() {
         },
         ServerEvent::Presence(PresenceInfo {
             username: bob,
-            presence: Presence::InCall,
+            presence: Presence::Online,
             last_seen: Some(3),
         }),
         ServerEvent::Pong { nonce: 77 },
