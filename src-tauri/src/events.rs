@@ -3,7 +3,7 @@
 //! Names and shapes follow docs/ui-api.md exactly: structs serialize with
 //! camelCase keys, enums as kebab-case strings, `Option` as `null`.
 //! [`Presence`] is proto's own type so the registry's value passes through
-//! unchanged (`in_call`).
+//! unchanged (`online` or `offline`).
 
 use proto::signaling::Presence;
 use serde::{Deserialize, Serialize};
@@ -339,10 +339,10 @@ mod tests {
         assert!(v["activeSince"].is_null());
         let p = serde_json::to_value(PresenceChange {
             username: "bob".into(),
-            presence: Presence::InCall,
+            presence: Presence::Online,
         })
         .expect("json");
-        assert_eq!(p["presence"], "in_call");
+        assert_eq!(p["presence"], "online");
     }
 
     #[test]
