@@ -35,9 +35,10 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Mutex;
 
 use hmac::{KeyInit, Mac};
-use proto::signaling::{CHALLENGE_LEN, Challenge, ErrorCode, MAX_TOKEN_LEN, Origin, Username, hex};
+use proto::signaling::{CHALLENGE_LEN, Challenge, ErrorCode, Origin, Username, hex};
 use sha2::{Digest, Sha256};
 
+use crate::client_input::{self, KEY_TAG_LEN};
 use crate::error::AppError;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -55,9 +56,6 @@ const _: () = assert!(MAC_LEN == 32, "a challenge carries a full HMAC-SHA256");
 /// once and forgotten when it expires, so this caps sign-ins per challenge
 /// lifetime (100 000 a minute by default), not accounts; about 4 MB.
 pub const MAX_REDEEMED: usize = 100_000;
-
-/// Bytes of the identity-key hash a token carries.
-const KEY_TAG_LEN: usize = 16;
 
 /// Domain prefix of the challenge MAC input.
 const CHALLENGE_DOMAIN: &[u8] = b"pqvoice/registry-challenge/v1";
@@ -332,47 +330,15 @@ impl Auth {
     /// compare the tag with the account's current key.
     pub fn check_token(&self, token: &str, now: u64) -> Result<(Username, KeyTag), AppError> {
         let bad = || AppError::new(ErrorCode::Unauthorized, "missing, invalid or expired token");
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(bad());
-        }
-        let mut parts = token.splitn(4, ':');
-        let (Some(name), Some(exp), Some(tag_hex), Some(mac_hex)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
-        let username = Username::parse(name).map_err(|_| bad())?;
-        let expires_at: u64 = exp.parse().map_err(|_| bad())?;
-        let tag = decode_hex::<KEY_TAG_LEN>(tag_hex).ok_or_else(bad)?;
-        let mac = decode_hex::<32>(mac_hex).ok_or_else(bad)?;
-        self.token_mac(name, expires_at, tag_hex)
-            .verify_slice(&mac)
+        let fields = client_input::token_fields(token).ok_or_else(bad)?;
+        self.token_mac(fields.username.as_str(), fields.expires_at, fields.tag_hex)
+            .verify_slice(&fields.mac)
             .map_err(|_| bad())?;
-        if now > expires_at {
+        if now > fields.expires_at {
             return Err(bad());
         }
-        Ok((username, tag))
+        Ok((fields.username, fields.tag))
     }
-}
-
-/// Exactly `N` bytes from `2N` lowercase hex digits.
-fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    let text = text.as_bytes();
-    if text.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client_input;
 pub mod config;
 pub mod contacts;
 pub mod error;

@@ -26,6 +26,7 @@ use proto::signaling::{ErrorCode, MAX_REQUEST_BODY, SignalingError, Username, Va
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
+use crate::client_input;
 use crate::error::AppError;
 use crate::metrics;
 
@@ -140,15 +141,14 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| client_input::bearer_token(v.as_bytes()))
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::Unauthorized,
                     "missing Authorization: Bearer token",
                 )
             })?;
-        let (user, tag) = state.auth.check_token(token.trim(), crate::unix_now())?;
+        let (user, tag) = state.auth.check_token(token, crate::unix_now())?;
         let current = state.store.user(&user).await?;
         if current.is_none_or(|record| crate::auth::key_tag(&record.identity_key) != tag) {
             return Err(AppError::new(
@@ -186,8 +186,7 @@ where
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+            .and_then(|v| client_input::declared_len(v.as_bytes()));
         if declared.is_some_and(|n| n > MAX_REQUEST_BODY as u64) {
             return Err(too_large());
         }
