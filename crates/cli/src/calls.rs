@@ -9,6 +9,7 @@
 //! end-of-call notice.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,8 +22,10 @@ use engine::call::{CallEnd, CallOptions, CallReport, CallStats, run_call};
 use engine::dial::{self, bind_media, safety_number};
 use engine::dsp::{DspConfig, NoiseSuppressor};
 use engine::profile::Profile;
+use engine::recent_offers::RecentOffers;
 use engine::registry_client::{EventStream, RegistryClient, RegistryEvent};
-use proto::handshake::{Established, SeenOffers};
+use futures_util::FutureExt;
+use proto::handshake::{Established, OfferPolicy};
 use proto::identity::IdentityKeyPair;
 use proto::signaling::{CallId, ServerEvent, Username};
 
@@ -194,36 +197,104 @@ pub fn contacts(url: Option<&str>, profile: &Profile) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `pqvoice safety-number NAME`: from the pinned key, or fetched and pinned.
+/// What the user compared before `trust`: exactly one of the two.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct ComparedArgs {
+    /// The 60-digit safety number you compared with the contact (spaces
+    /// allowed), as `safety-number` printed it.
+    #[arg(long)]
+    pub safety_number: Option<String>,
+    /// The contact's whole key fingerprint (64 hex digits) as you compared it.
+    #[arg(long)]
+    pub fingerprint: Option<String>,
+}
+
+/// Prints the safety number and fingerprint of `key` under `label`.
+fn print_key(me: &Me, name: &str, label: &str, key: &proto::identity::PublicIdentity) {
+    println!("{label}:");
+    println!(
+        "  safety number  {}",
+        safety_number(&me.info.username, me.identity.public(), name, key)
+    );
+    println!("  fingerprint    {}", account::fingerprint_hex(key));
+}
+
+/// `pqvoice safety-number NAME`: the number for the pinned key and for the
+/// key the registry serves now, each labelled, so the user knows which key
+/// the digits they compare belong to. Pins nothing (`trust` does, and the
+/// first call pins on first use).
 pub fn show_safety_number(url: Option<&str>, profile: &Profile, name: &str) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
-    let theirs = match Contacts::load(profile)?.get(name)? {
-        Some(k) => k,
-        None => {
-            runtime()?
-                .block_on(dial::contact_key(&me.client, profile, &username(name)?))?
-                .0
+    let user = username(name)?;
+    let pinned = Contacts::load(profile)?.get(name)?;
+    let served = runtime()?
+        .block_on(me.client.fetch(&user))
+        .map(|info| proto::identity::PublicIdentity::from_bytes(info.identity_key.as_bytes()));
+    match (pinned, served) {
+        (Some(pinned), Ok(Ok(served))) if pinned == served => {
+            print_key(
+                &me,
+                name,
+                &format!("{name}: pinned key (the registry serves the same)"),
+                &pinned,
+            );
         }
-    };
-    println!(
-        "{}",
-        safety_number(&me.info.username, me.identity.public(), name, &theirs)
-    );
+        (Some(pinned), Ok(Ok(served))) => {
+            print_key(&me, name, &format!("{name}: PINNED key"), &pinned);
+            print_key(
+                &me,
+                name,
+                &format!("{name}: the registry now serves a DIFFERENT key"),
+                &served,
+            );
+            println!(
+                "calls with {name} are blocked; compare the registry's number with {name}, then: \
+                 pqvoice trust {name} --safety-number \"DIGITS\""
+            );
+        }
+        (None, Ok(Ok(served))) => {
+            print_key(
+                &me,
+                name,
+                &format!("{name}: key served by the registry (not pinned yet)"),
+                &served,
+            );
+        }
+        (_, Ok(Err(_))) => bail!("the registry sent a malformed key for {name}"),
+        (Some(pinned), Err(e)) => {
+            print_key(&me, name, &format!("{name}: pinned key"), &pinned);
+            eprintln!("warning: the registry's key for {name} could not be checked: {e}");
+        }
+        (None, Err(e)) => return Err(e.into()),
+    }
     Ok(())
 }
 
-/// `pqvoice trust NAME`: pins the key the registry serves now, after the
-/// user compared the new safety number with the contact.
-pub fn trust(url: Option<&str>, profile: &Profile, name: &str) -> anyhow::Result<()> {
+/// `pqvoice trust NAME --safety-number DIGITS | --fingerprint HEX`: pins
+/// the key the registry serves now, if it is the one the user compared.
+pub fn trust(
+    url: Option<&str>,
+    profile: &Profile,
+    name: &str,
+    compared: &ComparedArgs,
+) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
+    let compared = match (&compared.safety_number, &compared.fingerprint) {
+        (Some(digits), _) => {
+            account::Compared::safety_number(digits, &me.info.username, me.identity.public())?
+        }
+        (None, Some(hex)) => account::Compared::fingerprint(hex)?,
+        (None, None) => bail!("give --safety-number or --fingerprint"),
+    };
     let info = runtime()?.block_on(me.client.fetch(&username(name)?))?;
     let key = proto::identity::PublicIdentity::from_bytes(info.identity_key.as_bytes())
         .map_err(|_| anyhow::anyhow!("the registry sent a malformed key for {name}"))?;
     let mut contacts = Contacts::load(profile)?;
-    contacts.repin(name, &key);
+    contacts.pin_compared(name, &key, &compared)?;
     contacts.save(profile)?;
     println!(
-        "pinned the current key of {name}; safety number {}",
+        "pinned the key of {name} you compared; safety number {}",
         safety_number(&me.info.username, me.identity.public(), name, &key)
     );
     Ok(())
@@ -511,13 +582,14 @@ fn outcome_of(report: &CallReport) -> Outcome {
 
 /// Waits for the next ringing call that verifies and answers it. Calls
 /// that do not verify (or come from a contact whose key changed) are
-/// rejected with the reason printed.
+/// rejected with the reason printed, and the wait goes on: one bad offer
+/// costs that call, never the listener.
 async fn accept_next(
     me: &Me,
     profile: &Profile,
     events: &mut EventStream,
     args: &MediaArgs,
-    seen: &mut SeenOffers,
+    seen: &mut RecentOffers,
 ) -> anyhow::Result<(CallId, String, Established, std::net::UdpSocket, u64)> {
     loop {
         let (call_id, caller, offer) = tokio::select! {
@@ -529,18 +601,23 @@ async fn accept_next(
             },
         };
         let started_at = now_secs();
-        let outcome = async {
+        let take = async {
             let verified =
                 dial::verify_incoming(&me.client, profile, &caller, &offer.to_bytes(), seen)
                     .await?;
             let (socket, candidates) = media_socket(args)?;
             let (answer, established) = verified.accept(&me.identity, candidates)?;
-            anyhow::Ok((answer, established, socket))
-        }
-        .await;
+            me.client.accept(&call_id, answer).await?;
+            anyhow::Ok((established, socket))
+        };
+        // A panic while checking one offer (a parser bug reached by a
+        // crafted message) is that call's failure, not the process's.
+        let outcome = AssertUnwindSafe(take)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("checking the call hit an internal error")));
         match outcome {
-            Ok((answer, established, socket)) => {
-                me.client.accept(&call_id, answer).await?;
+            Ok((established, socket)) => {
                 eprintln!(
                     "answered {caller}; SAS {} (compare it with {caller})",
                     established.sas()
@@ -548,7 +625,7 @@ async fn accept_next(
                 return Ok((call_id, caller.to_string(), established, socket, started_at));
             }
             Err(e) => {
-                eprintln!("refusing the call from {caller}: {e}");
+                eprintln!("refusing the call from {caller}: {e:#}");
                 let _ = me.client.reject(&call_id).await;
                 record(
                     profile,
@@ -564,6 +641,15 @@ async fn accept_next(
     }
 }
 
+/// The replay guard of `profile`, with the offers an earlier run saw.
+fn recent_offers(profile: &Profile) -> anyhow::Result<RecentOffers> {
+    Ok(RecentOffers::load(
+        profile,
+        dial::unix_now(),
+        &OfferPolicy::default(),
+    )?)
+}
+
 /// `pqvoice answer`: waits for one call and takes it.
 pub fn answer(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
@@ -571,7 +657,7 @@ pub fn answer(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow:
     runtime()?.block_on(async {
         let mut events = me.online().await?;
         eprintln!("{} waiting for a call…", me.info.username);
-        let mut seen = SeenOffers::new();
+        let mut seen = recent_offers(profile)?;
         let (call_id, caller, established, socket, started_at) =
             accept_next(&me, profile, &mut events, args, &mut seen).await?;
         let audio = open_audio(args)?;
@@ -609,7 +695,7 @@ pub fn echo_bot(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyho
     runtime()?.block_on(async {
         let mut events = me.online().await?;
         println!("echo bot {} ready", me.info.username);
-        let mut seen = SeenOffers::new();
+        let mut seen = recent_offers(profile)?;
         loop {
             let (call_id, caller, established, socket, _) =
                 accept_next(&me, profile, &mut events, args, &mut seen).await?;

@@ -69,15 +69,21 @@ enum Command {
     },
     /// List pinned contacts with presence and safety number.
     Contacts,
-    /// Show the safety number shared with NAME (pins NAME's key on first use).
+    /// Show the safety number shared with NAME, for the pinned key and for
+    /// the key the registry serves (both, labelled, when they differ).
+    /// Pins nothing.
     SafetyNumber {
         /// The contact.
         name: String,
     },
-    /// Pin NAME's current key after comparing the new safety number with them.
+    /// Pin NAME's key after comparing it with them. The key the registry
+    /// serves is pinned only if it is the one compared: give the safety
+    /// number or the fingerprint you compared.
     Trust {
         /// The contact.
         name: String,
+        #[command(flatten)]
+        compared: calls::ComparedArgs,
     },
     /// List past calls.
     History,
@@ -131,7 +137,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::EchoBot { media } => calls::echo_bot(registry, &profile()?, media)?,
         Command::Contacts => calls::contacts(registry, &profile()?)?,
         Command::SafetyNumber { name } => calls::show_safety_number(registry, &profile()?, name)?,
-        Command::Trust { name } => calls::trust(registry, &profile()?, name)?,
+        Command::Trust { name, compared } => calls::trust(registry, &profile()?, name, compared)?,
         Command::History => calls::history(&profile()?)?,
         Command::InitProfile => println!("{}", profile()?.dir().display()),
         Command::Devices => {
@@ -165,5 +171,24 @@ mod tests {
             .expect("valid command line");
         assert_eq!(cli.profile, PathBuf::from("/tmp/x"));
         assert!(Cli::try_parse_from(["pqvoice", "no-such-command"]).is_err());
+    }
+
+    #[test]
+    fn trust_needs_what_was_compared() {
+        assert!(Cli::try_parse_from(["pqvoice", "trust", "bob"]).is_err());
+        assert!(Cli::try_parse_from(["pqvoice", "trust", "bob", "--safety-number", "1"]).is_ok());
+        assert!(Cli::try_parse_from(["pqvoice", "trust", "bob", "--fingerprint", "ab"]).is_ok());
+        assert!(
+            Cli::try_parse_from([
+                "pqvoice",
+                "trust",
+                "bob",
+                "--fingerprint",
+                "ab",
+                "--safety-number",
+                "1"
+            ])
+            .is_err()
+        );
     }
 }

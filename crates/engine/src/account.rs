@@ -9,11 +9,18 @@
 //!   A contact whose registry key stops matching its pin is refused
 //!   ([`AccountError::KeyChanged`]) until the user verifies the new safety
 //!   number and re-pins it.
+//!
+//! Re-pinning takes what the user compared ([`Compared`]: the safety
+//! number or the key's fingerprint, as shown to them) and refuses a key
+//! that does not match it ([`Contacts::pin_compared`]). A registry that
+//! showed the genuine key while the user compared digits and serves its
+//! own a second later therefore gets nothing pinned.
 //! - `history.json`: the last [`HISTORY_LIMIT`] calls.
 
 use std::collections::BTreeMap;
 
 use proto::identity::{IdentityKeyPair, PublicIdentity};
+use proto::safety::SafetyNumber;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -54,6 +61,16 @@ pub enum AccountError {
          until you compare the new safety number with them and trust the new key"
     )]
     KeyChanged(String),
+    /// The key about to be pinned is not the one the user compared.
+    #[error(
+        "the key of {0} is not the one whose {1} you compared (the registry may have \
+         changed it since); nothing was pinned: look at the {1} again"
+    )]
+    NotCompared(String, &'static str),
+    /// What the user typed as compared is neither a whole safety number
+    /// nor a whole fingerprint.
+    #[error("{0}")]
+    BadCompared(&'static str),
 }
 
 /// Username and registry of a registered profile, and how to reach the
@@ -194,10 +211,101 @@ impl Contacts {
         }
     }
 
-    /// Replaces the pin of `name` (after the user verified the change).
-    pub fn repin(&mut self, name: &str, key: &PublicIdentity) {
+    /// Pins `key` as the key of `name`, replacing any earlier pin, but only
+    /// if it is the key the user compared; otherwise nothing changes and
+    /// the error says so. Both front ends pin through here.
+    pub fn pin_compared(
+        &mut self,
+        name: &str,
+        key: &PublicIdentity,
+        compared: &Compared,
+    ) -> Result<(), AccountError> {
+        compared.check(name, key)?;
         self.pinned.insert(name.to_owned(), to_hex(&key.to_bytes()));
+        Ok(())
     }
+}
+
+/// What the user compared before trusting a contact's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compared {
+    /// The key's whole fingerprint ([`fingerprint_hex`]), 64 hex digits.
+    Fingerprint(String),
+    /// The 60-digit safety number shared with the contact.
+    SafetyNumber {
+        /// The 60 digits.
+        digits: String,
+        /// Our username.
+        me: String,
+        /// Our identity key (boxed: it is kilobytes).
+        mine: Box<PublicIdentity>,
+    },
+}
+
+/// Digits of a whole safety number.
+const SAFETY_DIGITS: usize = 60;
+/// Hex digits of a whole fingerprint.
+const FINGERPRINT_HEX_DIGITS: usize = 64;
+
+impl Compared {
+    /// A fingerprint as the user gives it: spaces and colons between the
+    /// digits are allowed, case does not matter, all 64 digits are needed
+    /// (a prefix would be far easier to match with a key of one's own).
+    pub fn fingerprint(text: &str) -> Result<Self, AccountError> {
+        let hex: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != ':')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if hex.len() != FINGERPRINT_HEX_DIGITS || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(AccountError::BadCompared(
+                "a fingerprint has 64 hex digits (0-9, a-f)",
+            ));
+        }
+        Ok(Self::Fingerprint(hex))
+    }
+
+    /// A safety number as the user gives it (spaces allowed), computed
+    /// between `me` with key `mine` and the contact.
+    pub fn safety_number(
+        text: &str,
+        me: &str,
+        mine: &PublicIdentity,
+    ) -> Result<Self, AccountError> {
+        let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() != SAFETY_DIGITS || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(AccountError::BadCompared(
+                "a safety number has 60 digits (12 groups of 5)",
+            ));
+        }
+        Ok(Self::SafetyNumber {
+            digits,
+            me: me.to_owned(),
+            mine: Box::new(mine.clone()),
+        })
+    }
+
+    /// Ok if `key`, as the key of `name`, is what was compared.
+    pub fn check(&self, name: &str, key: &PublicIdentity) -> Result<(), AccountError> {
+        let (matches, what) = match self {
+            Compared::Fingerprint(hex) => (*hex == fingerprint_hex(key), "fingerprint"),
+            Compared::SafetyNumber { digits, me, mine } => (
+                *digits == SafetyNumber::new(me, mine, name, key).digits(),
+                "safety number",
+            ),
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(AccountError::NotCompared(name.to_owned(), what))
+        }
+    }
+}
+
+/// The whole fingerprint of an identity key in lower-case hex: what
+/// [`Compared::Fingerprint`] is checked against.
+pub fn fingerprint_hex(key: &PublicIdentity) -> String {
+    to_hex(&key.fingerprint())
 }
 
 /// Which way a call went.
@@ -375,8 +483,74 @@ mod tests {
         c.save(&p).expect("save");
         let mut back = Contacts::load(&p).expect("load");
         assert_eq!(back.get("bob").expect("get"), Some(a.public().clone()));
-        back.repin("bob", other.public());
+        let compared = Compared::fingerprint(&fingerprint_hex(other.public())).expect("hex");
+        back.pin_compared("bob", other.public(), &compared)
+            .expect("the compared key is pinned");
         assert!(!back.check_or_pin("bob", other.public()).expect("repinned"));
+    }
+
+    #[test]
+    fn only_the_key_that_was_compared_is_pinned() {
+        let me = IdentityKeyPair::from_seed(&[3; 32]);
+        let genuine = IdentityKeyPair::from_seed(&[1; 32]);
+        let substitute = IdentityKeyPair::from_seed(&[2; 32]);
+        let mut c = Contacts::default();
+        c.check_or_pin("bob", genuine.public()).expect("first pin");
+
+        // The user compared the genuine key; the registry now serves another.
+        let shown = crate::dial::safety_number("alice", me.public(), "bob", genuine.public());
+        let by_number = Compared::safety_number(&shown, "alice", me.public()).expect("60 digits");
+        let by_print = Compared::fingerprint(&fingerprint_hex(genuine.public())).expect("hex");
+        for compared in [&by_number, &by_print] {
+            assert!(matches!(
+                c.pin_compared("bob", substitute.public(), compared),
+                Err(AccountError::NotCompared(n, _)) if n == "bob"
+            ));
+            assert_eq!(c.get("bob").expect("get"), Some(genuine.public().clone()));
+        }
+        // The same digits do not vouch for the key under another name.
+        assert!(
+            c.pin_compared("carol", genuine.public(), &by_number)
+                .is_err()
+        );
+        // What was compared is pinned.
+        c.pin_compared("bob", genuine.public(), &by_number)
+            .expect("number matches");
+        let upper = fingerprint_hex(substitute.public()).to_uppercase();
+        let spaced: String = upper
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        c.pin_compared(
+            "bob",
+            substitute.public(),
+            &Compared::fingerprint(&spaced).expect("spaces and case are fine"),
+        )
+        .expect("fingerprint matches");
+        assert_eq!(
+            c.get("bob").expect("get"),
+            Some(substitute.public().clone())
+        );
+    }
+
+    #[test]
+    fn partial_or_malformed_comparisons_are_refused() {
+        let me = IdentityKeyPair::from_seed(&[3; 32]);
+        let full = fingerprint_hex(me.public());
+        for bad in [&full[..16], "", "zz", &format!("{full}0")] {
+            assert!(matches!(
+                Compared::fingerprint(bad),
+                Err(AccountError::BadCompared(_))
+            ));
+        }
+        for bad in ["12345", &"1".repeat(59), &"x".repeat(60)] {
+            assert!(matches!(
+                Compared::safety_number(bad, "alice", me.public()),
+                Err(AccountError::BadCompared(_))
+            ));
+        }
     }
 
     #[test]

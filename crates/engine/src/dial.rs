@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
 use proto::handshake::{
     Answer, CallId as HandshakeCallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams,
-    OfferPolicy, SeenOffers, VerifiedOffer,
+    OfferPolicy, VerifiedOffer,
 };
 use proto::identity::{IdentityKeyPair, PublicIdentity};
 use proto::safety::SafetyNumber;
@@ -22,6 +22,7 @@ use proto::time::UnixTime;
 use crate::account::{AccountError, Contacts};
 use crate::codec::{DEFAULT_PACKET_LEN, DEFAULT_REDUNDANCY};
 use crate::profile::Profile;
+use crate::recent_offers::{RecentOffers, RecentOffersError};
 use crate::registry_client::{RegistryClient, RegistryError};
 
 /// Why a call could not be set up.
@@ -220,13 +221,14 @@ pub struct Verified {
 }
 
 /// Checks an incoming Offer: the caller's key against its pin, the hybrid
-/// signature, the callee name, the age, and that it was not seen before.
+/// signature, the callee name, the age, and that it was not seen before
+/// (in this run or, through the profile, an earlier one).
 pub async fn verify_incoming(
     client: &RegistryClient,
     profile: &Profile,
     caller: &Username,
     offer: &[u8],
-    seen: &mut SeenOffers,
+    seen: &mut RecentOffers,
 ) -> Result<Verified, DialError> {
     let (key, _) = contact_key(client, profile, caller).await?;
     let not_genuine = || DialError::NotGenuine(caller.to_string());
@@ -237,7 +239,10 @@ pub async fn verify_incoming(
         .verify(&key, client.username().as_str(), now, &policy)
         .map_err(|_| not_genuine())?;
     seen.check_and_insert(&verified, now, &policy)
-        .map_err(|_| not_genuine())?;
+        .map_err(|e| match e {
+            RecentOffersError::Replayed(_) => not_genuine(),
+            RecentOffersError::Account(e) => DialError::Account(e),
+        })?;
     Ok(Verified {
         caller: caller.clone(),
         caller_key: key,

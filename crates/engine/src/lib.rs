@@ -15,6 +15,7 @@ pub mod netsim;
 pub mod offline;
 pub mod playout;
 pub mod profile;
+pub mod recent_offers;
 pub mod registry_client;
 pub mod registry_tls;
 pub mod resample;

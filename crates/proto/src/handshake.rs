@@ -606,6 +606,34 @@ impl SeenOffers {
         self.entries.push_back((id, now));
         Ok(())
     }
+
+    /// The remembered call ids with the time each was seen, oldest first,
+    /// so that a client can keep them across a restart.
+    pub fn entries(&self) -> impl Iterator<Item = (CallId, UnixTime)> + '_ {
+        self.entries.iter().copied()
+    }
+
+    /// Rebuilds the set from [`SeenOffers::entries`] saved earlier. Ids
+    /// already outside the window at `now` are dropped, and at most
+    /// [`SeenOffers::CAPACITY`] of the newest are kept, so a stored list
+    /// cannot grow the set beyond what [`SeenOffers::check_and_insert`]
+    /// would hold.
+    pub fn restore(
+        saved: impl IntoIterator<Item = (CallId, UnixTime)>,
+        now: UnixTime,
+        policy: &OfferPolicy,
+    ) -> Self {
+        let horizon = (policy.max_age + policy.max_clock_skew).as_secs();
+        let mut entries: Vec<(CallId, UnixTime)> = saved
+            .into_iter()
+            .filter(|(_, seen)| now.as_secs().saturating_sub(seen.as_secs()) <= horizon)
+            .collect();
+        entries.sort_by_key(|(_, seen)| seen.as_secs());
+        let excess = entries.len().saturating_sub(Self::CAPACITY);
+        Self {
+            entries: entries.into_iter().skip(excess).collect(),
+        }
+    }
 }
 
 /// The 64 random bytes of one X-Wing encapsulation, from the callee's 32-byte
