@@ -107,7 +107,7 @@ describe("first run", () => {
 
 describe("contacts", () => {
   it("lists contacts with presence, searches through Rust, renders names as text", async () => {
-    backend.contacts.push({ username: "<img src=x>", presence: "in_call", trust: "verified", lastCallAt: null });
+    backend.contacts.push({ username: "<img src=x>", presence: "online", trust: "verified", lastCallAt: null });
     await boot();
     expect(must("contact-bob").querySelector("[data-testid=presence]")?.textContent).toBe("Online");
     expect(must("contact-carol").querySelector("[data-testid=presence]")?.textContent).toBe("Offline");
@@ -143,9 +143,9 @@ describe("contacts", () => {
   it("keeps keyboard focus on the same button when the list is rebuilt", async () => {
     await boot();
     inRow<HTMLButtonElement>("contact-carol", "call-button").focus();
-    backend.emit("presence", { username: "carol", presence: "in_call" });
+    backend.emit("presence", { username: "carol", presence: "online" });
     expect(document.activeElement).toBe(inRow("contact-carol", "call-button"));
-    expect(inRow("contact-carol", "presence").textContent).toBe("In a call");
+    expect(inRow("contact-carol", "presence").textContent).toBe("Online");
   });
 
   it("a changed key blocks the call until the new key is accepted", async () => {

@@ -9,7 +9,7 @@ const root = document.getElementById("app");
 const screen = location.hash.slice(1);
 const backend = new FakeBackend();
 backend.contacts.push(
-  { username: "dave.k", presence: "in_call", trust: "verified", lastCallAt: null },
+  { username: "dave.k", presence: "online", trust: "verified", lastCallAt: null },
   { username: "mallory", presence: "online", trust: "key-changed", lastCallAt: null },
 );
 backend.history = [

@@ -44,6 +44,8 @@ describe("payload parsers", () => {
     expect(parseContacts([ok])).toHaveLength(1);
     expect(parseContacts([{ ...ok, lastCallAt: undefined }])[0]?.lastCallAt).toBeNull();
     expect(() => parseContacts([{ ...ok, presence: "away" }])).toThrow(/presence/);
+    // The registry no longer tells anyone who is in a call.
+    expect(() => parseContacts([{ ...ok, presence: "in_call" }])).toThrow(/presence/);
     expect(() => parseContacts([{ ...ok, trust: "trusted" }])).toThrow(/trust/);
     expect(() => parseContacts({ 0: ok })).toThrow(/array/);
     expect(() => parseContacts([ok, 5])).toThrow(/\[1\]/);

@@ -22,7 +22,9 @@ export type Trust = (typeof TRUST)[number];
 
 // The values are proto::signaling::Presence as serialized (snake_case), so
 // the desktop layer can pass the registry's presence through unchanged.
-export const PRESENCE = ["online", "in_call", "offline"] as const;
+// The registry shares presence only with contacts and never says who is in a
+// call (a call shows only as busy to someone who rings), so there are two.
+export const PRESENCE = ["online", "offline"] as const;
 export type Presence = (typeof PRESENCE)[number];
 
 /** The signed-in identity of this device. */

@@ -44,7 +44,7 @@ export function statLines(s: CallStats): StatLine[] {
 }
 
 export function presenceText(p: Presence): string {
-  return p === "online" ? "Online" : p === "in_call" ? "In a call" : "Offline";
+  return p === "online" ? "Online" : "Offline";
 }
 
 export function trustText(t: Trust): string {
