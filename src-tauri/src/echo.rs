@@ -66,6 +66,7 @@ pub fn connect(identity: &IdentityKeyPair, caller: &str, bot: &Username) -> AppR
         params,
         bot_identity.public().clone(),
         *seed()?,
+        *seed()?,
         now,
     )
     .map_err(AppError::internal)?;
@@ -82,7 +83,7 @@ pub fn connect(identity: &IdentityKeyPair, caller: &str, bot: &Username) -> AppR
         .accept(&bot_identity, bot_candidates, *seed()?, now)
         .map_err(AppError::internal)?;
     let caller_call = waiting
-        .handle_answer(&answer)
+        .handle_answer(&answer, now, &OfferPolicy::default())
         .map_err(|_| AppError::internal("the local echo bot's answer did not verify"))?;
 
     let bot_hang_up = Arc::new(AtomicBool::new(false));

@@ -166,6 +166,11 @@ pub struct Phone {
     link: Mutex<Option<RegistryStatus>>,
 }
 
+/// "042 917" as the call screen's groups, ["042", "917"].
+fn sas_groups(display: &str) -> Vec<String> {
+    display.split(' ').map(str::to_owned).collect()
+}
+
 /// Current Unix time in milliseconds.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -1103,12 +1108,9 @@ impl Phone {
         socket: UdpSocket,
         bot_hang_up: Option<Arc<AtomicBool>>,
     ) -> Option<CallSnapshot> {
-        let sas: Vec<String> = est
-            .sas()
-            .to_display_string()
-            .split(' ')
-            .map(str::to_owned)
-            .collect();
+        // The caller knows the SAS now; the callee once the caller's first
+        // packets reveal it (then `on_stats` fills it in).
+        let sas = est.sas().map(|s| sas_groups(&s.to_display_string()));
         let ctl = MediaCtl {
             bot_hang_up,
             ..MediaCtl::default()
@@ -1119,7 +1121,7 @@ impl Phone {
             ctl.mute.store(c.snap.muted, Ordering::SeqCst);
             echo = c.snap.echo;
             c.snap.state = CallState::Connecting;
-            c.snap.sas = Some(sas);
+            c.snap.sas = sas;
             c.phase = Phase::Media {
                 ctl: ctl.clone(),
                 connected_at: Instant::now(),
@@ -1229,6 +1231,15 @@ impl Phone {
                     Some("The sound device was lost.".into()),
                     Outcome::Failed,
                 ),
+                CallEnd::SasMismatch => (
+                    EndReason::Failed,
+                    Some(
+                        "The security check failed: the caller's SAS did not match what its \
+                         offer committed to. The call may have been intercepted."
+                            .into(),
+                    ),
+                    Outcome::Failed,
+                ),
             },
             Ok(Err(e)) => (EndReason::Failed, Some(e.to_string()), Outcome::Failed),
             Err(e) => (
@@ -1270,6 +1281,18 @@ impl Phone {
                 c.snap.state = CallState::Active;
                 c.snap.active_since = Some(since);
             });
+        }
+        if let Some(sas) = &s.sas {
+            let missing = {
+                let g = self.lock();
+                g.call
+                    .as_ref()
+                    .is_some_and(|c| c.snap.call_id == id && c.snap.sas.is_none())
+            };
+            if missing {
+                let groups = sas_groups(sas);
+                self.update(id, |c| c.snap.sas = Some(groups));
+            }
         }
     }
 

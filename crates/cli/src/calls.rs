@@ -427,8 +427,18 @@ async fn talk(
         quiet,
     } = media;
     let hang_up = opts.hang_up.clone();
+    // The caller printed its SAS when the answer came; the callee learns it
+    // from the caller's first packets and prints it then.
+    let mut sas_shown = established.sas().map(|s| s.to_display_string());
+    let peer = established.peer_username().to_owned();
     let mut media = tokio::task::spawn_blocking(move || {
         let mut on_stats = |s: &CallStats| {
+            if let Some(sas) = &s.sas
+                && sas_shown.as_ref() != Some(sas)
+            {
+                eprintln!("\nSAS {sas} (compare it with {peer})");
+                sas_shown = Some(sas.clone());
+            }
             if !quiet {
                 live_stats(s)
             }
@@ -462,7 +472,9 @@ fn finish(report: &CallReport, args: &MediaArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     match report.end {
-        CallEnd::TimedOut | CallEnd::DeviceLost => bail!("{}", report.end.describe()),
+        CallEnd::TimedOut | CallEnd::DeviceLost | CallEnd::SasMismatch => {
+            bail!("{}", report.end.describe())
+        }
         _ => Ok(()),
     }
 }
@@ -552,7 +564,10 @@ pub fn call(
                 return failed(Outcome::Failed, e.to_string());
             }
         };
-        eprintln!("connected; SAS {} (compare it with {callee})", established.sas());
+        match established.sas() {
+            Some(sas) => eprintln!("connected; SAS {sas} (compare it with {callee})"),
+            None => eprintln!("connected"),
+        }
         let audio = open_audio(args)?;
         let connected = Instant::now();
         let report = talk(
@@ -575,7 +590,7 @@ pub fn call(
 
 fn outcome_of(report: &CallReport) -> Outcome {
     match report.end {
-        CallEnd::TimedOut | CallEnd::DeviceLost => Outcome::Failed,
+        CallEnd::TimedOut | CallEnd::DeviceLost | CallEnd::SasMismatch => Outcome::Failed,
         _ => Outcome::Completed,
     }
 }
@@ -619,8 +634,7 @@ async fn accept_next(
         match outcome {
             Ok((established, socket)) => {
                 eprintln!(
-                    "answered {caller}; SAS {} (compare it with {caller})",
-                    established.sas()
+                    "answered {caller}; the SAS follows when {caller}'s first packets arrive"
                 );
                 return Ok((call_id, caller.to_string(), established, socket, started_at));
             }

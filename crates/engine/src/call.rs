@@ -9,21 +9,30 @@
 //!    replay-checks and opens it. Anything that fails is counted and
 //!    dropped, nothing else changes, so a flood of garbage at the media port
 //!    costs CPU but never state. An authenticated packet from a new source
-//!    address moves the call there (the peer changed networks or its NAT
-//!    rebound the port).
+//!    address does not move the call by itself: [`PeerPath`] has a sealed
+//!    probe sent there, and the call moves only when the peer's answer to
+//!    that probe comes back from the new address (the peer changed networks
+//!    or its NAT rebound the port). A genuine packet replayed from a spoofed
+//!    source cannot redirect the stream, since nobody at that address can
+//!    answer the probe.
 //! 2. **Capture → send**: every 20 ms of captured audio is resampled to
 //!    48 kHz, processed (AEC, NS, AGC), Opus-encoded at a constant bitrate
 //!    and sealed with the previous frame(s) into one constant-size packet.
-//!    Until the peer's first authenticated packet arrives, each packet goes
+//!    Until the peer's first authenticated packet arrives, packets also go
 //!    to every candidate address the peer offered: these sealed packets are
 //!    the connectivity checks, and the first candidate that answers carries
-//!    the call.
+//!    the call. Each candidate gets a bounded number of them
+//!    ([`PeerPath::PRECONNECT_MAX_PER_CANDIDATE`]), so an offer that lists
+//!    someone else's addresses cannot turn a client into a traffic
+//!    reflector.
 //! 3. **Playout**: whenever the playback ring runs low, the jitter buffer and
 //!    decoder produce the next 20 ms, which also feeds the echo canceller's
 //!    far-end reference.
-//! 4. **Timers**: pings, receiver reports and the idle timeout live in the
-//!    session; receiver reports from the peer set the encoder's loss hint.
-//! 5. **Stats** once per interval.
+//! 4. **Timers**: pings, receiver reports, the SAS reveal and the idle
+//!    timeout live in the session; receiver reports from the peer set the
+//!    encoder's loss hint; unanswered address probes are repeated.
+//! 5. **Stats** once per interval, and at once when the SAS becomes known
+//!    (the callee learns it from the caller's first packets).
 //!
 //! The constant packet stream is also the keepalive: no authenticated packet
 //! for 10 s ends the call with [`CallEnd::TimedOut`].
@@ -35,7 +44,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use proto::control::ByeReason;
+use proto::control::{ByeReason, ControlMessage};
 use proto::handshake::Established;
 use proto::packet::{MAX_FRAMES_PER_PACKET, MediaFrame, MediaPayload};
 use proto::session::{CallSession, Incoming, PacketError, SessionConfig, SessionEvent};
@@ -306,6 +315,9 @@ pub enum CallEnd {
     TimedOut,
     /// The sound device disappeared.
     DeviceLost,
+    /// The caller's revealed SAS nonce did not match the commitment in its
+    /// offer: someone tried to choose the digits, so the call was ended.
+    SasMismatch,
 }
 
 impl CallEnd {
@@ -317,6 +329,10 @@ impl CallEnd {
             CallEnd::PeerHungUp => "the other side hung up",
             CallEnd::TimedOut => "connection lost: nothing received from the other side for 10 s",
             CallEnd::DeviceLost => "the sound device was lost",
+            CallEnd::SasMismatch => {
+                "security check failed: the caller's SAS did not match what its offer \
+                 committed to, so the call may have been intercepted and was ended"
+            }
         }
     }
 }
@@ -391,8 +407,14 @@ pub struct CallStats {
     pub playback_target_ms: f64,
     /// Milliseconds from the start of media to the first decoded audio.
     pub first_audio_ms: Option<f64>,
-    /// Address the peer's media currently comes from.
+    /// Address the call's packets go to (validated: it answered a probe,
+    /// or it is a candidate the peer offered and answered from).
     pub peer: Option<SocketAddr>,
+    /// Sealed probes sent to check a new peer address.
+    pub probes_sent: u64,
+    /// The short authentication string ("042 917") once this side knows
+    /// it: at once for the caller, after the caller's reveal for the callee.
+    pub sas: Option<String>,
     /// Encoder bitrate, bit/s.
     pub codec_bitrate: i32,
     /// Protection mode in force.
@@ -488,6 +510,189 @@ impl PlaybackTarget {
     }
 }
 
+/// Where the call's packets go, and when that may change. Sans-IO: the
+/// loop tells it what arrived from where, it answers with where to send.
+///
+/// * **Before the first authenticated packet** every packet also goes to
+///   each candidate the peer offered, but each candidate gets at most
+///   [`PeerPath::PRECONNECT_MAX_PER_CANDIDATE`] datagrams: the first
+///   [`PeerPath::PRECONNECT_BURST`] at the full packet rate (both sides
+///   start within a signalling round trip, so this is where calls connect),
+///   then one in [`PeerPath::PRECONNECT_TRICKLE`] so that a slow peer can
+///   still be reached until the idle timeout.
+/// * **An authenticated packet from a candidate** we were already sending
+///   to makes it the peer address at once: no new destination gets traffic.
+/// * **An authenticated packet from any other address** starts a
+///   validation: a sealed probe (a ping) goes there, repeated a few times,
+///   and the address becomes the peer address only when the pong for one of
+///   those probes arrives *from* it. Until then the call stays where it
+///   was. The peer answers a ping towards the address it sends from, so a
+///   peer that really moved answers from the new address, while an
+///   attacker who replays or relays a genuine packet from a spoofed source
+///   cannot make that address answer. An address that used up its probes
+///   is left alone for [`PeerPath::FAILED_HOLDOFF`], so that a stream of
+///   such packets gets it a few probes, not a steady flow.
+#[derive(Debug, Clone)]
+pub struct PeerPath {
+    candidates: Vec<CandidateBudget>,
+    current: Option<SocketAddr>,
+    probes: Vec<PendingProbe>,
+    /// Addresses that did not answer their probes, and until when they
+    /// get no new ones.
+    failed: Vec<(SocketAddr, Duration)>,
+}
+
+#[derive(Debug, Clone)]
+struct CandidateBudget {
+    addr: SocketAddr,
+    /// Packets the loop wanted to send pre-connect (sent or skipped).
+    offered: u32,
+    /// Datagrams actually sent to this candidate.
+    sent: u32,
+}
+
+#[derive(Debug, Clone)]
+struct PendingProbe {
+    addr: SocketAddr,
+    /// Ping ids of the probes sent there; a pong for any of them counts.
+    ids: Vec<u32>,
+    next_at: Duration,
+}
+
+impl PeerPath {
+    /// Most datagrams one candidate gets before anything authenticated
+    /// arrives from the peer.
+    pub const PRECONNECT_MAX_PER_CANDIDATE: u32 = 100;
+    /// Datagrams each candidate gets at the full packet rate first.
+    pub const PRECONNECT_BURST: u32 = 50;
+    /// After the burst, one packet in this many goes to each candidate.
+    pub const PRECONNECT_TRICKLE: u32 = 10;
+    /// Probes sent to one new address before giving up on it.
+    pub const PROBES_PER_ADDRESS: usize = 4;
+    /// Interval between repeated probes to one address.
+    pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+    /// Addresses validated at once; a new one beyond this is ignored until
+    /// a slot frees, which bounds probe traffic whatever arrives.
+    pub const MAX_PENDING_PROBES: usize = 4;
+    /// How long an address that never answered its probes gets no new ones.
+    pub const FAILED_HOLDOFF: Duration = Duration::from_secs(5);
+    /// Failed addresses remembered at once (the oldest is forgotten first).
+    const MAX_FAILED: usize = 8;
+
+    /// A path to a peer that offered `candidates`, not connected yet.
+    pub fn new(candidates: &[SocketAddr]) -> Self {
+        let mut list: Vec<CandidateBudget> = Vec::with_capacity(candidates.len());
+        for &addr in candidates {
+            // A candidate listed twice gets one budget.
+            if !list.iter().any(|c| c.addr == addr) {
+                list.push(CandidateBudget {
+                    addr,
+                    offered: 0,
+                    sent: 0,
+                });
+            }
+        }
+        Self {
+            candidates: list,
+            current: None,
+            probes: Vec::with_capacity(Self::MAX_PENDING_PROBES),
+            failed: Vec::with_capacity(Self::MAX_FAILED),
+        }
+    }
+
+    /// The validated peer address, once there is one.
+    pub fn current(&self) -> Option<SocketAddr> {
+        self.current
+    }
+
+    /// Calls `send` with every address the next packet goes to: the peer
+    /// address, or before there is one, each candidate whose budget allows.
+    pub fn for_each_target(&mut self, mut send: impl FnMut(SocketAddr)) {
+        if let Some(addr) = self.current {
+            send(addr);
+            return;
+        }
+        for c in &mut self.candidates {
+            c.offered = c.offered.saturating_add(1);
+            let in_burst = c.offered <= Self::PRECONNECT_BURST;
+            let trickle = c.offered.is_multiple_of(Self::PRECONNECT_TRICKLE);
+            if c.sent < Self::PRECONNECT_MAX_PER_CANDIDATE && (in_burst || trickle) {
+                c.sent += 1;
+                send(c.addr);
+            }
+        }
+    }
+
+    /// An authenticated packet arrived from `from` at `now`. Returns true
+    /// when a probe should be sealed and sent to `from` now (then report it
+    /// with [`PeerPath::probe_sent`]).
+    pub fn on_authenticated(&mut self, from: SocketAddr, now: Duration) -> bool {
+        if self.current == Some(from) {
+            return false;
+        }
+        if self.current.is_none() && self.candidates.iter().any(|c| c.addr == from) {
+            self.current = Some(from);
+            self.probes.clear();
+            return false;
+        }
+        self.failed.retain(|&(_, until)| now < until);
+        if self.probes.iter().any(|p| p.addr == from)
+            || self.probes.len() >= Self::MAX_PENDING_PROBES
+            || self.failed.iter().any(|&(a, _)| a == from)
+        {
+            return false;
+        }
+        self.probes.push(PendingProbe {
+            addr: from,
+            ids: Vec::with_capacity(Self::PROBES_PER_ADDRESS),
+            next_at: now,
+        });
+        true
+    }
+
+    /// A probe with ping id `id` was sent to `addr` at `now`.
+    pub fn probe_sent(&mut self, addr: SocketAddr, id: u32, now: Duration) {
+        if let Some(p) = self.probes.iter_mut().find(|p| p.addr == addr) {
+            p.ids.push(id);
+            p.next_at = now + Self::PROBE_INTERVAL;
+        }
+    }
+
+    /// A pong with `id` arrived from `from`. Returns true when it answers a
+    /// probe sent to `from`: the call moved there.
+    pub fn on_pong(&mut self, from: SocketAddr, id: u32) -> bool {
+        let answered = self
+            .probes
+            .iter()
+            .any(|p| p.addr == from && p.ids.contains(&id));
+        if answered {
+            self.current = Some(from);
+            self.probes.clear();
+        }
+        answered
+    }
+
+    /// The next address whose probe is due at `now`, if any; addresses
+    /// that used up their probes without an answer are dropped here.
+    pub fn poll_probe(&mut self, now: Duration) -> Option<SocketAddr> {
+        let failed = &mut self.failed;
+        self.probes.retain(|p| {
+            let keep = p.ids.len() < Self::PROBES_PER_ADDRESS || now < p.next_at;
+            if !keep {
+                if failed.len() == Self::MAX_FAILED {
+                    failed.remove(0);
+                }
+                failed.push((p.addr, now + Self::FAILED_HOLDOFF));
+            }
+            keep
+        });
+        self.probes
+            .iter()
+            .find(|p| p.ids.len() < Self::PROBES_PER_ADDRESS && now >= p.next_at)
+            .map(|p| p.addr)
+    }
+}
+
 /// Runs the media of an established call until it ends.
 ///
 /// `socket` is the call's own UDP socket (bound by the caller to the
@@ -506,7 +711,7 @@ pub fn run_call(
     if profile.frame_ms != 20 {
         return Err(CallError::Profile("the engine sends 20 ms frames only"));
     }
-    let candidates: Vec<SocketAddr> = established.peer_candidates().to_vec();
+    let mut path = PeerPath::new(established.peer_candidates());
     let mut session = CallSession::new(established, opts.session, clock.now());
     let packet_len = session.packet_len();
     // The two ways of filling the constant packet (see `Protection`).
@@ -572,7 +777,6 @@ pub fn run_call(
         audio.playback_rate,
     );
 
-    let mut peer: Option<SocketAddr> = None;
     let mut stats = CallStats {
         codec_bitrate: codec.bitrate,
         protection: Some(protection),
@@ -585,24 +789,40 @@ pub fn run_call(
     let cpu_start = thread_cpu_time();
     let end: CallEnd;
 
-    // Sends one sealed datagram to the peer, or to every candidate while
-    // connectivity is not established yet.
-    let send = |buf: &[u8], peer: Option<SocketAddr>, stats: &mut CallStats| -> u64 {
+    // Sends one sealed datagram to the peer, or to the candidates (within
+    // their budgets) while connectivity is not established yet.
+    let send = |buf: &[u8], path: &mut PeerPath, stats: &mut CallStats| -> u64 {
         let mut bytes = 0;
-        let targets: &[SocketAddr] = match &peer {
-            Some(p) => std::slice::from_ref(p),
-            None => &candidates,
-        };
-        for t in targets {
+        path.for_each_target(|t| {
             // A send error (e.g. ICMP unreachable) is the network's problem;
             // the idle timeout decides whether the call is dead.
-            if socket.send_to(buf, *t).is_ok() {
+            if socket.send_to(buf, t).is_ok() {
                 bytes += (buf.len() + IP_UDP_OVERHEAD) as u64;
                 stats.packets_sent += 1;
                 stats.sent_sizes.insert(buf.len());
             }
-        }
+        });
         bytes
+    };
+    // Seals a probe and sends it to `addr`, a peer address being validated.
+    let send_probe = |session: &mut CallSession,
+                      path: &mut PeerPath,
+                      addr: SocketAddr,
+                      buf: &mut [u8],
+                      stats: &mut CallStats|
+     -> u64 {
+        let Some((id, len)) = session.seal_probe(clock.now(), buf) else {
+            return 0;
+        };
+        path.probe_sent(addr, id, clock.elapsed());
+        if socket.send_to(&buf[..len], addr).is_ok() {
+            stats.probes_sent += 1;
+            stats.packets_sent += 1;
+            stats.sent_sizes.insert(len);
+            (len + IP_UDP_OVERHEAD) as u64
+        } else {
+            0
+        }
     };
 
     // Audio captured while the codec, DSP and resamplers were being set up
@@ -643,10 +863,22 @@ pub fn run_call(
                     let arrival = clock.elapsed();
                     match session.handle_datagram(now, &mut recv_buf[..n]) {
                         Ok(incoming) => {
-                            if peer != Some(from) {
-                                peer = Some(from);
-                                stats.peer = Some(from);
+                            // A pong that answers a probe moves the call;
+                            // anything else from an unknown address only
+                            // gets that address probed.
+                            if let Incoming::Control(ControlMessage::Pong { id, .. }) = incoming {
+                                path.on_pong(from, id);
                             }
+                            if path.on_authenticated(from, arrival) {
+                                sent_bytes += send_probe(
+                                    &mut session,
+                                    &mut path,
+                                    from,
+                                    &mut send_buf,
+                                    &mut stats,
+                                );
+                            }
+                            stats.peer = path.current();
                             recv_bytes += (n + IP_UDP_OVERHEAD) as u64;
                             stats.received_sizes.insert(n);
                             if let Incoming::Media(m) = incoming {
@@ -731,7 +963,7 @@ pub fn run_call(
             };
             frame_index = frame_index.wrapping_add(1);
             match session.send_media(clock.now(), &payload, &mut send_buf) {
-                Ok(len) => sent_bytes += send(&send_buf[..len], peer, &mut stats),
+                Ok(len) => sent_bytes += send(&send_buf[..len], &mut path, &mut stats),
                 Err(proto::session::SendError::Closed) => {}
                 Err(proto::session::SendError::Encode(_)) => {
                     return Err(CallError::Profile("frames do not fit the packet"));
@@ -765,14 +997,29 @@ pub fn run_call(
             session.handle_timeout(now);
         }
         while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-            sent_bytes += send(&send_buf[..len], peer, &mut stats);
+            sent_bytes += send(&send_buf[..len], &mut path, &mut stats);
+        }
+        // Bounded: a probe that cannot be sealed (the call is closing) must
+        // not keep this loop turning.
+        for _ in 0..PeerPath::MAX_PENDING_PROBES {
+            let Some(addr) = path.poll_probe(clock.elapsed()) else {
+                break;
+            };
+            sent_bytes += send_probe(&mut session, &mut path, addr, &mut send_buf, &mut stats);
         }
         let mut ended = None;
+        let mut sas_known = false;
         while let Some(ev) = session.poll_event() {
             match ev {
                 SessionEvent::RoundTrip(rtt) => stats.rtt_ms = Some(rtt.as_secs_f64() * 1000.0),
                 SessionEvent::PeerHungUp { .. } => ended = Some(CallEnd::PeerHungUp),
                 SessionEvent::TimedOut => ended = Some(CallEnd::TimedOut),
+                SessionEvent::SasReady(sas) => {
+                    stats.sas = Some(sas.to_display_string());
+                    sas_known = true;
+                }
+                // The session already queued its bye (drained above).
+                SessionEvent::SasMismatch => ended = Some(CallEnd::SasMismatch),
                 SessionEvent::Connected | SessionEvent::Rekeyed { .. } => {}
             }
         }
@@ -804,7 +1051,7 @@ pub fn run_call(
                 });
                 let now = clock.now();
                 while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-                    sent_bytes += send(&send_buf[..len], peer, &mut stats);
+                    sent_bytes += send(&send_buf[..len], &mut path, &mut stats);
                 }
                 ended = Some(reason);
             }
@@ -812,7 +1059,8 @@ pub fn run_call(
 
         // 5. Stats.
         let since = elapsed.saturating_sub(last_stats);
-        if since >= opts.stats_interval || ended.is_some() {
+        // The SAS is shown the moment it is known, not at the next tick.
+        if since >= opts.stats_interval || ended.is_some() || sas_known {
             let s = session.stats();
             let js = playout.stats();
             let secs = since.as_secs_f64().max(1e-3);
@@ -964,6 +1212,92 @@ mod tests {
         // 20 ms floor).
         let mut w = PlaybackTarget::new(960, 48_000);
         assert_eq!(w.observe(ms(0), 480), 960);
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 1], port))
+    }
+
+    #[test]
+    fn each_candidate_gets_a_bounded_number_of_preconnect_packets() {
+        let victims: Vec<SocketAddr> = (1..=16).map(addr).collect();
+        let mut path = PeerPath::new(&victims);
+        let mut sent = std::collections::HashMap::new();
+        // Ten minutes of packets at 50 a second, and nothing ever answers.
+        for _ in 0..30_000 {
+            path.for_each_target(|t| *sent.entry(t).or_insert(0u32) += 1);
+        }
+        assert_eq!(sent.len(), 16);
+        for (t, n) in &sent {
+            assert!(
+                *n <= PeerPath::PRECONNECT_MAX_PER_CANDIDATE,
+                "{t} got {n} datagrams"
+            );
+            assert!(*n >= PeerPath::PRECONNECT_BURST);
+        }
+    }
+
+    #[test]
+    fn a_candidate_that_answers_carries_the_call_at_once() {
+        let mut path = PeerPath::new(&[addr(1), addr(2)]);
+        assert!(!path.on_authenticated(addr(2), Duration::ZERO));
+        assert_eq!(path.current(), Some(addr(2)));
+        let mut targets = Vec::new();
+        path.for_each_target(|t| targets.push(t));
+        assert_eq!(targets, [addr(2)]);
+    }
+
+    #[test]
+    fn a_new_address_is_used_only_after_it_answers_a_probe() {
+        let ms = Duration::from_millis;
+        let mut path = PeerPath::new(&[addr(1)]);
+        path.on_authenticated(addr(1), ms(0));
+        // A genuine packet from elsewhere: probe, do not move.
+        assert!(path.on_authenticated(addr(9), ms(10)));
+        path.probe_sent(addr(9), 7, ms(10));
+        assert_eq!(path.current(), Some(addr(1)));
+        // More packets from there do not start more validations.
+        assert!(!path.on_authenticated(addr(9), ms(20)));
+        // A pong for the probe from the *old* address proves nothing, nor
+        // a pong for another ping from the new one.
+        assert!(!path.on_pong(addr(1), 7));
+        assert!(!path.on_pong(addr(9), 6));
+        assert_eq!(path.current(), Some(addr(1)));
+        // The right pong from the probed address moves the call.
+        assert!(path.on_pong(addr(9), 7));
+        assert_eq!(path.current(), Some(addr(9)));
+    }
+
+    #[test]
+    fn probes_to_an_address_that_never_answers_stop() {
+        let ms = Duration::from_millis;
+        let mut path = PeerPath::new(&[addr(1)]);
+        path.on_authenticated(addr(1), ms(0));
+        assert!(path.on_authenticated(addr(9), ms(0)));
+        let mut id = 0;
+        path.probe_sent(addr(9), id, ms(0));
+        let mut probes = 1;
+        for t in (0..10_000).step_by(10) {
+            while let Some(a) = path.poll_probe(ms(t)) {
+                id += 1;
+                path.probe_sent(a, id, ms(t));
+                probes += 1;
+            }
+        }
+        assert_eq!(probes, PeerPath::PROBES_PER_ADDRESS);
+        assert_eq!(path.current(), Some(addr(1)));
+        // More packets from there soon after get no new round of probes...
+        // (it gave up at 1 s, when the last probe's interval ran out)...
+        assert!(!path.on_authenticated(addr(9), ms(2_000)));
+        // ...until the hold-off is over.
+        assert!(path.on_authenticated(addr(9), ms(1_000) + PeerPath::FAILED_HOLDOFF));
+        // Validations in flight are bounded, whatever arrives.
+        let mut path = PeerPath::new(&[addr(1)]);
+        path.on_authenticated(addr(1), ms(0));
+        let started = (100..200)
+            .filter(|&p| path.on_authenticated(addr(p), ms(20_000)))
+            .count();
+        assert_eq!(started, PeerPath::MAX_PENDING_PROBES);
     }
 
     #[test]

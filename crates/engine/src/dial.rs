@@ -170,13 +170,13 @@ pub struct Ringing {
 }
 
 impl Ringing {
-    /// Verifies the callee's Answer against the pinned key; the call's keys
-    /// come out of it.
+    /// Verifies the callee's Answer against the pinned key and its age
+    /// (the offers' freshness window); the call's keys come out of it.
     pub fn answered(self, answer: &[u8]) -> Result<Established, DialError> {
         let not_genuine = || DialError::NotGenuine(self.callee.to_string());
         let answer = Answer::from_bytes(answer).map_err(|_| not_genuine())?;
         self.waiting
-            .handle_answer(&answer)
+            .handle_answer(&answer, unix_now(), &OfferPolicy::default())
             .map_err(|_| not_genuine())
     }
 }
@@ -200,8 +200,17 @@ pub async fn place_call(
         candidates,
         profile: media_profile(),
     };
-    let (waiting, offer) = ExpectAnswer::start(identity, params, key, *random32()?, unix_now())
-        .map_err(|_| DialError::NotGenuine(callee.to_string()))?;
+    // The X-Wing seed and the SAS nonce are drawn separately: the nonce is
+    // revealed to the callee later, the seed never leaves this process.
+    let (waiting, offer) = ExpectAnswer::start(
+        identity,
+        params,
+        key,
+        *random32()?,
+        *random32()?,
+        unix_now(),
+    )
+    .map_err(|_| DialError::NotGenuine(callee.to_string()))?;
     let status = client.initiate(callee, offer.to_bytes()).await?;
     Ok(Ringing {
         call_id: status.call_id,

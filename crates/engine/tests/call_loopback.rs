@@ -47,8 +47,15 @@ fn handshake(caller_addr: SocketAddr, callee_addr: SocketAddr) -> (Established, 
         candidates: vec![caller_addr],
         profile: profile(),
     };
-    let (waiting, offer) =
-        ExpectAnswer::start(&alice, params, bob.public().clone(), [0x11; 32], now).expect("offer");
+    let (waiting, offer) = ExpectAnswer::start(
+        &alice,
+        params,
+        bob.public().clone(),
+        [0x11; 32],
+        [0x33; 32],
+        now,
+    )
+    .expect("offer");
     let offer = Offer::from_bytes(&offer.to_bytes()).expect("offer parses");
     let verified = offer
         .verify(alice.public(), "bob", now, &OfferPolicy::default())
@@ -57,7 +64,9 @@ fn handshake(caller_addr: SocketAddr, callee_addr: SocketAddr) -> (Established, 
         .accept(&bob, vec![callee_addr], [0x22; 32], now)
         .expect("accept");
     let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
-    let caller = waiting.handle_answer(&answer).expect("answer verifies");
+    let caller = waiting
+        .handle_answer(&answer, now, &Default::default())
+        .expect("answer verifies");
     (caller, callee)
 }
 

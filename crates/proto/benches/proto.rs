@@ -34,8 +34,15 @@ fn full_handshake(
     b: &IdentityKeyPair,
     seed: u8,
 ) -> (proto::handshake::Established, proto::handshake::Established) {
-    let (waiting, offer) =
-        ExpectAnswer::start(a, params(), b.public().clone(), [seed; 32], NOW).expect("start");
+    let (waiting, offer) = ExpectAnswer::start(
+        a,
+        params(),
+        b.public().clone(),
+        [seed; 32],
+        [seed ^ 0x33; 32],
+        NOW,
+    )
+    .expect("start");
     let offer = Offer::from_bytes(&offer.to_bytes()).expect("offer parses");
     let verified = offer
         .verify(a.public(), "bob", NOW, &OfferPolicy::default())
@@ -44,7 +51,9 @@ fn full_handshake(
         .accept(b, vec![], [seed ^ 0x55; 32], NOW)
         .expect("accept");
     let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
-    let caller = waiting.handle_answer(&answer).expect("answer");
+    let caller = waiting
+        .handle_answer(&answer, NOW, &Default::default())
+        .expect("answer");
     (caller, callee)
 }
 

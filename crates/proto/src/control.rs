@@ -12,6 +12,8 @@
 //!                      highest packet number u64 | jitter µs u32
 //! 0x04 Bye             reason u8
 //! 0x05 Rekey           new epoch u32
+//! 0x06 SasReveal       nonce [32]   (caller -> callee, see `handshake`)
+//! 0x07 SasRevealAck    (empty)      (callee -> caller)
 //! ```
 //!
 //! Everything after the message is zero padding and is ignored.
@@ -96,6 +98,14 @@ pub enum ControlMessage {
         /// The new epoch number.
         epoch: u32,
     },
+    /// The caller reveals the SAS nonce it committed to in the offer. Sent
+    /// until [`ControlMessage::SasRevealAck`] arrives.
+    SasReveal {
+        /// The nonce.
+        nonce: [u8; 32],
+    },
+    /// The callee has the SAS nonce (and it matched the commitment).
+    SasRevealAck,
 }
 
 /// Why a control payload did not parse.
@@ -120,6 +130,8 @@ const T_PONG: u8 = 2;
 const T_REPORT: u8 = 3;
 const T_BYE: u8 = 4;
 const T_REKEY: u8 = 5;
+const T_SAS_REVEAL: u8 = 6;
+const T_SAS_REVEAL_ACK: u8 = 7;
 
 /// Longest encoding of any control message, content kind included.
 pub const MAX_CONTROL_LEN: usize = 2 + 8 * 4 + 4;
@@ -158,6 +170,11 @@ impl ControlMessage {
                     w.u8(T_REKEY)?;
                     w.u32(epoch)?;
                 }
+                ControlMessage::SasReveal { nonce } => {
+                    w.u8(T_SAS_REVEAL)?;
+                    w.put(&nonce)?;
+                }
+                ControlMessage::SasRevealAck => w.u8(T_SAS_REVEAL_ACK)?,
             }
             Some(w.position())
         })();
@@ -196,12 +213,14 @@ impl ControlMessage {
                     reason: ByeReason::from_code(r.u8()?),
                 },
                 T_REKEY => ControlMessage::Rekey { epoch: r.u32()? },
+                T_SAS_REVEAL => ControlMessage::SasReveal { nonce: r.array()? },
+                T_SAS_REVEAL_ACK => ControlMessage::SasRevealAck,
                 _ => return None,
             })
         })();
         match msg {
             Some(m) => Ok(m),
-            None if !(T_PING..=T_REKEY).contains(&t) => Err(ControlError::UnknownType(t)),
+            None if !(T_PING..=T_SAS_REVEAL_ACK).contains(&t) => Err(ControlError::UnknownType(t)),
             None => Err(ControlError::Truncated),
         }
     }
@@ -227,6 +246,8 @@ mod tests {
                 reason: ByeReason::Other(77),
             },
             ControlMessage::Rekey { epoch: 3 },
+            ControlMessage::SasReveal { nonce: [0xA5; 32] },
+            ControlMessage::SasRevealAck,
         ];
         for m in msgs {
             let mut buf = [0xEEu8; 64];
@@ -245,6 +266,10 @@ mod tests {
         assert_eq!(
             ControlMessage::decode(&[2, 9]),
             Err(ControlError::UnknownType(9))
+        );
+        assert_eq!(
+            ControlMessage::decode(&[2, 6, 1, 2, 3]),
+            Err(ControlError::Truncated)
         );
         assert_eq!(
             ControlMessage::decode(&[2, 1, 0]),

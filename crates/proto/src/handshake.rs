@@ -5,7 +5,9 @@
 //! caller                                   registry                callee
 //! ------                                   --------                ------
 //! (dk, ek) = X-Wing.KeyGen(seed)
-//! body_o = call id, names, caller key, ek, candidates, profile, time
+//! N      = 32 random bytes (the SAS nonce)
+//! C      = SHA-256("pqvoice/sas-commitment/v1" || N)
+//! body_o = call id, names, caller key, ek, C, candidates, profile, time
 //! Offer  = body_o || Sign_caller("pqvoice/offer/v1", H(body_o))  ───────────►
 //!                                              check: version, callee name,
 //!                                              caller key == pinned key,
@@ -17,12 +19,32 @@
 //!  ◄─────────── Answer = body_a || Sign_callee("pqvoice/answer/v1",
 //!                                              H(body_o) || H(body_a))
 //! check: call id, callee key == pinned,
-//! signature, profile
+//! signature, profile, age of the answer
 //! ss = X-Wing.Decaps(dk, ct); erase dk
 //!
 //! both: TH = SHA-256("pqvoice/transcript/v1" || H(body_o) || H(body_a))
 //!       keys = schedule(ss, TH)          (see the `schedule` module)
+//! caller: SAS = schedule.sas(S, N), shown at once
+//!
+//! media phase, sealed:  SasReveal(N)  ──────────────────────────────────────►
+//!   (repeated until acknowledged)            check SHA-256(label || N) == C,
+//!                                            else end the call;
+//!                                            SAS = schedule.sas(S, N), shown
+//!  ◄──────────────────────────────────────────────────────────  SasRevealAck
 //! ```
+//!
+//! **Why the SAS nonce.** A registry that substitutes keys on first contact
+//! runs two handshakes, one with each person, and needs both screens to
+//! show the same six digits. Were the SAS a function of the transcript
+//! only, it could play callee towards the caller and try answer after
+//! answer (fresh encapsulations, other timestamps) until that leg's digits
+//! matched the other leg's: about 10^6 tries, cheap offline. With the
+//! commitment, the caller's digits also depend on `N`, which stays hidden
+//! until the answer is fixed, and `N` itself was fixed in the signed offer
+//! before any answer existed. So each leg's SAS is a uniform six-digit
+//! value that nobody in the middle can steer, and a match happens with
+//! probability 10^-6 per attempt, each attempt being a call the two people
+//! see. `docs/protocol.md` spells out the argument.
 //!
 //! The registry carries both messages as opaque blobs. It can drop or delay
 //! them, but it cannot forge either signature, and the key it would have to
@@ -58,13 +80,15 @@ use crate::xwing::{
 };
 
 /// Version byte that starts an offer and an answer.
-pub const HANDSHAKE_VERSION: u8 = 1;
+pub const HANDSHAKE_VERSION: u8 = 2;
 /// Domain under which the caller signs the offer.
 pub const OFFER_DOMAIN: &[u8] = b"pqvoice/offer/v1";
 /// Domain under which the callee signs the answer.
 pub const ANSWER_DOMAIN: &[u8] = b"pqvoice/answer/v1";
 /// Length of a call id.
 pub const CALL_ID_LEN: usize = 16;
+/// Length of the caller's SAS nonce and of its commitment in the offer.
+pub const SAS_NONCE_LEN: usize = 32;
 /// Most candidates one side may list.
 pub const MAX_CANDIDATES: usize = 16;
 /// Longest username accepted inside an offer, in bytes.
@@ -75,6 +99,7 @@ pub const MAX_OFFER_LEN: usize = 2
     + 2 * (1 + MAX_USERNAME_LEN)
     + PUBLIC_IDENTITY_ENCODED_LEN
     + ENCAPSULATION_KEY_SIZE
+    + SAS_NONCE_LEN
     + 1
     + MAX_CANDIDATES * 19
     + MediaProfile::ENCODED_LEN
@@ -98,6 +123,7 @@ const KIND_ANSWER: u8 = b'A';
 const OFFER_HASH_LABEL: &[u8] = b"pqvoice/offer-hash/v1";
 const ANSWER_HASH_LABEL: &[u8] = b"pqvoice/answer-hash/v1";
 const TRANSCRIPT_LABEL: &[u8] = b"pqvoice/transcript/v1";
+const SAS_COMMITMENT_LABEL: &[u8] = b"pqvoice/sas-commitment/v1";
 const ENCAPSULATION_RNG_LABEL: &[u8] = b"pqvoice/encapsulation-rng/v1";
 
 /// Why a handshake message was refused. Every check has its own kind, so
@@ -129,6 +155,13 @@ pub enum HandshakeError {
     /// The offer is dated further in the future than clock skew explains.
     #[error("offer is dated in the future")]
     OfferFromFuture,
+    /// The answer is older than the freshness window allows (a stale or
+    /// replayed answer).
+    #[error("answer is too old")]
+    AnswerExpired,
+    /// The answer is dated further in the future than clock skew explains.
+    #[error("answer is dated in the future")]
+    AnswerFromFuture,
     /// An offer with this call id was already accepted or refused.
     #[error("offer was already seen (replay)")]
     ReplayedOffer,
@@ -373,6 +406,7 @@ pub struct Offer {
     caller_identity: PublicIdentity,
     /// Parsed and checked once, when the offer is decoded or made.
     ephemeral_key: Box<PublicKeyXWing>,
+    sas_commitment: [u8; SAS_NONCE_LEN],
     candidates: Vec<SocketAddr>,
     profile: MediaProfile,
     created_at: UnixTime,
@@ -400,6 +434,7 @@ impl Offer {
         params: &OfferParams,
         identity: &PublicIdentity,
         ek: &[u8; ENCAPSULATION_KEY_SIZE],
+        sas_commitment: &[u8; SAS_NONCE_LEN],
         created_at: UnixTime,
     ) -> Vec<u8> {
         let mut b = Vec::with_capacity(MAX_OFFER_LEN);
@@ -413,6 +448,7 @@ impl Offer {
         b.extend_from_slice(params.callee.as_bytes());
         b.extend_from_slice(identity.as_bytes());
         b.extend_from_slice(ek);
+        b.extend_from_slice(sas_commitment);
         encode_candidates(&params.candidates, &mut b);
         params.profile.encode(&mut b);
         b.extend_from_slice(&created_at.as_secs().to_be_bytes());
@@ -450,6 +486,9 @@ impl Offer {
             .ok_or(HandshakeError::Malformed("truncated ephemeral key"))?;
         let ephemeral_key = PublicKeyXWing::from_bytes(&ephemeral_key)
             .map_err(|_| HandshakeError::Malformed("ephemeral key"))?;
+        let sas_commitment: [u8; SAS_NONCE_LEN] = r
+            .array()
+            .ok_or(HandshakeError::Malformed("truncated SAS commitment"))?;
         let candidates = decode_candidates(&mut r)?;
         let profile = MediaProfile::decode(&mut r)?;
         let created_at = UnixTime::from_secs(
@@ -465,6 +504,7 @@ impl Offer {
             callee,
             caller_identity,
             ephemeral_key: Box::new(ephemeral_key),
+            sas_commitment,
             candidates,
             profile,
             created_at,
@@ -501,6 +541,10 @@ impl Offer {
     pub fn created_at(&self) -> UnixTime {
         self.created_at
     }
+    /// The caller's commitment to its SAS nonce.
+    pub fn sas_commitment(&self) -> &[u8; SAS_NONCE_LEN] {
+        &self.sas_commitment
+    }
 
     fn hash(&self) -> [u8; 32] {
         labelled_hash(OFFER_HASH_LABEL, &self.body)
@@ -531,27 +575,46 @@ impl Offer {
         pinned_caller
             .verify(OFFER_DOMAIN, &self.hash(), &self.signature)
             .map_err(|_| HandshakeError::BadSignature)?;
-        let created = self.created_at.as_secs();
-        let now = now.as_secs();
-        if created > now.saturating_add(policy.max_clock_skew.as_secs()) {
-            return Err(HandshakeError::OfferFromFuture);
+        match policy.check(self.created_at, now) {
+            Freshness::Fresh => Ok(VerifiedOffer { offer: self }),
+            Freshness::FromFuture => Err(HandshakeError::OfferFromFuture),
+            Freshness::Expired => Err(HandshakeError::OfferExpired),
         }
-        if now.saturating_sub(created) > policy.max_age.as_secs() {
-            return Err(HandshakeError::OfferExpired);
-        }
-        Ok(VerifiedOffer { offer: self })
     }
+}
+
+/// Where a message's `created_at` falls against the policy's window.
+enum Freshness {
+    Fresh,
+    FromFuture,
+    Expired,
 }
 
 /// How old an offer may be. The window must cover the time the callee's
 /// phone rings before the user accepts, since the offer is checked when it
-/// arrives.
+/// arrives. The caller holds the answer to the same window (its age on the
+/// caller's clock when it arrives), so an answer recorded earlier cannot be
+/// played back late.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OfferPolicy {
     /// Oldest acceptable offer, measured on the callee's clock.
     pub max_age: Duration,
     /// How far in the future an offer may be dated (clock skew).
     pub max_clock_skew: Duration,
+}
+
+impl OfferPolicy {
+    fn check(&self, created_at: UnixTime, now: UnixTime) -> Freshness {
+        let created = created_at.as_secs();
+        let now = now.as_secs();
+        if created > now.saturating_add(self.max_clock_skew.as_secs()) {
+            Freshness::FromFuture
+        } else if now.saturating_sub(created) > self.max_age.as_secs() {
+            Freshness::Expired
+        } else {
+            Freshness::Fresh
+        }
+    }
 }
 
 impl Default for OfferPolicy {
@@ -724,6 +787,8 @@ impl VerifiedOffer {
             peer_candidates: offer.candidates,
             profile,
             transcript_hash: th,
+            sas_commitment: offer.sas_commitment,
+            sas_nonce: None,
             secrets,
         };
         Ok((answer, established))
@@ -735,6 +800,11 @@ fn answer_signed_message(offer_hash: &[u8; 32], answer_hash: &[u8; 32]) -> [u8; 
     m[..32].copy_from_slice(offer_hash);
     m[32..].copy_from_slice(answer_hash);
     m
+}
+
+/// C = SHA-256("pqvoice/sas-commitment/v1" || N)
+pub(crate) fn sas_commitment(nonce: &[u8; SAS_NONCE_LEN]) -> [u8; SAS_NONCE_LEN] {
+    labelled_hash(SAS_COMMITMENT_LABEL, nonce)
 }
 
 fn transcript_hash(offer_hash: &[u8; 32], answer_hash: &[u8; 32]) -> [u8; 32] {
@@ -868,6 +938,8 @@ pub struct ExpectAnswer {
     /// Boxed: the expanded ML-KEM key pair is ~3.6 KB, and this state sits
     /// in callers' enums while the phone rings.
     decapsulation_key: Box<SecretKeyXWing>,
+    /// Stays secret until the media phase reveals it.
+    sas_nonce: Zeroizing<[u8; SAS_NONCE_LEN]>,
     offer: Offer,
     callee_pinned: PublicIdentity,
 }
@@ -892,14 +964,16 @@ pub struct AnswerRejected {
 
 impl ExpectAnswer {
     /// Starts a call: makes a fresh X-Wing key pair from
-    /// `ephemeral_seed` (32 fresh random bytes from the OS) and signs the
-    /// offer. `callee_pinned` is the key this device pinned for the callee;
-    /// the answer must be signed by it.
+    /// `ephemeral_seed` (32 fresh random bytes from the OS), commits to
+    /// `sas_nonce` (another 32 fresh random bytes, drawn separately) and
+    /// signs the offer. `callee_pinned` is the key this device pinned for
+    /// the callee; the answer must be signed by it.
     pub fn start(
         identity: &IdentityKeyPair,
         params: OfferParams,
         callee_pinned: PublicIdentity,
         ephemeral_seed: [u8; 32],
+        sas_nonce: [u8; SAS_NONCE_LEN],
         now: UnixTime,
     ) -> Result<(ExpectAnswer, Offer), HandshakeError> {
         check_username(&params.caller)?;
@@ -914,7 +988,9 @@ impl ExpectAnswer {
         let decapsulation_key = Box::new(SecretKeyXWing::from_seed(&seed));
         seed.zeroize();
         let ek: [u8; ENCAPSULATION_KEY_SIZE] = decapsulation_key.public().to_bytes();
-        let body = Offer::encode_body(&params, identity.public(), &ek, now);
+        let sas_nonce = Zeroizing::new(sas_nonce);
+        let commitment = sas_commitment(&sas_nonce);
+        let body = Offer::encode_body(&params, identity.public(), &ek, &commitment, now);
         let hash = labelled_hash(OFFER_HASH_LABEL, &body);
         let signature = identity.sign(OFFER_DOMAIN, &hash);
         let offer = Offer {
@@ -923,6 +999,7 @@ impl ExpectAnswer {
             callee: params.callee,
             caller_identity: identity.public().clone(),
             ephemeral_key: Box::new(decapsulation_key.public().clone()),
+            sas_commitment: commitment,
             candidates: params.candidates,
             profile: params.profile,
             created_at: now,
@@ -931,6 +1008,7 @@ impl ExpectAnswer {
         };
         let state = ExpectAnswer {
             decapsulation_key,
+            sas_nonce,
             offer: offer.clone(),
             callee_pinned,
         };
@@ -942,10 +1020,16 @@ impl ExpectAnswer {
         &self.offer
     }
 
-    /// Checks the answer (call id, pinned key, signature, profile),
+    /// Checks the answer (call id, pinned key, signature, profile, and its
+    /// age at `now` under `policy`, the same window offers get),
     /// decapsulates, erases the ephemeral secret and derives the keys.
-    pub fn handle_answer(self, answer: &Answer) -> Result<Established, AnswerRejected> {
-        match self.check_answer(answer) {
+    pub fn handle_answer(
+        self,
+        answer: &Answer,
+        now: UnixTime,
+        policy: &OfferPolicy,
+    ) -> Result<Established, AnswerRejected> {
+        match self.check_answer(answer, now, policy) {
             Ok(()) => {}
             Err(error) => {
                 return Err(AnswerRejected {
@@ -970,6 +1054,7 @@ impl ExpectAnswer {
         ss.zeroize();
         let ExpectAnswer {
             decapsulation_key,
+            sas_nonce,
             offer,
             callee_pinned,
         } = self;
@@ -985,11 +1070,18 @@ impl ExpectAnswer {
             peer_candidates: answer.candidates.clone(),
             profile: offer.profile,
             transcript_hash: th,
+            sas_commitment: offer.sas_commitment,
+            sas_nonce: Some(sas_nonce),
             secrets,
         })
     }
 
-    fn check_answer(&self, answer: &Answer) -> Result<(), HandshakeError> {
+    fn check_answer(
+        &self,
+        answer: &Answer,
+        now: UnixTime,
+        policy: &OfferPolicy,
+    ) -> Result<(), HandshakeError> {
         if answer.call_id != self.offer.call_id {
             return Err(HandshakeError::CallIdMismatch);
         }
@@ -1008,7 +1100,13 @@ impl ExpectAnswer {
         if answer.profile != self.offer.profile {
             return Err(HandshakeError::ProfileMismatch);
         }
-        Ok(())
+        // Checked after the signature, so that the error names a genuine
+        // answer that arrived too late rather than any garbage.
+        match policy.check(answer.created_at, now) {
+            Freshness::Fresh => Ok(()),
+            Freshness::FromFuture => Err(HandshakeError::AnswerFromFuture),
+            Freshness::Expired => Err(HandshakeError::AnswerExpired),
+        }
     }
 }
 
@@ -1022,6 +1120,9 @@ pub struct Established {
     peer_candidates: Vec<SocketAddr>,
     profile: MediaProfile,
     transcript_hash: [u8; 32],
+    sas_commitment: [u8; SAS_NONCE_LEN],
+    /// The caller's SAS nonce; `None` on the callee until the reveal.
+    sas_nonce: Option<Zeroizing<[u8; SAS_NONCE_LEN]>>,
     pub(crate) secrets: SessionSecrets,
 }
 
@@ -1033,7 +1134,7 @@ impl core::fmt::Debug for Established {
             .field("peer_username", &self.peer_username)
             .field("peer_identity", &self.peer_identity)
             .field("profile", &self.profile)
-            .field("sas", &self.secrets.sas)
+            .field("sas", &self.sas())
             .finish_non_exhaustive()
     }
 }
@@ -1067,14 +1168,34 @@ impl Established {
     pub fn transcript_hash(&self) -> &[u8; 32] {
         &self.transcript_hash
     }
-    /// The short authentication string to show during the call.
-    pub fn sas(&self) -> Sas {
-        self.secrets.sas
+    /// The short authentication string to show during the call, if this
+    /// side knows it yet: the caller knows it at once; the callee learns it
+    /// when the caller's nonce arrives in the media phase
+    /// ([`crate::session::SessionEvent::SasReady`]), so here it is `None`.
+    pub fn sas(&self) -> Option<Sas> {
+        self.sas_nonce
+            .as_ref()
+            .map(|n| Sas::derive(&self.secrets.sas_key, n))
     }
     /// Splits into the parts a session needs.
-    pub(crate) fn into_parts(self) -> (Role, MediaProfile, Sas, SessionSecrets) {
-        (self.role, self.profile, self.secrets.sas, self.secrets)
+    pub(crate) fn into_parts(self) -> SessionParts {
+        SessionParts {
+            role: self.role,
+            profile: self.profile,
+            sas_commitment: self.sas_commitment,
+            sas_nonce: self.sas_nonce,
+            secrets: self.secrets,
+        }
     }
+}
+
+/// What a [`crate::session::CallSession`] takes from the handshake.
+pub(crate) struct SessionParts {
+    pub(crate) role: Role,
+    pub(crate) profile: MediaProfile,
+    pub(crate) sas_commitment: [u8; SAS_NONCE_LEN],
+    pub(crate) sas_nonce: Option<Zeroizing<[u8; SAS_NONCE_LEN]>>,
+    pub(crate) secrets: SessionSecrets,
 }
 
 #[cfg(test)]
@@ -1094,8 +1215,15 @@ mod tests {
             profile: MediaProfile::DEFAULT,
         };
         let now = UnixTime::from_secs(1);
-        let (_, offer) = ExpectAnswer::start(&a, params.clone(), b.public().clone(), [3; 32], now)
-            .expect("largest valid offer");
+        let (_, offer) = ExpectAnswer::start(
+            &a,
+            params.clone(),
+            b.public().clone(),
+            [3; 32],
+            [5; 32],
+            now,
+        )
+        .expect("largest valid offer");
         assert_eq!(offer.to_bytes().len(), MAX_OFFER_LEN);
         let verified = offer
             .verify(a.public(), &params.callee, now, &OfferPolicy::default())
@@ -1107,6 +1235,8 @@ mod tests {
 
         let mut too_many = params;
         too_many.candidates.push(v6);
-        assert!(ExpectAnswer::start(&a, too_many, b.public().clone(), [3; 32], now).is_err());
+        assert!(
+            ExpectAnswer::start(&a, too_many, b.public().clone(), [3; 32], [5; 32], now).is_err()
+        );
     }
 }

@@ -17,10 +17,11 @@
 //!
 //! **Caller**
 //! 1. [`handshake::ExpectAnswer::start`]`(identity, params, pinned_callee_key,
-//!    os_random_32, unix_now)` gives the waiting state and an
-//!    [`handshake::Offer`]; send `offer.to_bytes()` through the registry.
+//!    os_random_32, another_os_random_32, unix_now)` gives the waiting state
+//!    and an [`handshake::Offer`]; send `offer.to_bytes()` through the
+//!    registry.
 //! 2. When an answer blob arrives: [`handshake::Answer::from_bytes`], then
-//!    `state.handle_answer(&answer)`. On error you get the state back
+//!    `state.handle_answer(&answer, unix_now, &policy)`. On error you get the state back
 //!    ([`handshake::AnswerRejected`]) and may keep waiting; on success an
 //!    [`handshake::Established`].
 //!
@@ -33,8 +34,10 @@
 //!    unix_now)` gives the [`handshake::Answer`] to send back and an
 //!    [`handshake::Established`].
 //!
-//! **Both sides, media phase**: show [`handshake::Established::sas`] and
-//! [`safety::SafetyNumber`]; bind one UDP socket; then
+//! **Both sides, media phase**: show [`safety::SafetyNumber`], and the SAS
+//! when [`session::SessionEvent::SasReady`] says it is known (at once for
+//! the caller, after the caller's committed nonce arrived for the callee);
+//! bind one UDP socket; then
 //! `let mut s = CallSession::new(established, SessionConfig::default(), now)`
 //! and drive it in this order:
 //!
@@ -50,18 +53,19 @@
 //! when now >= s.poll_timeout():  s.handle_timeout(now)
 //! after EVERY one of the calls above, drain the outputs:
 //!     while let Some(n) = s.poll_transmit(now, &mut buf) { send buf[..n] }
-//!     while let Some(ev) = s.poll_event() { Connected / Rekeyed / RoundTrip /
-//!                                           PeerHungUp / TimedOut }
+//!     while let Some(ev) = s.poll_event() { Connected / SasReady / Rekeyed /
+//!                                           RoundTrip / PeerHungUp / TimedOut /
+//!                                           SasMismatch }
 //!     sleep until s.poll_timeout()    // None: the call is over
 //! to hang up: s.hang_up(ByeReason::HungUp), then drain poll_transmit.
 //! ```
 //!
 //! Packets from `poll_transmit` are ordinary call packets (pings, pongs,
 //! receiver reports, rekey notices, bye): send them to the current peer
-//! address. For a connectivity check on a new candidate, call
-//! [`session::CallSession::queue_ping`] and send the next `poll_transmit`
-//! packet to that candidate; the first authenticated packet from the peer
-//! raises [`session::SessionEvent::Connected`].
+//! address. To check a new peer address before moving there, seal a probe
+//! with [`session::CallSession::seal_probe`], send it to that address and
+//! move when the matching pong comes back from it; the first authenticated
+//! packet from the peer raises [`session::SessionEvent::Connected`].
 //!
 //! # Panic policy
 //!
@@ -98,7 +102,7 @@ mod wire;
 pub mod xwing;
 
 /// Version of the wire protocol spoken by this crate.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 // The version shares the first packet byte with the packet type and must
 // fit in its low nibble; checked when the crate compiles.

@@ -4,14 +4,38 @@
 //! ```text
 //! offset  field
 //! 0       type (high nibble, 1 = sealed) | protocol version (low nibble)
-//! 1       key epoch (low 8 bits of the sender's epoch counter)
-//! 2..10   packet number, u64 big-endian, per direction, never repeats
+//! 1       key epoch (low 8 bits of the sender's epoch counter)     } header-
+//! 2..10   packet number, u64 big-endian, per direction, never repeats } protected
 //! 10..N-16  AES-256-GCM ciphertext of the masked payload
 //! N-16..N   GCM tag
 //!
-//! AAD   = bytes 0..10
+//! AAD   = bytes 0..10 before header protection
 //! nonce = direction IV XOR (0^32 || packet number)
 //! ```
+//!
+//! **Header protection** (as QUIC does it, RFC 9001 §5.4). After sealing,
+//! the sender hides the epoch and the packet number:
+//!
+//! ```text
+//! sample = bytes 10..26            (the first 16 bytes of the ciphertext)
+//! mask   = AES-256(H[direction], sample)
+//! bytes 1..10 ^= mask[0..9]
+//! ```
+//!
+//! `H` is the direction's header key from the key schedule, fixed for the
+//! call so that a receiver can remove the protection before it knows the
+//! epoch. The receiver recomputes the mask from the same sample, recovers
+//! the epoch and packet number, and only then opens the packet; the AEAD
+//! authenticates the unprotected header, so a flipped header bit makes the
+//! packet fail to open. Because the sample is ciphertext under a key that
+//! never repeats a nonce, every packet gets an unrelated mask: an observer
+//! without `H` sees nine bytes that look random in every packet, so it
+//! learns no packet counter (and with it no loss or reorder rate and no
+//! count of packets sent), no key epoch and no rekey moment. It does not
+//! hide the first byte (needed to tell our packets from STUN and TURN on
+//! the same socket, RFC 7983), nor the size and timing of packets, which
+//! are constant anyway; confidentiality and integrity come from the AEAD,
+//! not from this mask.
 //!
 //! The plaintext payload has the same length in every packet of a call
 //! (`N - 26`, where `N` is the profile's packet length):
@@ -27,7 +51,7 @@
 //! not, packet sizes and timing carry no information about the speech (the
 //! leak described in RFC 6562).
 //!
-//! **Obfuscation mask.** Before sealing, the whole payload (padding
+//! **Payload mask.** Before sealing, the whole payload (padding
 //! included) is XORed with an AES-256-CTR keystream under the direction's
 //! mask key, with the packet number as the counter block's high half. The
 //! AEAD alone already provides confidentiality and integrity; the mask is
@@ -45,8 +69,10 @@ use crate::PROTOCOL_VERSION;
 use crate::schedule::EpochKeys;
 use crate::wire::{Reader, SliceWriter};
 
-/// Length of the cleartext header.
+/// Length of the header (byte 0 in clear, the rest header-protected).
 pub const HEADER_LEN: usize = 10;
+/// Length of the ciphertext sample that header protection is keyed on.
+pub const HEADER_SAMPLE_LEN: usize = 16;
 /// Length of the GCM tag.
 pub const TAG_LEN: usize = 16;
 /// Shortest packet length a profile may choose.
@@ -82,7 +108,7 @@ pub const fn frame_capacity(packet_len: usize, frames: usize) -> usize {
     payload_len(packet_len) - MEDIA_PREFIX_LEN - frames * FRAME_PREFIX_LEN
 }
 
-/// The parsed cleartext header.
+/// A parsed header, after header protection was removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     /// Low 8 bits of the sender's key epoch.
@@ -92,8 +118,10 @@ pub struct Header {
 }
 
 impl Header {
-    /// Reads the header of a datagram without authenticating anything.
-    /// Fails on a short datagram or an unknown type/version byte.
+    /// Reads a header whose protection was already removed, without
+    /// authenticating anything. Fails on a short datagram or an unknown
+    /// type/version byte. (On the wire, bytes 1..10 are masked: see
+    /// [`HeaderProtection`].)
     pub fn parse(datagram: &[u8]) -> Option<Header> {
         let mut r = Reader::new(datagram);
         if r.u8()? != TYPE_BYTE {
@@ -234,6 +262,52 @@ impl<'a> ReceivedMedia<'a> {
     }
 }
 
+/// The header protection of one direction: hides the epoch and packet
+/// number of every packet under a key that lasts the whole call.
+pub(crate) struct HeaderProtection {
+    cipher: Aes256,
+}
+
+impl HeaderProtection {
+    pub(crate) fn new(key: &[u8; 32]) -> Self {
+        Self {
+            cipher: Aes256::new(key.into()),
+        }
+    }
+
+    /// mask = AES-256(H, ciphertext[0..16]); `None` if the packet is too
+    /// short to hold a sample.
+    fn mask(&self, packet: &[u8]) -> Option<[u8; HEADER_SAMPLE_LEN]> {
+        let sample = packet.get(HEADER_LEN..HEADER_LEN + HEADER_SAMPLE_LEN)?;
+        let mut block = aes_gcm::aes::Block::default();
+        block.copy_from_slice(sample);
+        self.cipher.encrypt_block(&mut block);
+        Some(block.0)
+    }
+
+    /// Masks bytes 1..10 of a sealed packet in place.
+    pub(crate) fn protect(&self, packet: &mut [u8]) {
+        // Sealed packets are at least MIN_PACKET_LEN long, which leaves room
+        // for the sample; a shorter buffer is left alone.
+        if let Some(mask) = self.mask(packet) {
+            for (b, m) in packet[1..HEADER_LEN].iter_mut().zip(mask) {
+                *b ^= m;
+            }
+        }
+    }
+
+    /// Recovers the header of a protected packet without changing it.
+    pub(crate) fn unprotect(&self, packet: &[u8]) -> Option<Header> {
+        let mask = self.mask(packet)?;
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(packet.get(..HEADER_LEN)?);
+        for (b, m) in header[1..].iter_mut().zip(mask) {
+            *b ^= m;
+        }
+        Header::parse(&header)
+    }
+}
+
 /// The ciphers of one direction in one epoch, ready for use.
 pub(crate) struct DirectionCipher {
     aead: Aes256Gcm,
@@ -316,19 +390,23 @@ impl DirectionCipher {
         tag_out.copy_from_slice(&tag);
     }
 
-    /// Authenticates and decrypts `packet` in place; on success the
-    /// plaintext payload is at `packet[HEADER_LEN..len - TAG_LEN]`. On
-    /// failure the buffer is left as it was.
-    pub(crate) fn open_in_place(&self, pn: u64, packet: &mut [u8]) -> Result<(), ()> {
+    /// Authenticates and decrypts `packet` in place, given its header with
+    /// the protection removed; on success the plaintext payload is at
+    /// `packet[HEADER_LEN..len - TAG_LEN]`. On failure the buffer is left
+    /// as it was.
+    pub(crate) fn open_in_place(&self, header: &Header, packet: &mut [u8]) -> Result<(), ()> {
         if packet.len() < HEADER_LEN + TAG_LEN {
             return Err(());
         }
-        let (header, rest) = packet.split_at_mut(HEADER_LEN);
+        let mut aad = [0u8; HEADER_LEN];
+        header.write(&mut aad);
+        let pn = header.packet_number;
+        let rest = &mut packet[HEADER_LEN..];
         let tag_at = rest.len() - TAG_LEN;
         let (payload, tag) = rest.split_at_mut(tag_at);
         let tag = Tag::try_from(&tag[..]).map_err(|_| ())?;
         self.aead
-            .decrypt_inout_detached(&self.nonce(pn), header, payload.into(), &tag)
+            .decrypt_inout_detached(&self.nonce(pn), &aad, payload.into(), &tag)
             .map_err(|_| ())?;
         self.apply_mask(pn, payload);
         Ok(())
@@ -364,13 +442,64 @@ mod tests {
     #[test]
     fn seal_then_open_restores_the_payload() {
         let c = cipher();
+        let hp = HeaderProtection::new(&[4; 32]);
         let mut pkt = [0u8; 100];
         pkt[HEADER_LEN..100 - TAG_LEN].fill(0x5A);
         c.seal_in_place(3, &mut pkt);
-        assert_eq!(Header::parse(&pkt).map(|h| h.packet_number), Some(3));
+        hp.protect(&mut pkt);
+        let header = hp.unprotect(&pkt).expect("header");
+        assert_eq!(header.packet_number, 3);
         assert_ne!(pkt[HEADER_LEN..HEADER_LEN + 4], [0x5A; 4]);
-        c.open_in_place(3, &mut pkt).expect("genuine packet opens");
+        c.open_in_place(&header, &mut pkt)
+            .expect("genuine packet opens");
         assert!(pkt[HEADER_LEN..100 - TAG_LEN].iter().all(|&b| b == 0x5A));
+    }
+
+    #[test]
+    fn header_protection_hides_consecutive_packet_numbers() {
+        let c = cipher();
+        let hp = HeaderProtection::new(&[4; 32]);
+        let mut headers = Vec::new();
+        for pn in 0..64u64 {
+            let mut pkt = [0u8; 64];
+            c.seal_in_place(pn, &mut pkt);
+            hp.protect(&mut pkt);
+            assert_eq!(pkt[0], TYPE_BYTE, "the type byte stays readable");
+            assert_eq!(hp.unprotect(&pkt).map(|h| h.packet_number), Some(pn));
+            headers.push(pkt[1..HEADER_LEN].to_vec());
+        }
+        // In the clear, consecutive headers share the epoch byte and the
+        // seven high bytes of the counter. Protected, each byte position
+        // matches the previous packet's only by chance (1/256 per byte).
+        let same = headers
+            .windows(2)
+            .flat_map(|w| w[0].iter().zip(&w[1]).map(|(a, b)| usize::from(a == b)))
+            .sum::<usize>();
+        assert!(same < 10, "{same} of 567 header bytes repeated");
+        // Neither the epoch byte nor the high counter bytes sit still.
+        assert!(headers.iter().any(|h| h[0] != 0));
+        assert!(headers.iter().any(|h| h[1..8] != [0; 7]));
+    }
+
+    #[test]
+    fn a_flipped_header_bit_fails_to_open() {
+        let c = cipher();
+        let hp = HeaderProtection::new(&[4; 32]);
+        let mut genuine = [0u8; 64];
+        c.seal_in_place(9, &mut genuine);
+        hp.protect(&mut genuine);
+        for byte in 1..HEADER_LEN {
+            for bit in 0..8 {
+                let mut pkt = genuine;
+                pkt[byte] ^= 1 << bit;
+                let opened = hp
+                    .unprotect(&pkt)
+                    .is_some_and(|h| c.open_in_place(&h, &mut pkt).is_ok());
+                assert!(!opened, "flip of byte {byte} bit {bit} opened");
+            }
+        }
+        let h = hp.unprotect(&genuine).expect("header");
+        assert!(c.open_in_place(&h, &mut genuine).is_ok());
     }
 
     #[test]

@@ -6,14 +6,30 @@
 //!
 //! C[caller->callee, 0] = HKDF-Expand(PRK, "pqvoice/v1 chain caller->callee", 32)
 //! C[callee->caller, 0] = HKDF-Expand(PRK, "pqvoice/v1 chain callee->caller", 32)
-//! SAS bytes            = HKDF-Expand(PRK, "pqvoice/v1 sas", 8)
+//! H[caller->callee]    = HKDF-Expand(PRK, "pqvoice/v1 header key caller->callee", 32)
+//! H[callee->caller]    = HKDF-Expand(PRK, "pqvoice/v1 header key callee->caller", 32)
+//! S                    = HKDF-Expand(PRK, "pqvoice/v1 sas key", 32)
 //!
 //! for each direction d and epoch n:
 //!   aead key  K[d,n] = HKDF-Expand(C[d,n], "pqvoice/v1 aead key", 32)
 //!   aead iv   V[d,n] = HKDF-Expand(C[d,n], "pqvoice/v1 aead iv", 12)
 //!   mask key  M[d,n] = HKDF-Expand(C[d,n], "pqvoice/v1 mask key", 32)
 //!   next      C[d,n+1] = HKDF-Expand(C[d,n], "pqvoice/v1 next epoch", 32)
+//!
+//! once the caller's SAS nonce N is known (committed in the offer, revealed
+//! in the first sealed packets, see `handshake`):
+//!   SAS bytes = HKDF-Expand(HKDF-Extract(salt = S, IKM = N), "pqvoice/v1 sas digits", 8)
 //! ```
+//!
+//! The header keys `H` stay the same for the whole call: the key epoch is
+//! one of the fields they hide, so the receiver must be able to remove the
+//! header protection before it knows which epoch a packet belongs to (as in
+//! QUIC, where key updates leave the header protection key alone).
+//!
+//! The SAS needs both the key schedule and the nonce. Neither side can pick
+//! its last contribution knowing the digits it would produce: the callee
+//! (or a registry playing callee) fixes its answer before it learns `N`,
+//! and the caller fixed `N` in the signed offer before the answer existed.
 //!
 //! Salting the extract step with the transcript hash binds every key to
 //! everything both sides signed: a changed byte anywhere in the offer or
@@ -49,7 +65,10 @@ impl Role {
 
 const LABEL_CHAIN_CALLER_TO_CALLEE: &[u8] = b"pqvoice/v1 chain caller->callee";
 const LABEL_CHAIN_CALLEE_TO_CALLER: &[u8] = b"pqvoice/v1 chain callee->caller";
-const LABEL_SAS: &[u8] = b"pqvoice/v1 sas";
+const LABEL_HEADER_CALLER_TO_CALLEE: &[u8] = b"pqvoice/v1 header key caller->callee";
+const LABEL_HEADER_CALLEE_TO_CALLER: &[u8] = b"pqvoice/v1 header key callee->caller";
+const LABEL_SAS_KEY: &[u8] = b"pqvoice/v1 sas key";
+const LABEL_SAS_DIGITS: &[u8] = b"pqvoice/v1 sas digits";
 const LABEL_AEAD_KEY: &[u8] = b"pqvoice/v1 aead key";
 const LABEL_AEAD_IV: &[u8] = b"pqvoice/v1 aead iv";
 const LABEL_MASK_KEY: &[u8] = b"pqvoice/v1 mask key";
@@ -111,12 +130,14 @@ impl ChainSecret {
     }
 }
 
-/// Everything the handshake hands to the transport: two chain secrets and
-/// the SAS.
+/// Everything the handshake hands to the transport: two chain secrets, the
+/// two header protection keys and the key the SAS is derived under.
 pub(crate) struct SessionSecrets {
     pub(crate) send: ChainSecret,
     pub(crate) recv: ChainSecret,
-    pub(crate) sas: Sas,
+    pub(crate) send_header_key: Zeroizing<[u8; 32]>,
+    pub(crate) recv_header_key: Zeroizing<[u8; 32]>,
+    pub(crate) sas_key: Zeroizing<[u8; 32]>,
 }
 
 /// Runs the schedule above for one side of a call.
@@ -129,18 +150,27 @@ pub(crate) fn derive(
     let hk = Hkdf::<Sha256>::new(Some(transcript_hash), shared_secret);
     let c2s = ChainSecret::new(*expand::<32>(&hk, LABEL_CHAIN_CALLER_TO_CALLEE));
     let s2c = ChainSecret::new(*expand::<32>(&hk, LABEL_CHAIN_CALLEE_TO_CALLER));
-    let sas = Sas::from_bytes(*expand::<8>(&hk, LABEL_SAS));
-    let (send, recv) = match role {
-        Role::Caller => (c2s, s2c),
-        Role::Callee => (s2c, c2s),
+    let h_c2s = expand::<32>(&hk, LABEL_HEADER_CALLER_TO_CALLEE);
+    let h_s2c = expand::<32>(&hk, LABEL_HEADER_CALLEE_TO_CALLER);
+    let sas_key = expand::<32>(&hk, LABEL_SAS_KEY);
+    let (send, recv, send_header_key, recv_header_key) = match role {
+        Role::Caller => (c2s, s2c, h_c2s, h_s2c),
+        Role::Callee => (s2c, c2s, h_s2c, h_c2s),
     };
-    SessionSecrets { send, recv, sas }
+    SessionSecrets {
+        send,
+        recv,
+        send_header_key,
+        recv_header_key,
+        sas_key,
+    }
 }
 
 /// The short authentication string: six digits that both people read to
 /// each other during the call. A man in the middle who managed to run two
 /// separate handshakes would, with probability 1 - 10^-6, make the two
-/// screens show different digits.
+/// screens show different digits: the caller's committed nonce keeps it
+/// from choosing either leg's digits (see `docs/protocol.md`).
 ///
 /// It is a second line of defence: the handshake is already authenticated
 /// by the pinned hybrid identity keys. The SAS catches what pinning cannot,
@@ -151,6 +181,13 @@ pub struct Sas {
 }
 
 impl Sas {
+    /// SAS = HKDF-Expand(HKDF-Extract(salt = S, IKM = N), "sas digits", 8)
+    /// reduced to six digits.
+    pub(crate) fn derive(sas_key: &[u8; 32], nonce: &[u8; 32]) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(sas_key), nonce);
+        Self::from_bytes(*expand::<8>(&hk, LABEL_SAS_DIGITS))
+    }
+
     fn from_bytes(bytes: [u8; 8]) -> Self {
         // 64 uniform bits reduced mod 10^6: the bias is below 2^-44.
         let value = (u64::from_be_bytes(bytes) % 1_000_000) as u32;
@@ -190,7 +227,9 @@ mod tests {
         let th = [2u8; 32];
         let caller = derive(Role::Caller, &ss, &th);
         let callee = derive(Role::Callee, &ss, &th);
-        assert_eq!(caller.sas, callee.sas);
+        assert_eq!(*caller.sas_key, *callee.sas_key);
+        assert_eq!(*caller.send_header_key, *callee.recv_header_key);
+        assert_ne!(*caller.send_header_key, *caller.recv_header_key);
         assert_eq!(caller.send.keys().aead_key, callee.recv.keys().aead_key);
         assert_eq!(caller.recv.keys().iv, callee.send.keys().iv);
         assert_ne!(caller.send.keys().aead_key, caller.recv.keys().aead_key);
@@ -211,6 +250,14 @@ mod tests {
         assert_eq!(n.epoch(), 1);
         assert_ne!(n.keys().aead_key, s.send.keys().aead_key);
         assert_eq!(n.keys().aead_key, s.send.next().keys().aead_key);
+    }
+
+    #[test]
+    fn sas_depends_on_the_key_and_the_nonce() {
+        let sas = Sas::derive(&[1; 32], &[2; 32]);
+        assert_eq!(sas, Sas::derive(&[1; 32], &[2; 32]));
+        assert_ne!(sas, Sas::derive(&[1; 32], &[3; 32]));
+        assert_ne!(sas, Sas::derive(&[4; 32], &[2; 32]));
     }
 
     #[test]

@@ -39,15 +39,35 @@
 //! reordered across the switch are still accepted, then erases them.
 //! Packet numbers keep counting across epochs, so one replay window covers
 //! the whole call and no nonce ever repeats under a key.
+//!
+//! # The SAS reveal
+//!
+//! The caller knows the SAS as soon as the handshake ends; the callee only
+//! once the caller's nonce arrives (see the `handshake` module for why).
+//! The caller's session queues [`ControlMessage::SasReveal`] at once and
+//! again every [`SessionConfig::sas_reveal_interval`] until a
+//! [`ControlMessage::SasRevealAck`] arrives, so a lost packet only delays
+//! the digits. The callee checks the nonce against the offer's commitment:
+//! on a match it raises [`SessionEvent::SasReady`] (the caller raises it at
+//! once), on a mismatch [`SessionEvent::SasMismatch`] and it hangs up.
+//!
+//! # Peer addresses
+//!
+//! The session never sees addresses. To move a call to a new address only
+//! after that address answered, the engine seals a probe with
+//! [`CallSession::seal_probe`], sends it there, and moves when the
+//! [`ControlMessage::Pong`] with the probe's id arrives *from* that address.
 
 use core::time::Duration;
 use std::collections::VecDeque;
 
+use zeroize::Zeroizing;
+
 use crate::control::{ByeReason, ControlMessage, ReceiverReport};
-use crate::handshake::{Established, MediaProfile};
+use crate::handshake::{Established, MediaProfile, SAS_NONCE_LEN, sas_commitment};
 use crate::packet::{
-    self, CONTENT_CONTROL, CONTENT_MEDIA, DirectionCipher, EncodeError, HEADER_LEN, Header,
-    MediaPayload, ReceivedMedia, TAG_LEN,
+    self, CONTENT_CONTROL, CONTENT_MEDIA, DirectionCipher, EncodeError, HEADER_LEN,
+    HeaderProtection, MediaPayload, ReceivedMedia, TAG_LEN,
 };
 use crate::replay::{ReplayError, ReplayWindow};
 use crate::schedule::{ChainSecret, Role, Sas};
@@ -72,6 +92,9 @@ pub struct SessionConfig {
     pub rekey_grace: Duration,
     /// How many copies of `Bye` are sent on hang-up (UDP may drop some).
     pub bye_copies: u8,
+    /// The caller repeats its SAS reveal this often until the callee
+    /// acknowledges it.
+    pub sas_reveal_interval: Duration,
 }
 
 impl Default for SessionConfig {
@@ -84,6 +107,7 @@ impl Default for SessionConfig {
             rekey_after_packets: 1 << 20,
             rekey_grace: Duration::from_secs(5),
             bye_copies: 3,
+            sas_reveal_interval: Duration::from_millis(200),
         }
     }
 }
@@ -120,6 +144,12 @@ pub enum SessionEvent {
     /// No authenticated packet for [`SessionConfig::idle_timeout`]; the call
     /// is over.
     TimedOut,
+    /// The SAS is known now: show it. The caller gets this at once, the
+    /// callee when the caller's nonce arrived and matched the commitment.
+    SasReady(Sas),
+    /// The caller revealed a nonce that does not match the commitment in
+    /// its offer: the peer tried to steer the SAS, so the session hung up.
+    SasMismatch,
 }
 
 /// What an accepted datagram carried.
@@ -206,16 +236,42 @@ enum State {
 /// make the session grow (pings beyond it are simply not answered).
 const QUEUE_CAPACITY: usize = 32;
 
+/// Where this side stands with the SAS.
+enum SasProgress {
+    /// Caller: knows the SAS, repeats the reveal until it is acknowledged.
+    Revealing {
+        sas: Sas,
+        nonce: Zeroizing<[u8; SAS_NONCE_LEN]>,
+        next_send: Instant,
+    },
+    /// Caller after the acknowledgement.
+    Revealed(Sas),
+    /// Callee before the reveal: holds the SAS key and the commitment.
+    AwaitingReveal {
+        key: Zeroizing<[u8; 32]>,
+        commitment: [u8; SAS_NONCE_LEN],
+    },
+    /// Callee after a matching reveal (repeats are acknowledged again).
+    Verified {
+        sas: Sas,
+        commitment: [u8; SAS_NONCE_LEN],
+    },
+    /// Callee after a mismatching reveal: no SAS, the call is ending.
+    Broken,
+}
+
 /// The sans-IO state of one established call. See the module docs for the
 /// order in which to drive it.
 pub struct CallSession {
     config: SessionConfig,
     role: Role,
     profile: MediaProfile,
-    sas: Sas,
+    sas: SasProgress,
     packet_len: usize,
     state: State,
 
+    send_header: HeaderProtection,
+    recv_header: HeaderProtection,
     send_chain: ChainSecret,
     send: DirectionCipher,
     next_packet_number: u64,
@@ -258,7 +314,21 @@ impl CallSession {
     /// here, so a peer that never sends ends the call after
     /// [`SessionConfig::idle_timeout`].
     pub fn new(established: Established, config: SessionConfig, now: Instant) -> Self {
-        let (role, profile, sas, secrets) = established.into_parts();
+        let parts = established.into_parts();
+        let (role, profile, secrets) = (parts.role, parts.profile, parts.secrets);
+        let sas = match parts.sas_nonce {
+            Some(nonce) => SasProgress::Revealing {
+                sas: Sas::derive(&secrets.sas_key, &nonce),
+                nonce,
+                next_send: now,
+            },
+            None => SasProgress::AwaitingReveal {
+                key: secrets.sas_key.clone(),
+                commitment: parts.sas_commitment,
+            },
+        };
+        let send_header = HeaderProtection::new(&secrets.send_header_key);
+        let recv_header = HeaderProtection::new(&secrets.recv_header_key);
         let send = DirectionCipher::new(&secrets.send.keys(), 0);
         let recv = DirectionCipher::new(&secrets.recv.keys(), 0);
         let recv_chain_next = secrets.recv.next();
@@ -266,13 +336,15 @@ impl CallSession {
         // The epoch-0 receive chain secret is dropped (and erased) here:
         // only its keys and its successor are needed.
         let send_chain = secrets.send;
-        Self {
+        let mut session = Self {
             config,
             role,
             profile,
             sas,
             packet_len: usize::from(profile.packet_len),
             state: State::Active,
+            send_header,
+            recv_header,
             send_chain,
             send,
             next_packet_number: 0,
@@ -293,7 +365,13 @@ impl CallSession {
             control_queue: VecDeque::with_capacity(QUEUE_CAPACITY),
             events: VecDeque::with_capacity(QUEUE_CAPACITY),
             stats: SessionStats::default(),
+        };
+        if let SasProgress::Revealing { sas, .. } = session.sas {
+            session.push_event(SessionEvent::SasReady(sas));
+            // The reveal goes out with the first control packets.
+            session.handle_sas_timer(now);
         }
+        session
     }
 
     /// Length of every packet of this call; size send and receive buffers
@@ -318,9 +396,16 @@ impl CallSession {
         self.role
     }
 
-    /// The short authentication string to show.
-    pub fn sas(&self) -> Sas {
-        self.sas
+    /// The short authentication string to show, once it is known: at once
+    /// on the caller, after the caller's reveal on the callee (see
+    /// [`SessionEvent::SasReady`]).
+    pub fn sas(&self) -> Option<Sas> {
+        match &self.sas {
+            SasProgress::Revealing { sas, .. }
+            | SasProgress::Revealed(sas)
+            | SasProgress::Verified { sas, .. } => Some(*sas),
+            SasProgress::AwaitingReveal { .. } | SasProgress::Broken => None,
+        }
     }
 
     /// Counters for the quality display.
@@ -367,6 +452,7 @@ impl CallSession {
         }
         let pn = self.next_packet_number;
         self.send.seal_in_place(pn, packet);
+        self.send_header.protect(packet);
         // 2^64 packets at 50 per second take 10^10 years; saturating keeps
         // the arithmetic total without a reachable failure path.
         self.next_packet_number = pn.saturating_add(1);
@@ -405,7 +491,12 @@ impl CallSession {
         if datagram.len() != self.packet_len {
             return Err(PacketError::Malformed);
         }
-        let header = Header::parse(datagram).ok_or(PacketError::Malformed)?;
+        // Removing the header protection costs one AES block; it needs no
+        // epoch, so it comes before everything else.
+        let header = self
+            .recv_header
+            .unprotect(datagram)
+            .ok_or(PacketError::Malformed)?;
         let pn = header.packet_number;
         // Cheap refusal of duplicates before any cryptography.
         if let Err(e) = self.replay.check(pn) {
@@ -425,7 +516,7 @@ impl CallSession {
                 return Err(PacketError::UnknownEpoch);
             }
         };
-        if cipher.open_in_place(pn, datagram).is_err() {
+        if cipher.open_in_place(&header, datagram).is_err() {
             self.stats.unauthenticated += 1;
             return Err(PacketError::Unauthenticated);
         }
@@ -541,6 +632,51 @@ impl CallSession {
             // The switch already happened when the first packet of the new
             // epoch authenticated; the announcement only confirms it.
             ControlMessage::Rekey { .. } => {}
+            ControlMessage::SasReveal { nonce } => self.on_sas_reveal(&nonce),
+            ControlMessage::SasRevealAck => {
+                if let SasProgress::Revealing { sas, .. } = self.sas {
+                    // Replacing the state drops (and erases) the nonce copy.
+                    self.sas = SasProgress::Revealed(sas);
+                }
+            }
+        }
+    }
+
+    /// Callee: checks the revealed nonce against the offer's commitment.
+    /// A reveal that reaches a caller is ignored: callers do not take one.
+    fn on_sas_reveal(&mut self, nonce: &[u8; SAS_NONCE_LEN]) {
+        let commitment = match &self.sas {
+            SasProgress::AwaitingReveal { commitment, .. }
+            | SasProgress::Verified { commitment, .. } => *commitment,
+            _ => return,
+        };
+        // The commitment is public and the nonce arrived sealed from the
+        // peer, so a plain comparison leaks nothing worth a constant-time one.
+        if sas_commitment(nonce) != commitment {
+            self.sas = SasProgress::Broken;
+            self.push_event(SessionEvent::SasMismatch);
+            self.hang_up(ByeReason::Error);
+            return;
+        }
+        if let SasProgress::AwaitingReveal { key, .. } = &self.sas {
+            let sas = Sas::derive(key, nonce);
+            self.sas = SasProgress::Verified { sas, commitment };
+            self.push_event(SessionEvent::SasReady(sas));
+        }
+        // Acknowledge every matching copy: an earlier ack may have been lost.
+        self.queue_control(ControlMessage::SasRevealAck);
+    }
+
+    /// Caller: queues the reveal when it is due.
+    fn handle_sas_timer(&mut self, now: Instant) {
+        if let SasProgress::Revealing {
+            nonce, next_send, ..
+        } = &mut self.sas
+            && now >= *next_send
+        {
+            *next_send = now + self.config.sas_reveal_interval;
+            let msg = ControlMessage::SasReveal { nonce: **nonce };
+            self.queue_control(msg);
         }
     }
 
@@ -575,16 +711,40 @@ impl CallSession {
         if now >= self.send_epoch_started + self.config.rekey_after_time {
             self.rekey_send(now);
         }
+        self.handle_sas_timer(now);
     }
 
-    /// Queues a ping now, e.g. as a connectivity check on a new candidate
-    /// address (send the next [`CallSession::poll_transmit`] output there).
+    /// Queues a ping now (round-trip measurement; it goes out with the
+    /// next [`CallSession::poll_transmit`]).
     pub fn queue_ping(&mut self, now: Instant) {
         self.ping_id = self.ping_id.wrapping_add(1);
         self.queue_control(ControlMessage::Ping {
             id: self.ping_id,
             sent_at: now.as_micros(),
         });
+    }
+
+    /// Seals a ping into `out` at once, bypassing the control queue, and
+    /// returns its id and length: a probe for a new peer address. The peer
+    /// answers with a [`ControlMessage::Pong`] carrying the same id, sent
+    /// from wherever it really is; only a pong with this id that arrives
+    /// *from the probed address* shows that the peer can be reached there.
+    /// `None` when the session is not active or `out` is too short.
+    pub fn seal_probe(&mut self, now: Instant, out: &mut [u8]) -> Option<(u32, usize)> {
+        if self.state != State::Active {
+            return None;
+        }
+        let packet = out.get_mut(..self.packet_len)?;
+        self.ping_id = self.ping_id.wrapping_add(1);
+        let msg = ControlMessage::Ping {
+            id: self.ping_id,
+            sent_at: now.as_micros(),
+        };
+        // MIN_PACKET_LEN leaves room for every control message.
+        msg.encode(&mut packet[HEADER_LEN..self.packet_len - TAG_LEN])
+            .ok()?;
+        self.seal(now, packet);
+        Some((self.ping_id, self.packet_len))
     }
 
     fn report(&self) -> ReceiverReport {
@@ -652,6 +812,9 @@ impl CallSession {
                 if let Some((_, expires)) = &self.recv_prev {
                     t = t.min(*expires);
                 }
+                if let SasProgress::Revealing { next_send, .. } = &self.sas {
+                    t = t.min(*next_send);
+                }
                 Some(t)
             }
         }
@@ -677,4 +840,83 @@ enum EpochChoice {
     Current,
     Next,
     Previous,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::{CallId, ExpectAnswer, OfferParams, OfferPolicy};
+    use crate::identity::IdentityKeyPair;
+    use crate::time::UnixTime;
+
+    fn pair(now: Instant) -> (CallSession, CallSession) {
+        let t = UnixTime::from_secs(1_800_000_000);
+        let a = IdentityKeyPair::from_seed(&[1; 32]);
+        let b = IdentityKeyPair::from_seed(&[2; 32]);
+        let params = OfferParams {
+            call_id: CallId([3; 16]),
+            caller: "alice".into(),
+            callee: "bob".into(),
+            candidates: vec![],
+            profile: MediaProfile::DEFAULT,
+        };
+        let (waiting, offer) =
+            ExpectAnswer::start(&a, params, b.public().clone(), [4; 32], [5; 32], t)
+                .expect("start");
+        let verified = offer
+            .verify(a.public(), "bob", t, &OfferPolicy::default())
+            .expect("verify");
+        let (answer, callee) = verified.accept(&b, vec![], [6; 32], t).expect("accept");
+        let caller = waiting
+            .handle_answer(&answer, t, &OfferPolicy::default())
+            .expect("answer");
+        (
+            CallSession::new(caller, SessionConfig::default(), now),
+            CallSession::new(callee, SessionConfig::default(), now),
+        )
+    }
+
+    fn deliver(from: &mut CallSession, to: &mut CallSession, now: Instant) {
+        let mut buf = vec![0u8; from.packet_len()];
+        while let Some(n) = from.poll_transmit(now, &mut buf) {
+            let _ = to.handle_datagram(now, &mut buf[..n]);
+        }
+    }
+
+    #[test]
+    fn a_reveal_that_does_not_match_the_commitment_ends_the_call() {
+        let t = Instant::from_micros(0);
+        let (mut a, mut b) = pair(t);
+        // A caller that tries to change its nonce after the answer: the
+        // genuine reveal is replaced by another one, still sealed under the
+        // call's keys.
+        a.control_queue.clear();
+        a.queue_control(ControlMessage::SasReveal { nonce: [0xEE; 32] });
+        deliver(&mut a, &mut b, t);
+        assert_eq!(b.sas(), None);
+        let events: Vec<_> = core::iter::from_fn(|| b.poll_event()).collect();
+        assert!(events.contains(&SessionEvent::SasMismatch), "{events:?}");
+        // The callee says goodbye and the caller hears it.
+        deliver(&mut b, &mut a, t);
+        assert!(b.is_closed());
+        let events: Vec<_> = core::iter::from_fn(|| a.poll_event()).collect();
+        assert!(events.contains(&SessionEvent::PeerHungUp {
+            reason: ByeReason::Error
+        }));
+    }
+
+    #[test]
+    fn a_second_different_reveal_after_a_good_one_also_ends_the_call() {
+        let t = Instant::from_micros(0);
+        let (mut a, mut b) = pair(t);
+        deliver(&mut a, &mut b, t);
+        let sas = a.sas();
+        assert!(sas.is_some());
+        assert_eq!(b.sas(), sas);
+        a.queue_control(ControlMessage::SasReveal { nonce: [0xEE; 32] });
+        deliver(&mut a, &mut b, t);
+        let events: Vec<_> = core::iter::from_fn(|| b.poll_event()).collect();
+        assert!(events.contains(&SessionEvent::SasMismatch), "{events:?}");
+        assert_eq!(b.sas(), None);
+    }
 }

@@ -13,8 +13,9 @@ fn offer_resigned_by_the_registry_is_refused_by_the_pinned_key() {
         caller: "alice".into(),
         ..params()
     };
-    let (_, forged) = ExpectAnswer::start(&m, forged_params, b.public().clone(), [9; 32], NOW)
-        .expect("mallory can build an offer");
+    let (_, forged) =
+        ExpectAnswer::start(&m, forged_params, b.public().clone(), [9; 32], [8; 32], NOW)
+            .expect("mallory can build an offer");
     let forged = Offer::from_bytes(&forged.to_bytes()).expect("well-formed");
     assert_eq!(forged.caller(), "alice");
     assert_eq!(
@@ -59,8 +60,15 @@ fn swapping_only_the_identity_key_inside_the_offer_fails() {
 fn swapping_the_ephemeral_key_breaks_the_signature() {
     let (a, b) = (alice(), bob());
     let (_, offer) = offer(&a, &b);
-    let (_, other) =
-        ExpectAnswer::start(&a, params(), b.public().clone(), [0x99; 32], NOW).expect("start");
+    let (_, other) = ExpectAnswer::start(
+        &a,
+        params(),
+        b.public().clone(),
+        [0x99; 32],
+        [0x98; 32],
+        NOW,
+    )
+    .expect("start");
     let mut bytes = offer.to_bytes();
     let ek_at = 2 + 16 + 1 + 5 + 1 + 3 + proto::identity::PUBLIC_IDENTITY_ENCODED_LEN;
     let other_bytes = other.to_bytes();
@@ -86,6 +94,8 @@ fn answer_from_the_registry_is_refused_by_the_callers_pinned_key() {
         .expect("genuine offer");
     let (answer, _) = verified.accept(&m, vec![], [3; 32], NOW).expect("accept");
     let answer = Answer::from_bytes(&answer.to_bytes()).expect("well-formed");
-    let rejected = waiting.handle_answer(&answer).expect_err("must refuse");
+    let rejected = waiting
+        .handle_answer(&answer, NOW, &Default::default())
+        .expect_err("must refuse");
     assert_eq!(rejected.error, HandshakeError::PinnedKeyMismatch);
 }

@@ -82,11 +82,13 @@ fn truncated_or_garbage_offers_are_malformed() {
     for cut in [0usize, 1, 2, 18, 100, 3000, bytes.len() - 1] {
         assert!(Offer::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
     }
-    let mut v2 = bytes.clone();
-    v2[0] = 2;
+    let mut next = bytes.clone();
+    next[0] = proto::handshake::HANDSHAKE_VERSION + 1;
     assert_eq!(
-        Offer::from_bytes(&v2).err(),
-        Some(HandshakeError::UnsupportedVersion(2))
+        Offer::from_bytes(&next).err(),
+        Some(HandshakeError::UnsupportedVersion(
+            proto::handshake::HANDSHAKE_VERSION + 1
+        ))
     );
     let mut long = bytes;
     long.push(0);

@@ -1,5 +1,6 @@
 //! A complete handshake through the byte encodings gives both sides the
-//! same transcript, the same SAS and working keys in both directions.
+//! same transcript, working keys in both directions, and (once the caller's
+//! nonce is revealed) the same SAS.
 
 use crate::common::*;
 use proto::handshake::Codec;
@@ -13,7 +14,8 @@ fn both_sides_agree_and_media_flows_both_ways() {
     assert_eq!(caller.role(), Role::Caller);
     assert_eq!(callee.role(), Role::Callee);
     assert_eq!(caller.transcript_hash(), callee.transcript_hash());
-    assert_eq!(caller.sas(), callee.sas());
+    let sas = caller.sas().expect("the caller knows the SAS at once");
+    assert_eq!(callee.sas(), None, "the callee waits for the reveal");
     assert_eq!(caller.peer_username(), "bob");
     assert_eq!(callee.peer_username(), "alice");
     assert_eq!(caller.peer_identity(), bob().public());
@@ -29,18 +31,35 @@ fn both_sides_agree_and_media_flows_both_ways() {
     assert_eq!(open_media(&mut b, t0, &p), Ok(1));
     let p = media_packet(&mut b, t0, 2);
     assert_eq!(open_media(&mut a, t0, &p), Ok(2));
+    assert_eq!(a.poll_event(), Some(SessionEvent::SasReady(sas)));
     assert_eq!(a.poll_event(), Some(SessionEvent::Connected));
     assert_eq!(b.poll_event(), Some(SessionEvent::Connected));
+    assert_eq!(b.sas(), None);
+    pump_control(&mut a, &mut b, t0);
+    assert_eq!(b.poll_event(), Some(SessionEvent::SasReady(sas)));
+    assert_eq!((a.sas(), b.sas()), (Some(sas), Some(sas)));
 }
 
 #[test]
 fn a_different_ephemeral_seed_gives_different_keys() {
     let (a, b) = (alice(), bob());
-    let (_, o1) =
-        proto::handshake::ExpectAnswer::start(&a, params(), b.public().clone(), [1; 32], NOW)
-            .expect("start");
-    let (_, o2) =
-        proto::handshake::ExpectAnswer::start(&a, params(), b.public().clone(), [2; 32], NOW)
-            .expect("start");
+    let (_, o1) = proto::handshake::ExpectAnswer::start(
+        &a,
+        params(),
+        b.public().clone(),
+        [1; 32],
+        [3; 32],
+        NOW,
+    )
+    .expect("start");
+    let (_, o2) = proto::handshake::ExpectAnswer::start(
+        &a,
+        params(),
+        b.public().clone(),
+        [2; 32],
+        [3; 32],
+        NOW,
+    )
+    .expect("start");
     assert_ne!(o1.to_bytes(), o2.to_bytes());
 }

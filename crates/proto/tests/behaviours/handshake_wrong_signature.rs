@@ -54,13 +54,13 @@ fn answer_with_a_flipped_ciphertext_byte_is_refused_and_caller_keeps_waiting() {
     bytes[2 + 16 + proto::identity::PUBLIC_IDENTITY_ENCODED_LEN + 5] ^= 1; // ciphertext
     let tampered = Answer::from_bytes(&bytes).expect("still well-formed");
     let rejected = waiting
-        .handle_answer(&tampered)
+        .handle_answer(&tampered, NOW, &Default::default())
         .expect_err("tampered answer must fail");
     assert_eq!(rejected.error, HandshakeError::BadSignature);
     // The same state still completes with the genuine answer.
     let genuine = Answer::from_bytes(&genuine).expect("parses");
     rejected
         .state
-        .handle_answer(&genuine)
+        .handle_answer(&genuine, NOW, &Default::default())
         .expect("genuine answer still accepted");
 }

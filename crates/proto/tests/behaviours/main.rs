@@ -7,12 +7,14 @@
 mod common;
 
 mod constant_packet_size;
+mod handshake_answer_window;
 mod handshake_blob_text;
 mod handshake_mitm_key_substitution;
 mod handshake_replayed_offer;
 mod handshake_short_body;
 mod handshake_success;
 mod handshake_wrong_signature;
+mod header_protection;
 mod identity;
 mod known_answer_vectors;
 mod mldsa_interop;
@@ -22,6 +24,7 @@ mod packet_tampering;
 mod proptest_roundtrip;
 mod rekey_epochs;
 mod safety_number;
+mod sas_commitment;
 mod signaling;
 mod silence_timeout;
 mod xwing_interop;

@@ -26,8 +26,8 @@ fn rekey_by_packet_count_keeps_in_flight_packets_during_grace() {
     // Epoch 0: packets 0..5. The sixth packet is sealed under epoch 1.
     let old: Vec<_> = (0..5).map(|i| media_packet(&mut a, t, i)).collect();
     let new = media_packet(&mut a, t, 5);
-    assert_eq!(old[0][1], 0);
-    assert_eq!(new[1], 1, "epoch byte");
+    // (The epoch byte is header-protected on the wire; the events say
+    // which epoch sealed what.)
     assert!(drain(&mut a).contains(&SessionEvent::Rekeyed {
         direction: Direction::Send,
         epoch: 1

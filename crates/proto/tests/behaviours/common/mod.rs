@@ -39,8 +39,15 @@ pub fn params() -> OfferParams {
 
 /// Alice calls Bob: returns Alice's waiting state and the offer.
 pub fn offer(alice: &IdentityKeyPair, bob: &IdentityKeyPair) -> (ExpectAnswer, Offer) {
-    ExpectAnswer::start(alice, params(), bob.public().clone(), [0x11; 32], NOW)
-        .expect("valid params")
+    ExpectAnswer::start(
+        alice,
+        params(),
+        bob.public().clone(),
+        [0x11; 32],
+        [0x33; 32],
+        NOW,
+    )
+    .expect("valid params")
 }
 
 /// A full handshake over the wire encodings; returns (caller, callee).
@@ -56,7 +63,9 @@ pub fn handshake() -> (Established, Established) {
         .accept(&b, candidates, [0x22; 32], NOW)
         .expect("accept");
     let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
-    let caller = waiting.handle_answer(&answer).expect("answer verifies");
+    let caller = waiting
+        .handle_answer(&answer, NOW, &Default::default())
+        .expect("answer verifies");
     (caller, callee)
 }
 
