@@ -172,6 +172,9 @@ pub async fn rotate_key(
         }
         Err(e) => return Err(e.into()),
     }
+    // Tokens of the old key are refused from now on; a push socket opened
+    // with one goes too.
+    state.hub.close_socket(&req.username);
     tracing::info!(user = %req.username, "identity key rotated");
     Ok(Json(RegisterResponse {
         username: req.username,

@@ -228,6 +228,16 @@ impl Hub {
         id
     }
 
+    /// Closes `user`'s push socket on this instance, if one is open: its
+    /// queue closes, the socket task ends and [`Hub::disconnect`] cleans
+    /// up. For a key rotation, since the socket was opened with a token of
+    /// the old key.
+    pub fn close_socket(&self, user: &Username) {
+        if let Some(conn) = self.lock().conns.get_mut(user) {
+            conn.tx = None;
+        }
+    }
+
     /// Forgets the push socket `conn_id` of `user` and cleans up after it:
     /// a call ringing for or from the user ends at once, an active call ends
     /// after the disconnect grace unless the user comes back.

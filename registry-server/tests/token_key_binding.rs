@@ -1,16 +1,33 @@
 //! A bearer token is bound to the identity key it was issued for: rotating
 //! the account's key revokes every token of the old key, over HTTP and for
-//! new push sockets, while a sign-in with the new key works. Real server
+//! push sockets (an open one is closed), while a sign-in with the new key
+//! works. Real server
 //! on a loopback port.
 
 mod common;
 
 use common::*;
+use futures_util::StreamExt;
 use proto::identity::IdentityKeyPair;
-use proto::signaling::ROTATE_KEY_DOMAIN;
-use proto::signaling::rotate_key_message;
+use proto::signaling::{ROTATE_KEY_DOMAIN, ServerEvent, rotate_key_message};
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Waits until the server closes `socket`, failing after 5 s or on any
+/// pushed event.
+async fn closed(socket: &mut Socket) {
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), socket.ws.next())
+            .await
+            .expect("the socket closes within 5 s");
+        match next {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+            Some(Ok(Message::Text(t))) => panic!("unexpected event: {t}"),
+            Some(Ok(_)) => {}
+        }
+    }
+}
 
 #[tokio::test]
 async fn rotating_the_key_revokes_tokens_of_the_old_key() {
@@ -22,6 +39,11 @@ async fn rotating_the_key_revokes_tokens_of_the_old_key() {
     let (s, v) = alice.get("/fetch/alice").await;
     assert_eq!(s, 200, "{v}");
     let old_token = alice.token.clone().expect("signed in");
+    let mut old_socket = alice.ws(&server).await;
+    assert!(matches!(
+        old_socket.next_event().await,
+        ServerEvent::Welcome { .. }
+    ));
 
     let new = IdentityKeyPair::from_seed(&[2; 32]);
     let old_pk = alice.key.public().to_bytes();
@@ -42,7 +64,9 @@ async fn rotating_the_key_revokes_tokens_of_the_old_key() {
         .await;
     assert_eq!(s, 200, "{v}");
 
-    // The token of the old key, still within its lifetime, is refused.
+    // The socket opened with the old key's token is closed ...
+    closed(&mut old_socket).await;
+    // ... and the token, still within its lifetime, is refused.
     let (s, v) = alice.get("/fetch/alice").await;
     assert_eq!((s, v["code"].as_str()), (401, Some("unauthorized")), "{v}");
     let mut req = format!("ws://{}/ws", server.addr)
