@@ -88,6 +88,13 @@ pub struct SafetyNumber {
 pub struct Settings {
     /// The registry in use.
     pub registry_url: String,
+    /// The pinned SHA-256 of the registry's certificate, grouped for
+    /// reading (a registry hosted with a self-signed certificate).
+    #[serde(default)]
+    pub registry_fingerprint: Option<String>,
+    /// The user agreed to plain `http://` to this non-loopback registry.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Ring tone for incoming calls.
     pub ring_sound: bool,
     /// OS notification for incoming calls.
@@ -147,6 +154,43 @@ pub fn normalize_registry_url(url: &str) -> AppResult<String> {
     Ok(url.to_owned())
 }
 
+/// Checks how the user asked to reach `url`: a typed-in certificate
+/// fingerprint (https only; empty means none) and consent to plain http.
+/// Refuses plain `http://` beyond this computer without that consent.
+/// Returns the pin as hex and the consent, kept only where it applies.
+pub fn registry_link(
+    url: &str,
+    fingerprint: Option<&str>,
+    allow_insecure_http: bool,
+) -> AppResult<(Option<String>, bool)> {
+    use engine::registry_tls::{CertFingerprint, classify};
+    let class = classify(url)
+        .map_err(|e| AppError::InvalidInput(crate::error::sentence(&e.to_string())))?;
+    let pin = match fingerprint.map(str::trim).filter(|f| !f.is_empty()) {
+        None => None,
+        Some(_) if !class.tls => {
+            return Err(AppError::InvalidInput(
+                "A certificate fingerprint only applies to an https:// registry address.".into(),
+            ));
+        }
+        Some(f) => Some(
+            CertFingerprint::parse(f)
+                .map_err(|_| {
+                    AppError::InvalidInput(
+                        "The certificate fingerprint must be 64 hexadecimal digits, as the \
+                         registry's host shows it."
+                            .into(),
+                    )
+                })?
+                .to_hex(),
+        ),
+    };
+    if class.is_insecure() && !allow_insecure_http {
+        return Err(AppError::InsecureHttp(class.reach.to_string()));
+    }
+    Ok((pin, class.is_insecure() && allow_insecure_http))
+}
+
 fn account_of(state: &AppState) -> AppResult<Option<Account>> {
     let Some(info) = account::account(&state.profile)? else {
         return Ok(None);
@@ -181,40 +225,57 @@ pub fn get_account(state: State<'_, AppState>) -> AppResult<Option<Account>> {
 }
 
 /// Creates the identity, registers `username` with it and goes online.
+/// `registry_fingerprint` pins the registry's certificate (a self-signed
+/// hosted registry); `allow_insecure_http` is the user's consent to plain
+/// http beyond this computer, given after the form's warning.
 #[tauri::command]
 pub async fn sign_up(
     state: State<'_, AppState>,
     registry_url: String,
     username: String,
+    registry_fingerprint: Option<String>,
+    allow_insecure_http: Option<bool>,
 ) -> AppResult<Account> {
     let url = normalize_registry_url(&registry_url)?;
     let user = parse_username(&username)?;
+    let (pin, insecure_ok) = registry_link(
+        &url,
+        registry_fingerprint.as_deref(),
+        allow_insecure_http.unwrap_or(false),
+    )?;
     if let Some(existing) = account::account(&state.profile)? {
         return Err(AppError::AlreadySignedUp(existing.username));
     }
-    let (identity, _) = account::load_or_create_identity(&state.profile)?;
-    let identity = std::sync::Arc::new(identity);
-    register_at(&url, &user, identity).await?;
     let info = AccountInfo {
         username: user.to_string(),
         registry: url,
-        ..AccountInfo::default()
+        registry_fingerprint: pin,
+        allow_insecure_http: insecure_ok,
     };
+    let (identity, _) = account::load_or_create_identity(&state.profile)?;
+    let identity = std::sync::Arc::new(identity);
+    register_at(&info, &user, identity).await?;
     account::set_account(&state.profile, &info)?;
     state.phone.open_session(info)?;
     account_of(&state)?.ok_or_else(|| AppError::internal("account vanished after sign-up"))
 }
 
-/// Registers `user` with `identity` at `url`. A name already bound to this
-/// very key (a second sign-up, a registry move back) is fine: signing in
-/// with the key proves it.
+/// Registers `user` with `identity` at the registry of `info`, connecting
+/// as it says. A name already bound to this very key (a second sign-up, a
+/// registry move back) is fine: signing in with the key proves it.
 async fn register_at(
-    url: &str,
+    info: &AccountInfo,
     user: &Username,
     identity: std::sync::Arc<proto::identity::IdentityKeyPair>,
 ) -> AppResult<()> {
-    let client = engine::registry_client::RegistryClient::new(url, user.clone(), identity)
-        .map_err(|e| AppError::from_registry(e, url, Some(user.as_str())))?;
+    let url = info.registry.as_str();
+    let client = engine::registry_client::RegistryClient::with_options(
+        url,
+        user.clone(),
+        identity,
+        &info.connect_options()?,
+    )
+    .map_err(|e| AppError::from_registry(e, url, Some(user.as_str())))?;
     match client.register().await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some(ErrorCode::UsernameTaken) => match client.sign_in().await {
@@ -387,12 +448,18 @@ pub fn stop_mic_test(state: State<'_, AppState>) {
 
 fn settings_of(state: &AppState) -> AppResult<Settings> {
     let s = state.phone.settings();
-    let registry_url = match account::account(&state.profile)? {
-        Some(a) => a.registry,
-        None => state.config.default_registry.clone(),
+    let (registry_url, pin, allow_insecure_http) = match account::account(&state.profile)? {
+        Some(a) => (a.registry, a.registry_fingerprint, a.allow_insecure_http),
+        None => (state.config.default_registry.clone(), None, false),
     };
+    let registry_fingerprint = pin
+        .as_deref()
+        .and_then(|h| engine::registry_tls::CertFingerprint::parse(h).ok())
+        .map(|f| f.grouped());
     Ok(Settings {
         registry_url,
+        registry_fingerprint,
+        allow_insecure_http,
         ring_sound: s.ring_sound,
         notifications: s.notifications,
         advertise_address: s.advertise_address,
@@ -421,13 +488,22 @@ pub async fn set_settings(state: State<'_, AppState>, settings: Settings) -> App
             Some(a.to_owned())
         }
     };
+    let (pin, insecure_ok) = registry_link(
+        &url,
+        settings.registry_fingerprint.as_deref(),
+        settings.allow_insecure_http,
+    )?;
     if let Some(mut info) = account::account(&state.profile)?
-        && info.registry != url
+        && (info.registry != url
+            || info.registry_fingerprint != pin
+            || info.allow_insecure_http != insecure_ok)
     {
         let identity = std::sync::Arc::new(account::load_identity(&state.profile)?);
         let user = parse_username(&info.username)?;
-        register_at(&url, &user, identity).await?;
         info.registry = url;
+        info.registry_fingerprint = pin;
+        info.allow_insecure_http = insecure_ok;
+        register_at(&info, &user, identity).await?;
         account::set_account(&state.profile, &info)?;
         state.phone.close_session();
         state.phone.open_session(info)?;

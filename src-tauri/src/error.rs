@@ -42,6 +42,20 @@ pub enum AppError {
          accept the new key before calling."
     )]
     KeyChanged(String),
+    /// Plain `http://` to a registry beyond this computer without the
+    /// user's consent; holds where the address is ("the local network").
+    #[error(
+        "This registry address uses plain http:// to {0}: anyone on the way could read your \
+         sign-in token and act as you. Use https://, or confirm that you accept the risk."
+    )]
+    InsecureHttp(String),
+    /// The registry's certificate is not the one whose fingerprint was
+    /// pinned.
+    #[error(
+        "The registry at {0} showed a certificate that does not match the fingerprint you \
+         entered, so nothing was sent. Check the fingerprint with the registry's host."
+    )]
+    CertificateMismatch(String),
     /// Already in a call (or a mic test conflicts with one).
     #[error("{0}")]
     Busy(String),
@@ -74,6 +88,8 @@ impl AppError {
             AppError::Registry(_) => "registry",
             AppError::NoSuchUser(_) => "no-such-user",
             AppError::KeyChanged(_) => "key-changed",
+            AppError::InsecureHttp(_) => "insecure-http",
+            AppError::CertificateMismatch(_) => "certificate-mismatch",
             AppError::Busy(_) => "busy",
             AppError::NoCall(_) => "no-call",
             AppError::Device(_) => "device",
@@ -111,6 +127,11 @@ impl AppError {
                 "The registry address is unusable: {detail}"
             ))),
             RegistryError::Invalid(detail) => AppError::InvalidInput(sentence(&detail.to_string())),
+            RegistryError::InsecureHttp(reach) => AppError::InsecureHttp(reach.to_string()),
+            RegistryError::CertificateMismatch { expected, got } => {
+                tracing::warn!(%expected, %got, registry, "registry certificate not the pinned one");
+                AppError::CertificateMismatch(registry.to_owned())
+            }
             RegistryError::BadAnswer(detail) => {
                 tracing::warn!(%detail, registry, "unexpected registry answer");
                 AppError::Registry(format!(

@@ -4,12 +4,21 @@
 //! A child process (not the registry library in-process) keeps the
 //! registry's own runtime, logging and database apart from the app, and is
 //! the same binary the README shows running as a service.
+//!
+//! It listens on every interface, so it speaks TLS: the first start makes a
+//! self-signed certificate ([`HostCertificate`], key file 0600 beside the
+//! database) and every later start reuses it, so the fingerprint friends
+//! pinned stays valid. The settings screen shows that fingerprint; a
+//! joining user types it in and their client accepts exactly this
+//! certificate (see `engine::registry_tls`). Registration stays open to
+//! anyone who can reach the port; the screen says so.
 
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use engine::registry_tls::CertFingerprint;
 use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
@@ -25,8 +34,11 @@ pub const REGISTRY_BINARY: &str = "pqvoice-registry";
 pub struct HostStatus {
     /// Whether the registry runs.
     pub running: bool,
-    /// Addresses friends should enter.
+    /// Addresses friends should enter (`https://IP:PORT`).
     pub urls: Vec<String>,
+    /// SHA-256 of the registry's certificate, in groups of four hex digits,
+    /// that friends pin when they join.
+    pub fingerprint: Option<String>,
     /// Where its database lives.
     pub data_dir: Option<String>,
 }
@@ -37,6 +49,100 @@ pub struct HostedRegistry {
     child: Child,
     port: u16,
     data_dir: PathBuf,
+    fingerprint: CertFingerprint,
+}
+
+/// Certificate file of the hosted registry, in its data folder.
+pub const CERT_FILE: &str = "tls-cert.pem";
+/// Private key file of the hosted registry (mode 0600).
+pub const KEY_FILE: &str = "tls-key.pem";
+
+/// The hosted registry's self-signed TLS certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCertificate {
+    /// The PEM certificate.
+    pub cert: PathBuf,
+    /// The PEM private key.
+    pub key: PathBuf,
+    /// What joining users pin.
+    pub fingerprint: CertFingerprint,
+}
+
+impl HostCertificate {
+    /// The certificate in `data_dir`, made on first use and reused after:
+    /// a new one would break every friend's pin.
+    pub fn load_or_create(data_dir: &Path) -> AppResult<Self> {
+        let cert = data_dir.join(CERT_FILE);
+        let key = data_dir.join(KEY_FILE);
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            AppError::Hosting(format!(
+                "The registry's TLS certificate could not be {what}: {e}."
+            ))
+        };
+        if key.is_file()
+            && let Ok(pem) = std::fs::read(&cert)
+            && let Some(fingerprint) = CertFingerprint::of_pem(&pem)
+        {
+            // Tighten a key file someone loosened; the registry only reads it.
+            restrict_to_owner(&key).map_err(|e| failed("protected", &e))?;
+            return Ok(Self {
+                cert,
+                key,
+                fingerprint,
+            });
+        }
+        // The names are informative only: clients pin the certificate, so
+        // it stays valid when this computer's address changes.
+        let mut names = vec!["localhost".to_owned()];
+        if let Some(ip) = lan_address() {
+            names.push(ip.to_string());
+        }
+        let made = rcgen::generate_simple_self_signed(names).map_err(|e| failed("made", &e))?;
+        // Key first: a crash between the two writes leaves no certificate,
+        // and the next start makes a fresh pair.
+        write_private(&key, made.signing_key.serialize_pem().as_bytes())
+            .map_err(|e| failed("saved", &e))?;
+        let tmp = data_dir.join(format!("{CERT_FILE}.tmp"));
+        std::fs::write(&tmp, made.cert.pem())
+            .and_then(|()| std::fs::rename(&tmp, &cert))
+            .map_err(|e| failed("saved", &e))?;
+        Ok(Self {
+            cert,
+            key,
+            fingerprint: CertFingerprint::of_der(made.cert.der()),
+        })
+    }
+}
+
+/// Writes `bytes` to `path` atomically, readable by the owner only from the
+/// first byte on.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// The registry binary this app runs: [`registry_binary_for`] the running
@@ -70,14 +176,16 @@ fn lan_address() -> Option<IpAddr> {
 }
 
 impl HostedRegistry {
-    /// Starts the registry on `port` (all interfaces) with its database in
-    /// `data_dir`, and waits until it accepts connections.
+    /// Starts the registry on `port` (all interfaces, TLS) with its
+    /// database and certificate in `data_dir`, and waits until it accepts
+    /// connections.
     pub fn start(port: u16, data_dir: &Path) -> AppResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             AppError::Hosting(format!(
                 "The registry's data folder could not be created: {e}."
             ))
         })?;
+        let tls = HostCertificate::load_or_create(data_dir)?;
         if TcpStream::connect_timeout(
             &SocketAddr::from(([127, 0, 0, 1], port)),
             Duration::from_millis(300),
@@ -99,6 +207,10 @@ impl HostedRegistry {
             .arg(format!("0.0.0.0:{port}"))
             .arg("--db")
             .arg(data_dir.join("registry.sqlite3"))
+            .arg("--tls-cert")
+            .arg(&tls.cert)
+            .arg("--tls-key")
+            .arg(&tls.key)
             // [`HostedRegistry::stop`] ends it when the app quits; this
             // flag makes it end by itself when the app cannot (killed,
             // crashed).
@@ -130,6 +242,7 @@ impl HostedRegistry {
                     child,
                     port,
                     data_dir: data_dir.to_path_buf(),
+                    fingerprint: tls.fingerprint,
                 });
             }
             if Instant::now() > deadline {
@@ -148,7 +261,8 @@ impl HostedRegistry {
         let ip = lan_address().unwrap_or(IpAddr::from([127, 0, 0, 1]));
         HostStatus {
             running: true,
-            urls: vec![format!("http://{}", SocketAddr::new(ip, self.port))],
+            urls: vec![format!("https://{}", SocketAddr::new(ip, self.port))],
+            fingerprint: Some(self.fingerprint.grouped()),
             data_dir: Some(self.data_dir.display().to_string()),
         }
     }
@@ -184,6 +298,7 @@ pub fn stopped() -> HostStatus {
     HostStatus {
         running: false,
         urls: Vec::new(),
+        fingerprint: None,
         data_dir: None,
     }
 }
@@ -202,6 +317,38 @@ mod tests {
         std::fs::write(&app, b"").expect("write app");
         std::fs::write(&bundled, b"").expect("write registry");
         assert_eq!(registry_binary_for(Some(&app)), bundled);
+    }
+
+    #[test]
+    fn the_certificate_is_made_once_and_reused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let first = HostCertificate::load_or_create(dir.path()).expect("make");
+        let pem = std::fs::read(&first.cert).expect("cert file");
+        assert_eq!(CertFingerprint::of_pem(&pem), Some(first.fingerprint));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(
+                mode(&first.key),
+                0o600,
+                "the private key is the owner's only"
+            );
+            // Loosened by hand: the next start tightens it again.
+            std::fs::set_permissions(&first.key, std::fs::Permissions::from_mode(0o644))
+                .expect("chmod");
+            let again = HostCertificate::load_or_create(dir.path()).expect("reuse");
+            assert_eq!(mode(&again.key), 0o600);
+        }
+        let key = std::fs::read(&first.key).expect("key file");
+        let second = HostCertificate::load_or_create(dir.path()).expect("reuse");
+        assert_eq!(second, first, "the same certificate, so friends' pins hold");
+        assert_eq!(std::fs::read(&second.key).expect("key file"), key);
+
+        // Without a certificate file a new pair is made.
+        std::fs::remove_file(&first.cert).expect("rm");
+        let fresh = HostCertificate::load_or_create(dir.path()).expect("remake");
+        assert_ne!(fresh.fingerprint, first.fingerprint);
     }
 
     #[test]

@@ -312,8 +312,13 @@ impl Phone {
         let identity = Arc::new(account::load_identity(&self.profile)?);
         let user = parse_username(&info.username)?;
         let client = Arc::new(
-            RegistryClient::new(&info.registry, user, identity.clone())
-                .map_err(|e| AppError::from_registry(e, &info.registry, None))?,
+            RegistryClient::with_options(
+                &info.registry,
+                user,
+                identity.clone(),
+                &info.connect_options()?,
+            )
+            .map_err(|e| AppError::from_registry(e, &info.registry, None))?,
         );
         let (subs, subs_rx) = mpsc::unbounded_channel();
         let initial = self.pinned_usernames();
@@ -1268,7 +1273,20 @@ impl Phone {
             events::CALL_STATS,
             &CallStatsPayload::from_engine(id, s),
         );
-        // The callee learns the SAS from the caller's first packets.
+        // The first authenticated packets from the peer make the call active.
+        let connecting = {
+            let g = self.lock();
+            g.call
+                .as_ref()
+                .is_some_and(|c| c.snap.call_id == id && c.snap.state == CallState::Connecting)
+        };
+        if connecting && s.packets_received > 0 {
+            let since = now_ms();
+            self.update(id, |c| {
+                c.snap.state = CallState::Active;
+                c.snap.active_since = Some(since);
+            });
+        }
         if let Some(sas) = &s.sas {
             let missing = {
                 let g = self.lock();
@@ -1280,23 +1298,6 @@ impl Phone {
                 let groups = sas_groups(sas);
                 self.update(id, |c| c.snap.sas = Some(groups));
             }
-        }
-        // The first authenticated packets from the peer make the call active,
-        // once the SAS is known: an active call always shows it.
-        let connecting = {
-            let g = self.lock();
-            g.call.as_ref().is_some_and(|c| {
-                c.snap.call_id == id
-                    && c.snap.state == CallState::Connecting
-                    && c.snap.sas.is_some()
-            })
-        };
-        if connecting && s.packets_received > 0 {
-            let since = now_ms();
-            self.update(id, |c| {
-                c.snap.state = CallState::Active;
-                c.snap.active_since = Some(since);
-            });
         }
     }
 

@@ -529,3 +529,82 @@ fn get_account_sends_the_registry_state_again_for_a_page_that_listens_late() {
         v["state"] == "connected" && v["message"].is_null()
     });
 }
+
+/// A registry behind TLS with the certificate the hosting panel makes
+/// (`HostCertificate`), as a friend of the host joins it: plain http to
+/// another computer needs the user's consent, a wrong fingerprint is refused
+/// before anything is sent, the right one signs up and stays pinned for the
+/// push connection and in Settings.
+#[test]
+fn joining_a_hosted_registry_pins_its_certificate_and_plain_lan_http_needs_consent() {
+    use engine::registry_tls::CertFingerprint;
+    use pqvoice_desktop::hosting::HostCertificate;
+
+    let reg_dir = tempfile::tempdir().expect("tmp");
+    let cert = HostCertificate::load_or_create(reg_dir.path()).expect("certificate");
+    let mut c = registry::Config::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        reg_dir.path().join("registry.sqlite3"),
+    );
+    c.tls = Some((cert.cert.clone(), cert.key.clone()));
+    let server = tauri::async_runtime::block_on(registry::Server::start(c)).expect("registry");
+    let url = format!("https://{}", server.addr);
+    std::mem::forget(server);
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut app = TestApp::new(dir.path(), "http://127.0.0.1:9");
+    // Plain http to another computer: refused until the user confirms.
+    assert_eq!(
+        app.err_kind(
+            "sign_up",
+            json!({"registryUrl": "http://192.0.2.10:5001", "username": "alice"})
+        ),
+        "insecure-http"
+    );
+    // A pin on plain http makes no sense.
+    assert_eq!(
+        app.err_kind(
+            "sign_up",
+            json!({"registryUrl": "http://127.0.0.1:9", "username": "alice",
+                   "registryFingerprint": cert.fingerprint.grouped()})
+        ),
+        "invalid-input"
+    );
+    // The wrong fingerprint: nothing is sent, nothing is stored.
+    let wrong = CertFingerprint::of_der(b"another certificate");
+    assert_eq!(
+        app.err_kind(
+            "sign_up",
+            json!({"registryUrl": url, "username": "alice", "registryFingerprint": wrong.grouped()})
+        ),
+        "certificate-mismatch"
+    );
+    assert_eq!(app.ok("get_account", json!({})), Value::Null);
+    // Without any fingerprint the self-signed certificate is not trusted.
+    assert_eq!(
+        app.err_kind("sign_up", json!({"registryUrl": url, "username": "alice"})),
+        "registry-unreachable"
+    );
+    // The fingerprint as the host reads it out (lower case, colons): joined.
+    let typed = cert
+        .fingerprint
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let acct = app.ok(
+        "sign_up",
+        json!({"registryUrl": url, "username": "alice", "registryFingerprint": typed}),
+    );
+    assert_eq!(acct["registryUrl"], url.as_str());
+    app.wait_event("registry-status", "connected over the pinned TLS", |v| {
+        v["state"] == "connected"
+    });
+    let settings = app.ok("get_settings", json!({}));
+    assert_eq!(
+        settings["registryFingerprint"],
+        cert.fingerprint.grouped().as_str()
+    );
+    assert_eq!(settings["allowInsecureHttp"], false);
+}

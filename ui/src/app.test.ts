@@ -2,7 +2,7 @@
 // Api wrappers, driven through clicks, key presses and Rust-shaped events.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App, TICK_SLACK_MS } from "./app";
-import { FakeBackend, FakeRinger, settle } from "./test/backend";
+import { FakeBackend, FakeRinger, HOST_FINGERPRINT, settle } from "./test/backend";
 import { active, ended, snap, stats } from "./test/fixtures";
 
 let root: HTMLElement;
@@ -76,11 +76,21 @@ describe("first run", () => {
     expect(root.textContent).toContain("At least 3 characters.");
     expect(must("first-run-username").getAttribute("aria-invalid")).toBe("true");
 
+    // A LAN address over plain http: a warning the user must confirm.
     type(must<HTMLInputElement>("first-run-registry"), "192.168.1.20:5001");
+    expect(must("first-run-insecure-warning").hidden).toBe(false);
+    expect(must("first-run-registry-fingerprint").closest(".field")?.hasAttribute("hidden")).toBe(true);
     type(must<HTMLInputElement>("first-run-username"), "alice");
     must<HTMLButtonElement>("first-run-submit").click();
     await settle();
-    expect(backend.called("sign_up")).toEqual([{ registryUrl: "http://192.168.1.20:5001", username: "alice" }]);
+    expect(backend.called("sign_up")).toEqual([]);
+    expect(must("first-run-insecure-ok").getAttribute("aria-invalid")).toBe("true");
+    must<HTMLInputElement>("first-run-insecure-ok").click();
+    must<HTMLButtonElement>("first-run-submit").click();
+    await settle();
+    expect(backend.called("sign_up")).toEqual([
+      { registryUrl: "http://192.168.1.20:5001", username: "alice", registryFingerprint: null, allowInsecureHttp: true },
+    ]);
     expect(must("fingerprint").textContent).toBe("1a2b 3c4d 5e6f");
     expect(must("registry-url").textContent).toBe("http://192.168.1.20:5001");
 
@@ -420,7 +430,14 @@ describe("incoming call", () => {
   });
 
   it("does not ring when the ring sound is off", async () => {
-    backend.handlers.get_settings = () => ({ registryUrl: "http://r", ringSound: false, notifications: true, advertiseAddress: null });
+    backend.handlers.get_settings = () => ({
+      registryUrl: "http://r",
+      registryFingerprint: null,
+      allowInsecureHttp: false,
+      ringSound: false,
+      notifications: true,
+      advertiseAddress: null,
+    });
     await boot();
     backend.emit("incoming-call", ring);
     expect($("incoming-call")).not.toBeNull();
@@ -443,8 +460,14 @@ describe("settings and history", () => {
     must<HTMLButtonElement>("host-toggle").click();
     await settle();
     expect(backend.called("host_registry_start")).toEqual([{ port: null }]);
-    expect(must("host-urls").textContent).toBe("http://192.168.1.20:5001");
+    expect(must("host-urls").textContent).toBe("https://192.168.1.20:5001");
+    expect(must("host-fingerprint").textContent).toBe(HOST_FINGERPRINT);
+    expect(must("host-fingerprint").closest("div")?.hidden).toBe(false);
+    expect(must("host-open-registration").textContent).toContain("Anyone who can reach this computer");
     expect(must("host-toggle").textContent).toBe("Stop hosting");
+    must<HTMLButtonElement>("host-toggle").click();
+    await settle();
+    expect(must("host-fingerprint").closest("div")?.hidden).toBe(true);
   });
 
   it("saving a new registry shows it in the footer", async () => {
@@ -463,10 +486,43 @@ describe("settings and history", () => {
     must<HTMLButtonElement>("settings-save").click();
     await settle();
     expect(backend.called("set_settings")).toEqual([
-      { settings: { registryUrl: "https://reg.example.org", advertiseAddress: null, ringSound: true, notifications: true } },
+      {
+        settings: {
+          registryUrl: "https://reg.example.org",
+          registryFingerprint: null,
+          allowInsecureHttp: false,
+          advertiseAddress: null,
+          ringSound: true,
+          notifications: true,
+        },
+      },
     ]);
     expect(must("registry-url").textContent).toBe("https://reg.example.org");
     expect(must("settings-status").textContent).toBe("Saved.");
+  });
+
+  it("joins a hosted https registry with the fingerprint its host reads out", async () => {
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    backend.handlers.set_settings = (a) => a.settings;
+    const fpField = () => must("settings-registry-fingerprint").closest(".field") as HTMLElement;
+    expect(fpField().hidden).toBe(true);
+    type(must<HTMLInputElement>("settings-registry"), "https://192.168.1.20:5001");
+    expect(fpField().hidden).toBe(false);
+    expect(must("settings-insecure-warning").hidden).toBe(true);
+    type(must<HTMLInputElement>("settings-registry-fingerprint"), "ab12 cd");
+    must<HTMLButtonElement>("settings-save").click();
+    await settle();
+    expect(backend.called("set_settings")).toEqual([]);
+    expect(must("settings-registry-fingerprint").getAttribute("aria-invalid")).toBe("true");
+    type(must<HTMLInputElement>("settings-registry-fingerprint"), HOST_FINGERPRINT.toLowerCase().replaceAll(" ", ":"));
+    must<HTMLButtonElement>("settings-save").click();
+    await settle();
+    expect(backend.called("set_settings")).toMatchObject([
+      { settings: { registryUrl: "https://192.168.1.20:5001", registryFingerprint: HOST_FINGERPRINT, allowInsecureHttp: false } },
+    ]);
+    expect(must<HTMLInputElement>("settings-registry-fingerprint").value).toBe(HOST_FINGERPRINT);
   });
 
   it("hang up works even while another command is in flight", async () => {

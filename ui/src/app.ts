@@ -227,7 +227,10 @@ export class App {
     switch (i.type) {
       case "sign-up":
         return this.run("sign-up", async () => {
-          const account = await this.api.signUp(i.registryUrl, i.username);
+          const account = await this.api.signUp(i.registryUrl, i.username, {
+            registryFingerprint: i.registryFingerprint,
+            allowInsecureHttp: i.allowInsecureHttp,
+          });
           this.dispatch({ type: "signed-up", account });
         });
       case "welcome-done":

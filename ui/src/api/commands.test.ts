@@ -26,7 +26,7 @@ describe("command wrappers over Tauri IPC (mockIPC)", () => {
     await api.hangUp("c1");
     await api.exportIdentity("/tmp/x.backup", "correct horse battery");
     expect(calls).toEqual([
-      ["sign_up", { registryUrl: "http://r", username: "alice" }],
+      ["sign_up", { registryUrl: "http://r", username: "alice", registryFingerprint: null, allowInsecureHttp: false }],
       ["start_call", { username: "bob" }],
       ["select_devices", { input: null, output: "out-1" }],
       ["hang_up", { callId: "c1" }],

@@ -22,6 +22,7 @@ import {
   type ExportResult,
   type HistoryEntry,
   type HostStatus,
+  type RegistryLinkChoice,
   type SafetyNumber,
   type Settings,
 } from "./types";
@@ -65,7 +66,7 @@ export function toCommandError(command: string, e: unknown): CommandError {
 export interface Api {
   appInfo(): Promise<AppInfo>;
   getAccount(): Promise<Account | null>;
-  signUp(registryUrl: string, username: string): Promise<Account>;
+  signUp(registryUrl: string, username: string, link?: RegistryLinkChoice): Promise<Account>;
   listContacts(query: string): Promise<Contact[]>;
   currentCall(): Promise<CallSnapshot | null>;
   startCall(username: string): Promise<CallSnapshot>;
@@ -113,7 +114,8 @@ export function createApi(invoke: Invoke): Api {
   return {
     appInfo: () => call("app_info", undefined, parseAppInfo),
     getAccount: () => call("get_account", undefined, parseOptionalAccount),
-    signUp: (registryUrl, username) => call("sign_up", { registryUrl, username }, (v) => parseAccount(v)),
+    signUp: (registryUrl, username, link = { registryFingerprint: null, allowInsecureHttp: false }) =>
+      call("sign_up", { registryUrl, username, ...link }, (v) => parseAccount(v)),
     listContacts: (query) => call("list_contacts", { query }, parseContacts),
     currentCall: () => call("current_call", undefined, parseOptionalCall),
     startCall: (username) => call("start_call", { username }, (v) => parseCallSnapshot(v)),

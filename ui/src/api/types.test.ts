@@ -86,13 +86,22 @@ describe("payload parsers", () => {
       parseDeviceList({ inputs: [{ id: "d1", name: "Mic", isDefault: true }], outputs: [], selectedInput: null, selectedOutput: "x" }),
     ).toMatchObject({ selectedOutput: "x" });
     expect(() => parseDeviceList({ inputs: [{ id: "", name: "Mic", isDefault: true }], outputs: [] })).toThrow(/id/);
-    expect(() => parseSettings({ registryUrl: "http://r", ringSound: "yes", notifications: true, advertiseAddress: null })).toThrow(
+    expect(() => parseSettings({ registryUrl: "http://r", registryFingerprint: null, allowInsecureHttp: false, ringSound: "yes", notifications: true, advertiseAddress: null })).toThrow(
       /ringSound/,
     );
     const h = { callId: "c", peer: "bob", echo: false, direction: "incoming", outcome: "missed", startedAt: 1, durationSecs: 0 };
     expect(parseHistory([h])).toEqual([h]);
     expect(() => parseHistory([{ ...h, outcome: "lost" }])).toThrow(/outcome/);
     expect(parseHostStatus({ running: false, urls: [], dataDir: null }).running).toBe(false);
-    expect(() => parseHostStatus({ running: true, urls: [], dataDir: null })).toThrow(/address/);
+    expect(() => parseHostStatus({ running: true, urls: [], fingerprint: "AB12", dataDir: null })).toThrow(/address/);
+    const hosted = { running: true, urls: ["https://192.168.1.20:5001"], fingerprint: "AB12 CD34", dataDir: "/d" };
+    expect(parseHostStatus(hosted).fingerprint).toBe("AB12 CD34");
+    expect(() => parseHostStatus({ ...hosted, fingerprint: null })).toThrow(/fingerprint/);
+    const settings = { registryUrl: "https://r", ringSound: true, notifications: true, advertiseAddress: null };
+    expect(parseSettings({ ...settings, registryFingerprint: "AB12", allowInsecureHttp: false })).toMatchObject({
+      registryFingerprint: "AB12",
+      allowInsecureHttp: false,
+    });
+    expect(() => parseSettings({ ...settings, registryFingerprint: null })).toThrow(/allowInsecureHttp/);
   });
 });

@@ -282,7 +282,18 @@ export function parseDeviceList(value: unknown, what = "DeviceList"): DeviceList
   };
 }
 
-export interface Settings {
+/**
+ * How to reach a registry besides its URL: the pinned SHA-256 fingerprint
+ * of its certificate (an https:// registry hosted with a self-signed one;
+ * 64 hex digits, any grouping) and the user's consent to plain http:// to
+ * another computer, given after a warning.
+ */
+export interface RegistryLinkChoice {
+  registryFingerprint: string | null;
+  allowInsecureHttp: boolean;
+}
+
+export interface Settings extends RegistryLinkChoice {
   registryUrl: string;
   /** Play a ring tone for incoming calls. */
   ringSound: boolean;
@@ -296,6 +307,8 @@ export function parseSettings(value: unknown, what = "Settings"): Settings {
   const o = obj(value, what);
   return {
     registryUrl: nonEmpty(o, "registryUrl", what),
+    registryFingerprint: optStr(o, "registryFingerprint", what),
+    allowInsecureHttp: bool(o, "allowInsecureHttp", what),
     ringSound: bool(o, "ringSound", what),
     notifications: bool(o, "notifications", what),
     advertiseAddress: optStr(o, "advertiseAddress", what),
@@ -337,8 +350,13 @@ export function parseHistory(value: unknown): HistoryEntry[] {
 
 export interface HostStatus {
   running: boolean;
-  /** Registry URLs friends should enter (one per usable local address). */
+  /** Registry URLs friends should enter (https://, one per usable local address). */
   urls: string[];
+  /**
+   * SHA-256 of the hosted registry's certificate in groups of four hex
+   * digits, which friends pin when they join; non-null while running.
+   */
+  fingerprint: string | null;
   /** Where the hosted registry keeps its database. */
   dataDir: string | null;
 }
@@ -348,7 +366,9 @@ export function parseHostStatus(value: unknown, what = "HostStatus"): HostStatus
   const running = bool(o, "running", what);
   const urls = strArr(o, "urls", what);
   if (running && urls.length === 0) throw new ContractError(`${what}: a running registry must list its address`);
-  return { running, urls, dataDir: optStr(o, "dataDir", what) };
+  const fingerprint = optStr(o, "fingerprint", what);
+  if (running && fingerprint === null) throw new ContractError(`${what}: a running registry must show its certificate fingerprint`);
+  return { running, urls, fingerprint, dataDir: optStr(o, "dataDir", what) };
 }
 
 export interface ExportResult {

@@ -1,6 +1,15 @@
 // @vitest-environment node
 import { describe, expect, it } from "vitest";
-import { checkAdvertise, checkPassphrase, checkPort, checkRegistryUrl, checkUsername } from "./validate";
+import {
+  checkAdvertise,
+  checkCertFingerprint,
+  checkPassphrase,
+  checkPort,
+  checkRegistryUrl,
+  checkUsername,
+  isHttps,
+  isPlainHttpBeyondLoopback,
+} from "./validate";
 
 describe("checkUsername", () => {
   it.each(["bob", "alice_1", "a.b-c", "x".repeat(32), "  bob  "])("accepts %j", (u) => {
@@ -63,5 +72,29 @@ describe("other fields", () => {
     expect(checkAdvertise("203.0.113.7")).toMatchObject({ ok: false });
     expect(checkAdvertise("host:70000")).toMatchObject({ ok: false });
     expect(checkAdvertise("http://h:1")).toMatchObject({ ok: false });
+  });
+});
+
+describe("registry link", () => {
+  it("warns about plain http beyond loopback only", () => {
+    for (const u of ["http://192.168.1.20:5001", "http://[fd00::1]:5001", "http://registry.example.org", "http://nas:5001"]) {
+      expect(isPlainHttpBeyondLoopback(u), u).toBe(true);
+    }
+    for (const u of ["http://127.0.0.1:5001", "http://localhost:5001", "http://[::1]:5001", "https://192.168.1.20:5001", "nonsense"]) {
+      expect(isPlainHttpBeyondLoopback(u), u).toBe(false);
+    }
+    expect(isHttps("https://192.168.1.20:5001")).toBe(true);
+    expect(isHttps("http://192.168.1.20:5001")).toBe(false);
+  });
+
+  it("reads a certificate fingerprint as people copy it", () => {
+    const hex = "ab".repeat(32);
+    const grouped = "ABAB ".repeat(16).trim();
+    expect(checkCertFingerprint(hex)).toEqual({ ok: true, value: grouped });
+    expect(checkCertFingerprint(grouped.toLowerCase())).toEqual({ ok: true, value: grouped });
+    expect(checkCertFingerprint(Array(32).fill("AB").join(":"))).toEqual({ ok: true, value: grouped });
+    expect(checkCertFingerprint("  ")).toEqual({ ok: true, value: null });
+    expect(checkCertFingerprint("abcd")).toEqual({ ok: false, error: "64 hexadecimal digits are needed; this has 4." });
+    expect(checkCertFingerprint("zz".repeat(32)).ok).toBe(false);
   });
 });

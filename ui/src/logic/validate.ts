@@ -48,6 +48,44 @@ export function checkRegistryUrl(input: string): Checked<string> {
   return { ok: true, value: `${url.protocol}//${url.host}${path}` };
 }
 
+/**
+ * Whether a (checked) registry URL sends the sign-in token unencrypted
+ * beyond this computer: plain http:// to anything but loopback. Rust
+ * refuses such an address unless the user confirmed the warning; this only
+ * decides when the form shows that warning.
+ */
+export function isPlainHttpBeyondLoopback(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== "http:") return false;
+  const host = u.hostname.toLowerCase();
+  const loopback = host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return !loopback;
+}
+
+/** Whether a (checked) registry URL uses TLS, so a certificate can be pinned. */
+export function isHttps(url: string): boolean {
+  return url.startsWith("https://");
+}
+
+/**
+ * A registry's certificate fingerprint as its host reads it out: 64 hex
+ * digits, grouped or not by spaces, colons or dashes. Empty means none
+ * (a registry with a publicly trusted certificate). The value is in the
+ * grouped form the host's screen shows.
+ */
+export function checkCertFingerprint(input: string): Checked<string | null> {
+  const hex = input.replace(/[\s:-]/g, "");
+  if (hex.length === 0) return { ok: true, value: null };
+  if (!/^[0-9a-fA-F]+$/.test(hex)) return { ok: false, error: "Only hexadecimal digits 0–9 and A–F." };
+  if (hex.length !== 64) return { ok: false, error: `64 hexadecimal digits are needed; this has ${hex.length}.` };
+  return { ok: true, value: (hex.toUpperCase().match(/.{4}/g) ?? []).join(" ") };
+}
+
 export const PASSPHRASE_MIN = 10;
 
 /** A backup passphrase: long enough, typed twice the same. */

@@ -7,6 +7,9 @@ import type { Account, CallSnapshot, Contact, HistoryEntry, HostStatus } from ".
 import type { Ringer } from "../ui/ring";
 import { contact, snap } from "./fixtures";
 
+/** The certificate fingerprint the fake hosted registry shows. */
+export const HOST_FINGERPRINT = "AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12";
+
 type Handler = (args: Record<string, unknown>) => unknown;
 
 export class FakeBackend {
@@ -14,7 +17,7 @@ export class FakeBackend {
   account: Account | null = null;
   contacts: Contact[] = [contact("bob"), contact("carol", { presence: "offline" })];
   history: HistoryEntry[] = [];
-  host: HostStatus = { running: false, urls: [], dataDir: null };
+  host: HostStatus = { running: false, urls: [], fingerprint: null, dataDir: null };
   /** Per-command overrides; a thrown value is what invoke rejects with. */
   handlers: Record<string, Handler> = {};
   private listeners = new Map<string, ((e: { payload: unknown }) => void)[]>();
@@ -45,7 +48,14 @@ export class FakeBackend {
       case "safety_number":
         return { username: a.username, groups: ["12345", "67890", "13579"], trust: this.contacts.find((c) => c.username === a.username)?.trust ?? "unverified" };
       case "get_settings":
-        return { registryUrl: "http://127.0.0.1:5001", ringSound: true, notifications: true, advertiseAddress: null };
+        return {
+          registryUrl: "http://127.0.0.1:5001",
+          registryFingerprint: null,
+          allowInsecureHttp: false,
+          ringSound: true,
+          notifications: true,
+          advertiseAddress: null,
+        };
       case "set_settings":
         return a.settings;
       case "list_devices":
@@ -60,10 +70,15 @@ export class FakeBackend {
       case "host_registry_status":
         return this.host;
       case "host_registry_start":
-        this.host = { running: true, urls: ["http://192.168.1.20:5001"], dataDir: "/home/me/.local/share/pqvoice/registry" };
+        this.host = {
+          running: true,
+          urls: ["https://192.168.1.20:5001"],
+          fingerprint: HOST_FINGERPRINT,
+          dataDir: "/home/me/.local/share/pqvoice/registry",
+        };
         return this.host;
       case "host_registry_stop":
-        this.host = { running: false, urls: [], dataDir: null };
+        this.host = { running: false, urls: [], fingerprint: null, dataDir: null };
         return this.host;
       case "export_identity":
         return { path: a.path };

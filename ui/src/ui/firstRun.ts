@@ -4,6 +4,7 @@
 import type { State } from "../logic/state";
 import { checkRegistryUrl, checkUsername, USERNAME_MAX } from "../logic/validate";
 import { button, field, h, setFieldError, setText } from "./dom";
+import { mountRegistryLink } from "./registryLink";
 import type { Ctx, View } from "./view";
 
 export function mountFirstRun(ctx: Ctx, s: State): View {
@@ -26,6 +27,9 @@ export function mountFirstRun(ctx: Ctx, s: State): View {
     },
   });
   const regField = field("Registry address", registry, "Ask the person who runs your registry, or host one in Settings later.");
+  const link = mountRegistryLink("first-run");
+  link.show(registry.value);
+  registry.addEventListener("input", () => link.show(registry.value));
   const userField = field("Choose a username", username, "3 to 32 characters: a–z, 0–9, _ . -");
   const submit = h("button", { testid: "first-run-submit", class: "primary", attrs: { type: "submit" }, text: "Create my identity" });
   const form = h(
@@ -35,6 +39,7 @@ export function mountFirstRun(ctx: Ctx, s: State): View {
       text: "pqvoice creates an identity key on this computer. It never leaves this device; the registry only learns your username and public key.",
     }),
     regField.wrap,
+    ...link.els,
     userField.wrap,
     h("div", { class: "actions" }, submit),
   );
@@ -44,9 +49,10 @@ export function mountFirstRun(ctx: Ctx, s: State): View {
     const u = checkUsername(username.value);
     setFieldError(registry, regField.error, r.ok ? null : r.error);
     setFieldError(username, userField.error, u.ok ? null : u.error);
+    const l = r.ok ? link.read(r.value) : null;
     if (!r.ok) registry.focus();
     else if (!u.ok) username.focus();
-    if (r.ok && u.ok) ctx.act({ type: "sign-up", registryUrl: r.value, username: u.value });
+    if (r.ok && u.ok && l?.ok) ctx.act({ type: "sign-up", registryUrl: r.value, username: u.value, ...l.value });
   });
 
   const done = h("div", { class: "stack", testid: "first-run-done", attrs: { hidden: true } });

@@ -7,6 +7,7 @@ import { levelPercent } from "../logic/format";
 import type { State } from "../logic/state";
 import { checkAdvertise, checkPassphrase, checkPort, checkRegistryUrl } from "../logic/validate";
 import { button, errorText, field, h, setFieldError, setText } from "./dom";
+import { mountRegistryLink } from "./registryLink";
 import type { Ctx, View } from "./view";
 
 function section(title: string, id: string, ...children: HTMLElement[]): HTMLElement {
@@ -89,6 +90,8 @@ export function mountSettings(ctx: Ctx): View {
   // --- Registry and call options
   const registry = h("input", { testid: "settings-registry", attrs: { type: "url", spellcheck: "false" } });
   const regField = field("Registry address", registry, "Changing it registers your identity and username on the new registry.");
+  const link = mountRegistryLink("settings");
+  registry.addEventListener("input", () => link.show(registry.value));
   const advertise = h("input", { testid: "settings-advertise", attrs: { type: "text", spellcheck: "false", placeholder: "host:port" } });
   const advField = field("Advertised media address (optional)", advertise, "For port forwarding: the public address:port peers should send audio to.");
   const ring = h("input", { testid: "settings-ring", attrs: { type: "checkbox", id: "settings-ring" } });
@@ -100,6 +103,7 @@ export function mountSettings(ctx: Ctx): View {
     "Registry and calls",
     "settings-general",
     regField.wrap,
+    ...link.els,
     advField.wrap,
     h("div", { class: "check" }, ring, h("label", { attrs: { for: "settings-ring" }, text: "Ring for incoming calls" })),
     h("div", { class: "check" }, notify, h("label", { attrs: { for: "settings-notify" }, text: "Show a desktop notification for incoming calls" })),
@@ -111,6 +115,8 @@ export function mountSettings(ctx: Ctx): View {
     try {
       loaded = await ctx.api.getSettings();
       registry.value = loaded.registryUrl;
+      link.set(loaded);
+      link.show(loaded.registryUrl);
       advertise.value = loaded.advertiseAddress ?? "";
       ring.checked = loaded.ringSound;
       notify.checked = loaded.notifications;
@@ -123,12 +129,20 @@ export function mountSettings(ctx: Ctx): View {
     const a = checkAdvertise(advertise.value);
     setFieldError(registry, regField.error, r.ok ? null : r.error);
     setFieldError(advertise, advField.error, a.ok ? null : a.error);
-    if (!r.ok || !a.ok) return;
+    const l = r.ok ? link.read(r.value) : null;
+    if (!r.ok || !a.ok || !l?.ok) return;
     save.disabled = true;
     setText(saveStatus, "Saving…");
     try {
-      loaded = await ctx.api.setSettings({ registryUrl: r.value, advertiseAddress: a.value, ringSound: ring.checked, notifications: notify.checked });
+      loaded = await ctx.api.setSettings({
+        registryUrl: r.value,
+        ...l.value,
+        advertiseAddress: a.value,
+        ringSound: ring.checked,
+        notifications: notify.checked,
+      });
       registry.value = loaded.registryUrl;
+      link.set(loaded);
       setText(saveStatus, "Saved.");
       ctx.act({ type: "settings-saved", ringSound: loaded.ringSound });
     } catch (e) {
@@ -188,16 +202,29 @@ export function mountSettings(ctx: Ctx): View {
   const urls = h("ul", { class: "addresses", testid: "host-urls" });
   const hostToggle = button("Start hosting", () => void toggleHost(), { testid: "host-toggle" });
   const hostDir = h("p", { class: "hint", testid: "host-data-dir" });
+  const hostFingerprint = h("code", { class: "fingerprint", testid: "host-fingerprint" });
+  const fingerprintPart = h(
+    "div",
+    { attrs: { hidden: true } },
+    h("p", { text: "and this certificate fingerprint, which you read out to them (or send over a channel you trust):" }),
+    hostFingerprint,
+  );
   const host = section(
     "Host a registry on this computer",
     "settings-host",
     h("p", {
-      text: "Runs a registry here so friends can sign up without any server. It stops when pqvoice quits.",
+      text: "Runs a registry here so friends can sign up without any server. It stops when pqvoice quits. The connection is encrypted with a certificate made on this computer; friends check it with its fingerprint.",
+    }),
+    h("p", {
+      class: "hint",
+      testid: "host-open-registration",
+      text: "Anyone who can reach this computer on the port can register a username on it, not only the friends you tell. Host only on networks you trust, and stop hosting when it is not needed.",
     }),
     portField.wrap,
     h("div", { class: "actions" }, hostToggle),
     hostState,
     urls,
+    fingerprintPart,
     hostDir,
   );
   let hostRunning = false;
@@ -207,6 +234,8 @@ export function mountSettings(ctx: Ctx): View {
     port.disabled = st.running;
     setText(hostState, st.running ? "Running. Friends should enter one of these addresses as their registry:" : "Not running.");
     urls.replaceChildren(...st.urls.map((u) => h("li", {}, h("code", { text: u }))));
+    setText(hostFingerprint, st.fingerprint ?? "");
+    fingerprintPart.hidden = !st.running || st.fingerprint === null;
     setText(hostDir, st.dataDir ? `Database folder: ${st.dataDir}` : "");
   }
   async function loadHost(): Promise<void> {

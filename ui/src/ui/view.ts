@@ -7,7 +7,7 @@ import type { Api } from "../api/commands";
 import type { State, Tab } from "../logic/state";
 
 export type Intent =
-  | { type: "sign-up"; registryUrl: string; username: string }
+  | { type: "sign-up"; registryUrl: string; username: string; registryFingerprint: string | null; allowInsecureHttp: boolean }
   | { type: "welcome-done" }
   | { type: "search"; query: string }
   | { type: "call"; username: string }
