@@ -1273,20 +1273,7 @@ impl Phone {
             events::CALL_STATS,
             &CallStatsPayload::from_engine(id, s),
         );
-        // The first authenticated packets from the peer make the call active.
-        let connecting = {
-            let g = self.lock();
-            g.call
-                .as_ref()
-                .is_some_and(|c| c.snap.call_id == id && c.snap.state == CallState::Connecting)
-        };
-        if connecting && s.packets_received > 0 {
-            let since = now_ms();
-            self.update(id, |c| {
-                c.snap.state = CallState::Active;
-                c.snap.active_since = Some(since);
-            });
-        }
+        // The callee learns the SAS from the caller's first packets.
         if let Some(sas) = &s.sas {
             let missing = {
                 let g = self.lock();
@@ -1298,6 +1285,23 @@ impl Phone {
                 let groups = sas_groups(sas);
                 self.update(id, |c| c.snap.sas = Some(groups));
             }
+        }
+        // The first authenticated packets from the peer make the call active,
+        // once the SAS is known: an active call always shows it.
+        let connecting = {
+            let g = self.lock();
+            g.call.as_ref().is_some_and(|c| {
+                c.snap.call_id == id
+                    && c.snap.state == CallState::Connecting
+                    && c.snap.sas.is_some()
+            })
+        };
+        if connecting && s.packets_received > 0 {
+            let since = now_ms();
+            self.update(id, |c| {
+                c.snap.state = CallState::Active;
+                c.snap.active_since = Some(since);
+            });
         }
     }
 
