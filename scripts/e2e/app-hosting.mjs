@@ -1,11 +1,14 @@
 // "Host a registry on this computer", driven through the Settings screen
-// like a user: the registry the app starts accepts a CLI registration at the
-// address the screen shows, keeps its database in the profile, and is gone
+// like a user: the registry the app starts speaks TLS with a self-signed
+// certificate whose fingerprint the screen shows; a CLI registers at the
+// https address shown when it pins that fingerprint, and is refused without
+// it or with another one. The certificate (key 0600) is kept across restarts
+// of hosting, the database stays in the profile, and the registry is gone
 // after "Stop hosting", after the window is closed, and after the app gets
 // SIGTERM.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,9 +21,11 @@ const port = Number(portText);
 const hostedDir = join(profile, "hosted-registry");
 const t0 = Date.now();
 
-// Exit status and output of the CLI.
-function pqvoice(profileDir, registry, ...args) {
-  const r = spawnSync(cli, ["--registry", registry, "--profile", profileDir, ...args], {
+// Exit status and output of the CLI; `fingerprint` pins the registry's
+// certificate (null: none).
+function pqvoice(profileDir, registry, fingerprint, ...args) {
+  const pin = fingerprint === null ? [] : ["--registry-fingerprint", fingerprint];
+  const r = spawnSync(cli, ["--registry", registry, ...pin, "--profile", profileDir, ...args], {
     encoding: "utf8",
     timeout: 30000,
   });
@@ -58,13 +63,16 @@ async function startHosting(wd, pid) {
   }, 20000);
   assert.match(await wd.text(tid("host-status")), /^Running/);
   assert.equal(await wd.text(tid("host-toggle")), "Stop hosting");
+  const fingerprint = (await wd.text(tid("host-fingerprint"))).trim();
+  assert.match(fingerprint, /^([0-9A-F]{4} ){15}[0-9A-F]{4}$/, "the certificate fingerprint is shown in groups");
+  assert.match(await wd.text(tid("host-open-registration")), /Anyone who can reach this computer/);
   const [reg] = registriesUnder(hostedDir);
   assert.ok(reg, `a registry with its database under ${hostedDir} runs`);
   assert.equal(registriesUnder(hostedDir).length, 1, "exactly one hosted registry");
   assert.equal(reg.ppid, pid, "the hosted registry is the app's child");
   // The binary beside the app is the one run (how the package ships it).
   assert.equal(reg.exe, join(dirname(realpathSync(app)), "pqvoice-registry"), "the bundled registry is used");
-  return { urls, reg };
+  return { urls, reg, fingerprint };
 }
 
 // Closes the app's main window as a window manager does when the user
@@ -94,11 +102,21 @@ try {
   await wd.start(app);
   await signUp(wd, registryUrl, "alice");
   let pid = await appPid();
-  let { urls, reg } = await startHosting(wd, pid);
-  for (const u of urls) assert.match(u, new RegExp(`^http://[0-9a-f.:\\[\\]]+:${port}$`), `address ${u}`);
+  let { urls, reg, fingerprint } = await startHosting(wd, pid);
+  for (const u of urls) assert.match(u, new RegExp(`^https://[0-9a-f.:\\[\\]]+:${port}$`), `address ${u}`);
   const shown = urls[0];
-  const carol = pqvoice(join(workDir, "carol"), shown, "register", "carol");
-  assert.equal(carol.status, 0, `pqvoice register at ${shown}: ${carol.out}`);
+  const key = statSync(join(hostedDir, "tls-key.pem"));
+  assert.equal(key.mode & 0o777, 0o600, "the certificate's private key is the owner's only");
+  // Without the fingerprint the self-signed certificate is not trusted; with
+  // another one the CLI refuses it and says so.
+  const untrusted = pqvoice(join(workDir, "eve"), shown, null, "register", "eve");
+  assert.notEqual(untrusted.status, 0, `no pin, no registration: ${untrusted.out}`);
+  const wrongPin = fingerprint.replace(/^./, (c) => (c === "0" ? "1" : "0"));
+  const mismatch = pqvoice(join(workDir, "eve2"), shown, wrongPin, "register", "eve");
+  assert.notEqual(mismatch.status, 0, "a wrong pin is refused");
+  assert.match(mismatch.out, /does not match the pinned fingerprint/, mismatch.out);
+  const carol = pqvoice(join(workDir, "carol"), shown, fingerprint, "register", "carol");
+  assert.equal(carol.status, 0, `pqvoice register at ${shown} with the shown fingerprint: ${carol.out}`);
   assert.ok(existsSync(join(hostedDir, "registry.sqlite3")), "the database is in the profile");
   assert.match(await wd.text(tid("host-data-dir")), new RegExp(hostedDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
 
@@ -106,12 +124,15 @@ try {
   await wd.click(tid("host-toggle"));
   await wd.waitFor("hosting to stop", async () => (await wd.text(tid("host-status"))).trim() === "Not running.");
   await gone("the stopped registry", reg.pid);
-  const refused = pqvoice(join(workDir, "dave"), shown, "register", "dave");
+  const refused = pqvoice(join(workDir, "dave"), shown, fingerprint, "register", "dave");
   assert.notEqual(refused.status, 0, "no registration once hosting stopped");
 
-  // 3. Host again: same database (carol's name is still taken by her key).
-  ({ reg } = await startHosting(wd, pid));
-  const thief = pqvoice(join(workDir, "carol2"), shown, "register", "carol");
+  // 3. Host again: same database (carol's name is still taken by her key)
+  // and the same certificate, so the pins friends hold stay valid.
+  const firstFingerprint = fingerprint;
+  ({ reg, fingerprint } = await startHosting(wd, pid));
+  assert.equal(fingerprint, firstFingerprint, "the certificate is reused");
+  const thief = pqvoice(join(workDir, "carol2"), shown, fingerprint, "register", "carol");
   assert.notEqual(thief.status, 0, `carol is still registered in the same database: ${thief.out}`);
   assert.match(thief.out, /taken|already/i, "refused because the name is taken");
 
