@@ -178,11 +178,17 @@ pub fn register(url: &str, profile: &Profile, name: &str) -> anyhow::Result<()> 
 }
 
 /// `pqvoice contacts`: the pinned contacts, with presence when the registry
-/// answers.
+/// answers (a contact shows presence only if they added us too).
 pub fn contacts(url: Option<&str>, profile: &Profile) -> anyhow::Result<()> {
     let c = Contacts::load(profile)?;
     let me = Me::load(profile, url)?;
     let rt = runtime()?;
+    // Those we called should see our presence, whatever the registry's list
+    // lost (or never had, before registries kept one).
+    let chosen = dial::chosen_contacts(profile, [])?;
+    if let Err(e) = rt.block_on(me.client.ensure_contacts(&chosen)) {
+        eprintln!("could not update the contact list at the registry: {e}");
+    }
     for name in c.pinned.keys() {
         let presence = match rt.block_on(me.client.fetch(&username(name)?)) {
             Ok(info) => format!("{:?}", info.presence).to_lowercase(),
@@ -287,12 +293,16 @@ pub fn trust(
         (None, Some(hex)) => account::Compared::fingerprint(hex)?,
         (None, None) => bail!("give --safety-number or --fingerprint"),
     };
-    let info = runtime()?.block_on(me.client.fetch(&username(name)?))?;
+    let user = username(name)?;
+    let rt = runtime()?;
+    let info = rt.block_on(me.client.fetch(&user))?;
     let key = proto::identity::PublicIdentity::from_bytes(info.identity_key.as_bytes())
         .map_err(|_| anyhow::anyhow!("the registry sent a malformed key for {name}"))?;
     let mut contacts = Contacts::load(profile)?;
     contacts.pin_compared(name, &key, &compared)?;
     contacts.save(profile)?;
+    // Someone whose key we verified is a contact: they see our presence.
+    rt.block_on(dial::share_presence(&me.client, &user));
     println!(
         "pinned the key of {name} you compared; safety number {}",
         safety_number(&me.info.username, me.identity.public(), name, &key)

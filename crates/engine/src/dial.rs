@@ -149,6 +149,42 @@ pub async fn contact_key(
     Ok((key, new))
 }
 
+/// Adds `name` to our contacts at the registry, so they see our presence.
+/// Best effort: a registry that is down or predates contact lists must not
+/// stop a call; the front ends add any missing ones again when they
+/// connect ([`chosen_contacts`], [`RegistryClient::ensure_contacts`]).
+///
+/// Only people the user chose get it: someone they call or whose key they
+/// verify. A key pinned because its owner rang us is not a choice, or
+/// anyone could learn our presence by ringing once.
+pub async fn share_presence(client: &RegistryClient, name: &Username) {
+    if let Err(e) = client.add_contact(name).await {
+        tracing::debug!(contact = %name, error = %e, "could not add the contact at the registry");
+    }
+}
+
+/// The pinned contacts the user chose (called at least once, or listed in
+/// `verified`), for [`RegistryClient::ensure_contacts`] when a front end
+/// connects.
+pub fn chosen_contacts(
+    profile: &Profile,
+    verified: impl IntoIterator<Item = String>,
+) -> Result<Vec<Username>, AccountError> {
+    let pinned = Contacts::load(profile)?.pinned;
+    let mut chosen: std::collections::BTreeSet<String> = verified.into_iter().collect();
+    chosen.extend(
+        crate::account::history(profile)?
+            .into_iter()
+            .filter(|h| h.direction == crate::account::Direction::Outgoing)
+            .map(|h| h.peer),
+    );
+    Ok(chosen
+        .into_iter()
+        .filter(|n| pinned.contains_key(n))
+        .filter_map(|n| Username::parse(&n).ok())
+        .collect())
+}
+
 /// The safety number of `me` and `them`, in groups of digits.
 pub fn safety_number(
     me: &str,
@@ -211,7 +247,13 @@ pub async fn place_call(
         unix_now(),
     )
     .map_err(|_| DialError::NotGenuine(callee.to_string()))?;
-    let status = client.initiate(callee, offer.to_bytes()).await?;
+    // Calling someone makes them a contact; that request runs beside the
+    // ring so it adds no delay.
+    let (status, ()) = tokio::join!(
+        client.initiate(callee, offer.to_bytes()),
+        share_presence(client, callee)
+    );
+    let status = status?;
     Ok(Ringing {
         call_id: status.call_id,
         callee: callee.clone(),

@@ -3,7 +3,8 @@
 //! Two halves:
 //!
 //! * [`RegistryClient`]: the REST calls (register, sign in, look up users,
-//!   place, accept, reject and hang up calls). It signs in on first use by
+//!   keep the contact list that decides who sees our presence, place,
+//!   accept, reject and hang up calls). It signs in on first use by
 //!   signing a server challenge with the device's identity key, together
 //!   with the registry's origin taken from the configured URL (so a
 //!   registry that relays another one's challenge gets a signature the
@@ -40,11 +41,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proto::identity::IdentityKeyPair;
 use proto::signaling::{
     AcceptRequest, CallId, CallStatus, ChallengeRequest, ChallengeResponse, ClientMessage,
-    ErrorBody, ErrorCode, HandshakeBlob, HangupRequest, IdentityKeyBytes, IncomingCalls,
-    InitiateRequest, Origin, PresenceInfo, REGISTER_DOMAIN, ROTATE_KEY_DOMAIN, RegisterRequest,
-    RegisterResponse, RejectRequest, RotateKeyRequest, SIGN_IN_DOMAIN, ServerEvent, SignInRequest,
-    SignInResponse, SignatureBytes, UserInfo, UserList, Username, parse, register_message,
-    rotate_key_message, sign_in_message,
+    ContactList, ErrorBody, ErrorCode, HandshakeBlob, HangupRequest, IdentityKeyBytes,
+    IncomingCalls, InitiateRequest, Origin, PresenceInfo, REGISTER_DOMAIN, ROTATE_KEY_DOMAIN,
+    RegisterRequest, RegisterResponse, RejectRequest, RotateKeyRequest, SIGN_IN_DOMAIN,
+    ServerEvent, SignInRequest, SignInResponse, SignatureBytes, UserInfo, UserList, Username,
+    parse, register_message, rotate_key_message, sign_in_message,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -509,6 +510,60 @@ impl RegistryClient {
             .authed(|c, base| c.get(format!("{base}{path}")))
             .await?;
         Ok(list.users)
+    }
+
+    /// The people this user shares presence with (`GET /contacts`).
+    pub async fn contacts(&self) -> Result<Vec<Username>, RegistryError> {
+        let list: ContactList = self
+            .authed(|c, base| c.get(format!("{base}/contacts")))
+            .await?;
+        Ok(list.contacts)
+    }
+
+    /// Adds `user` to the contacts, so that they see this user's presence
+    /// (`PUT /contacts/<user>`; adding someone already there is fine).
+    /// Returns the list as it is now.
+    pub async fn add_contact(&self, user: &Username) -> Result<Vec<Username>, RegistryError> {
+        let path = format!("/contacts/{user}");
+        let list: ContactList = self
+            .authed(|c, base| c.put(format!("{base}{path}")))
+            .await?;
+        Ok(list.contacts)
+    }
+
+    /// Takes `user` off the contacts: they see this user as offline from
+    /// now on (`DELETE /contacts/<user>`). Returns the list as it is now.
+    pub async fn remove_contact(&self, user: &Username) -> Result<Vec<Username>, RegistryError> {
+        let path = format!("/contacts/{user}");
+        let list: ContactList = self
+            .authed(|c, base| c.delete(format!("{base}{path}")))
+            .await?;
+        Ok(list.contacts)
+    }
+
+    /// Adds whichever of `users` the registry's list lacks: one read, and
+    /// one write per missing name. Front ends run it with their pinned
+    /// contacts, so pins made before registries kept contact lists (or
+    /// while this one was unreachable) still share presence.
+    pub async fn ensure_contacts(&self, users: &[Username]) -> Result<(), RegistryError> {
+        let have: std::collections::HashSet<Username> =
+            self.contacts().await?.into_iter().collect();
+        for user in users
+            .iter()
+            .filter(|u| !have.contains(*u) && *u != self.username())
+        {
+            match self.add_contact(user).await {
+                Ok(_) => {}
+                // An account that is gone (or a name pinned by mistake)
+                // should not stop the others.
+                Err(RegistryError::Refused {
+                    code: ErrorCode::UnknownUser,
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// How many call steps were answered on the push socket rather than

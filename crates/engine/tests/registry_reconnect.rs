@@ -106,6 +106,13 @@ async fn clients_reconnect_and_restore_presence_after_a_registry_restart() {
         Some(ErrorCode::InvalidSignature)
     );
 
+    // They add each other, so each may see the other's presence.
+    assert_eq!(
+        alice.add_contact(&name("bob")).await.expect("add"),
+        vec![name("bob")]
+    );
+    bob.add_contact(&name("alice")).await.expect("add");
+
     let mut b_ev = bob.events(vec![name("alice")]);
     until(&mut b_ev, |e| *e == RegistryEvent::Connected).await;
     let mut a_ev = alice.events(vec![name("bob")]);
