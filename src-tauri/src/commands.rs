@@ -80,6 +80,10 @@ pub struct SafetyNumber {
     pub groups: Vec<String>,
     /// Trust in the key the number was computed with.
     pub trust: Trust,
+    /// The whole fingerprint (64 hex digits) of the key the number was
+    /// computed with. `mark_verified` and `accept_key_change` take it
+    /// back, so that what is pinned is the key whose number was shown.
+    pub fingerprint: String,
 }
 
 /// Settings as the UI sees them.
@@ -558,50 +562,76 @@ pub async fn safety_number(
         username: user.to_string(),
         groups: n.groups().to_vec(),
         trust,
+        fingerprint: account::fingerprint_hex(&theirs),
     })
 }
 
-/// Marks the pinned key of `username` as verified (pinning it first if
-/// this is the first contact).
+/// What the UI says the user compared: the fingerprint that came with the
+/// safety number it showed.
+fn compared(fingerprint: &str) -> AppResult<account::Compared> {
+    account::Compared::fingerprint(fingerprint).map_err(|_| {
+        AppError::InvalidInput(
+            "The key fingerprint must be the 64 hex digits that came with the safety number."
+                .into(),
+        )
+    })
+}
+
+/// Marks the key of `username` whose safety number the user compared
+/// (`fingerprint` came with that number) as verified, pinning it first if
+/// this is the first contact. Refused with `not-compared` when the pinned
+/// key, or on first contact the key the registry serves now, is another.
 #[tauri::command]
-pub async fn mark_verified(state: State<'_, AppState>, username: String) -> AppResult<()> {
+pub async fn mark_verified(
+    state: State<'_, AppState>,
+    username: String,
+    fingerprint: String,
+) -> AppResult<()> {
     let user = parse_username(&username)?;
+    let compared = compared(&fingerprint)?;
     let s = state.phone.session()?;
     if state.phone.trust_of(user.as_str()) == Trust::KeyChanged {
         return Err(AppError::KeyChanged(user.to_string()));
     }
-    let pinned = match Contacts::load(&state.profile)?.get(user.as_str())? {
-        Some(k) => k,
-        None => {
-            engine::dial::contact_key(&s.client, &state.profile, &user)
-                .await
-                .map_err(|e| AppError::from_dial(e, &s.info.registry, user.as_str()))?
-                .0
-        }
+    let mut contacts = Contacts::load(&state.profile)?;
+    let key = match contacts.get(user.as_str())? {
+        Some(pinned) => pinned,
+        None => state.phone.check_key(&s, &user).await?.0,
     };
+    contacts.pin_compared(user.as_str(), &key, &compared)?;
+    contacts.save(&state.profile)?;
     let mut marks = TrustMarks::load(&state.profile)?;
     marks
         .verified
-        .insert(user.to_string(), account::to_hex(&pinned.to_bytes()));
+        .insert(user.to_string(), account::to_hex(&key.to_bytes()));
     marks.save(&state.profile)?;
     state.phone.resubscribe();
     Ok(())
 }
 
-/// Pins the new key of `username`; calls are allowed again, unverified.
+/// Pins the new key of `username` that the user compared (`fingerprint`
+/// came with its safety number); calls are allowed again, unverified.
+/// Refused with `not-compared` when the new key on record is another one
+/// (it changed again since the number was shown).
 #[tauri::command]
-pub fn accept_key_change(state: State<'_, AppState>, username: String) -> AppResult<()> {
+pub fn accept_key_change(
+    state: State<'_, AppState>,
+    username: String,
+    fingerprint: String,
+) -> AppResult<()> {
     let user = parse_username(&username)?;
+    let compared = compared(&fingerprint)?;
     let mut marks = TrustMarks::load(&state.profile)?;
-    let Some(hex) = marks.changed.remove(user.as_str()) else {
+    let Some(hex) = marks.changed.get(user.as_str()).cloned() else {
         return Ok(());
     };
     let key = account::from_hex(&hex)
         .and_then(|b| PublicIdentity::from_bytes(&b).ok())
         .ok_or_else(|| AppError::internal("damaged key in trust.json"))?;
     let mut contacts = Contacts::load(&state.profile)?;
-    contacts.repin(user.as_str(), &key);
+    contacts.pin_compared(user.as_str(), &key, &compared)?;
     contacts.save(&state.profile)?;
+    marks.changed.remove(user.as_str());
     marks.verified.remove(user.as_str());
     marks.save(&state.profile)?;
     Ok(())

@@ -42,6 +42,13 @@ pub enum AppError {
          accept the new key before calling."
     )]
     KeyChanged(String),
+    /// The key to be pinned or marked verified is not the one whose safety
+    /// number the user compared (it changed in between).
+    #[error(
+        "The key of {0} changed while you were comparing, so nothing was marked. Open the \
+         safety number again and compare the new digits with {0}."
+    )]
+    NotCompared(String),
     /// Plain `http://` to a registry beyond this computer without the
     /// user's consent; holds where the address is ("the local network").
     #[error(
@@ -88,6 +95,7 @@ impl AppError {
             AppError::Registry(_) => "registry",
             AppError::NoSuchUser(_) => "no-such-user",
             AppError::KeyChanged(_) => "key-changed",
+            AppError::NotCompared(_) => "not-compared",
             AppError::InsecureHttp(_) => "insecure-http",
             AppError::CertificateMismatch(_) => "certificate-mismatch",
             AppError::Busy(_) => "busy",
@@ -161,6 +169,8 @@ impl From<AccountError> for AppError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::KeyChanged(name) => AppError::KeyChanged(name),
+            AccountError::NotCompared(name, _) => AppError::NotCompared(name),
+            AccountError::BadCompared(what) => AppError::InvalidInput(sentence(what)),
             AccountError::NoIdentity | AccountError::NotRegistered => AppError::NotSignedUp,
             other => AppError::internal(other),
         }

@@ -12,12 +12,19 @@
 //! stats through a callback, while a task polls the level meters. Locks are
 //! plain mutexes held only for field updates, never across an `.await`.
 //!
+//! Panics: a panic while one registry push or one call's task is handled
+//! (a bug, perhaps reached by a crafted message) ends that call as
+//! failed, with the registry told; the push loop and the phone go on, so
+//! the app keeps taking calls ([`Phone::fail_after_panic`]).
+//!
 //! Ordering: a registry push can overtake the HTTP answer that tells us the
 //! id of a call we place (`Busy` is pushed before `initiate` returns). Such
 //! pushes are kept in `early` while a call is being placed and replayed
 //! once its id is known.
 
+use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -27,8 +34,9 @@ use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio};
 use engine::call::{CallEnd, CallOptions, CallStats, Levels, run_call};
 use engine::dial::{self, Ringing, Verified, bind_media};
 use engine::profile::Profile;
+use engine::recent_offers::RecentOffers;
 use engine::registry_client::{RegistryClient, RegistryEvent};
-use proto::handshake::{Established, SeenOffers};
+use proto::handshake::{Established, OfferPolicy};
 use proto::identity::{IdentityKeyPair, PublicIdentity};
 use proto::signaling::{CallId, ErrorCode, ServerEvent, Username};
 use tokio::sync::mpsc;
@@ -39,7 +47,7 @@ use crate::events::{
     IncomingCall, KeyChanged, PresenceChange, RegistryState, RegistryStatus, Trust, UiSink, emit,
 };
 use crate::state::{AppConfig, StoredSettings, TrustMarks};
-use futures_util::{StreamExt, stream};
+use futures_util::{FutureExt, StreamExt, stream};
 
 /// Contact lookups sent to the registry at once when listing contacts.
 const CONTACT_LOOKUPS_IN_FLIGHT: usize = 8;
@@ -161,9 +169,12 @@ pub struct Phone {
     config: AppConfig,
     settings: Mutex<StoredSettings>,
     inner: Mutex<Inner>,
-    seen: tokio::sync::Mutex<SeenOffers>,
+    /// Offers seen recently, kept in the profile across restarts.
+    seen: tokio::sync::Mutex<RecentOffers>,
     /// The last `registry-status` sent, for [`Phone::resend_status`].
     link: Mutex<Option<RegistryStatus>>,
+    /// Test hook: the next incoming call's handling panics.
+    fault_next_incoming: AtomicBool,
 }
 
 /// "042 917" as the call screen's groups, ["042", "917"].
@@ -210,15 +221,30 @@ impl Phone {
     /// A phone over `profile`; call [`Phone::start`] once the runtime runs.
     pub fn new(sink: Arc<dyn UiSink>, profile: Profile, config: AppConfig) -> Arc<Self> {
         let settings = StoredSettings::load(&profile);
+        let seen = RecentOffers::load(&profile, dial::unix_now(), &OfferPolicy::default())
+            .unwrap_or_else(|e| {
+                // The ids expire within minutes; starting without them
+                // beats refusing every call.
+                tracing::error!(error = %e, "seen offers unreadable; starting without them");
+                RecentOffers::empty(&profile)
+            });
         Arc::new(Self {
             sink,
             profile,
             config,
             settings: Mutex::new(settings),
             inner: Mutex::new(Inner::default()),
-            seen: tokio::sync::Mutex::new(SeenOffers::new()),
+            seen: tokio::sync::Mutex::new(seen),
             link: Mutex::new(None),
+            fault_next_incoming: AtomicBool::new(false),
         })
+    }
+
+    /// Test hook: makes the handling of the next incoming call panic, to
+    /// show that one call's panic does not stop the phone.
+    #[doc(hidden)]
+    pub fn fault_next_incoming(&self) {
+        self.fault_next_incoming.store(true, Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -367,7 +393,15 @@ impl Phone {
         loop {
             tokio::select! {
                 ev = stream.next() => match ev {
-                    Some(ev) => self.on_registry_event(&client, ev).await,
+                    Some(ev) => {
+                        let about = call_of(&ev);
+                        let handled = AssertUnwindSafe(self.on_registry_event(&client, ev))
+                            .catch_unwind()
+                            .await;
+                        if handled.is_err() {
+                            self.fail_after_panic(about.as_deref()).await;
+                        }
+                    }
                     None => break,
                 },
                 list = subs_rx.recv() => match list {
@@ -377,6 +411,56 @@ impl Phone {
             }
         }
         self.status(RegistryState::Offline, None);
+    }
+
+    /// After a panic while handling call `id` (or an event about no call):
+    /// ends the call as failed if it is still the current one and tells
+    /// the registry, so that neither side waits on a call nobody handles.
+    async fn fail_after_panic(&self, id: Option<&str>) {
+        tracing::error!(call = ?id, "a call's handling panicked; that call is ended");
+        let Some(id) = id else {
+            return;
+        };
+        let current = {
+            let g = self.lock();
+            g.call.as_ref().filter(|c| c.snap.call_id == id).map(|c| {
+                (
+                    c.registry_id.clone(),
+                    c.snap.direction,
+                    c.phase_is_answered(),
+                )
+            })
+        };
+        let Some((registry_id, direction, answered)) = current else {
+            return;
+        };
+        self.finish(
+            id,
+            EndReason::Failed,
+            Some("This call failed inside the app and was ended. Details are in the log.".into()),
+            Outcome::Failed,
+        );
+        if let (Some(s), Some(rid)) = (self.session_opt(), registry_id) {
+            let _ = if direction == CallDirection::Incoming && !answered {
+                s.client.reject(&rid).await
+            } else {
+                s.client.hangup(&rid).await
+            };
+        }
+    }
+
+    /// Spawns a task of call `id`; a panic in it ends that call.
+    fn spawn_call_task(
+        self: &Arc<Self>,
+        id: String,
+        task: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let me = Arc::clone(self);
+        tauri::async_runtime::spawn(async move {
+            if AssertUnwindSafe(task).catch_unwind().await.is_err() {
+                me.fail_after_panic(Some(&id)).await;
+            }
+        });
     }
 
     async fn on_registry_event(self: &Arc<Self>, client: &Arc<RegistryClient>, ev: RegistryEvent) {
@@ -762,7 +846,8 @@ impl Phone {
                     c.phase = Phase::Answering;
                 });
                 let me = Arc::clone(self);
-                tauri::async_runtime::spawn(async move {
+                let task_id = placeholder.clone();
+                self.spawn_call_task(task_id, async move {
                     tokio::time::sleep(Duration::from_millis(150)).await;
                     me.finish(&placeholder, EndReason::Offline, None, Outcome::Missed);
                 });
@@ -908,6 +993,9 @@ impl Phone {
             let _ = s.client.reject(&call_id).await;
             record_missed(&self.profile, &id, caller.as_str(), Outcome::Busy);
             return;
+        }
+        if self.fault_next_incoming.swap(false, Ordering::SeqCst) {
+            panic!("test hook: handling an incoming call failed");
         }
         let verified = {
             let mut seen = self.seen.lock().await;
@@ -1157,7 +1245,7 @@ impl Phone {
         };
         let me = Arc::clone(self);
         let id = id.to_owned();
-        tauri::async_runtime::spawn(async move {
+        self.spawn_call_task(id.clone(), async move {
             me.run_media(id, est, socket, opts, ctl).await;
         });
         Some(snap)
@@ -1344,7 +1432,7 @@ impl Phone {
         let me = Arc::clone(self);
         let (identity, caller) = (s.identity.clone(), s.info.username.clone());
         let bot = bot.clone();
-        tauri::async_runtime::spawn(async move {
+        self.spawn_call_task(id.clone(), async move {
             let made = tauri::async_runtime::spawn_blocking(move || {
                 crate::echo::connect(&identity, &caller, &bot)
             })
@@ -1477,6 +1565,30 @@ impl Phone {
     /// The bot name of the echo test (for history entries).
     pub fn echo_bot(&self) -> &str {
         &self.config.echo_bot
+    }
+}
+
+/// The call a registry push is about, in the form of [`CallSnapshot::call_id`].
+fn call_of(ev: &RegistryEvent) -> Option<String> {
+    match ev {
+        RegistryEvent::Server(
+            ServerEvent::IncomingCall { call_id, .. }
+            | ServerEvent::Accepted { call_id, .. }
+            | ServerEvent::Rejected { call_id }
+            | ServerEvent::Ended { call_id, .. }
+            | ServerEvent::Missed { call_id, .. }
+            | ServerEvent::Busy { call_id, .. }
+            | ServerEvent::Cancelled { call_id },
+        ) => Some(call_id.to_string()),
+        _ => None,
+    }
+}
+
+impl Call {
+    /// True once an incoming call was answered (it is hung up, not
+    /// rejected, from then on).
+    fn phase_is_answered(&self) -> bool {
+        matches!(self.phase, Phase::Answering | Phase::Media { .. })
     }
 }
 

@@ -310,7 +310,10 @@ fn contacts_safety_numbers_trust_and_key_changes() {
             .is_some_and(|g| g.len() == 5 && g.chars().all(|c| c.is_ascii_digit()))
     }));
 
-    alice.ok("mark_verified", json!({"username": "bob"}));
+    alice.ok(
+        "mark_verified",
+        json!({"username": "bob", "fingerprint": n1["fingerprint"]}),
+    );
     let list = alice.ok("list_contacts", json!({"query": ""}));
     assert_eq!(list[0]["username"], "bob");
     assert_eq!(list[0]["trust"], "verified");
@@ -326,7 +329,11 @@ fn contacts_safety_numbers_trust_and_key_changes() {
     )
     .expect("client");
     tauri::async_runtime::block_on(carol.register()).expect("carol registers");
-    alice.ok("mark_verified", json!({"username": "carol"}));
+    let shown = alice.ok("safety_number", json!({"username": "carol"}));
+    alice.ok(
+        "mark_verified",
+        json!({"username": "carol", "fingerprint": shown["fingerprint"]}),
+    );
     let before = alice.ok("safety_number", json!({"username": "carol"}));
     assert_eq!(before["trust"], "verified");
     tauri::async_runtime::block_on(carol.rotate_key(&new)).expect("carol rotates");
@@ -339,14 +346,20 @@ fn contacts_safety_numbers_trust_and_key_changes() {
         "key-changed"
     );
     assert_eq!(
-        alice.err_kind("mark_verified", json!({"username": "carol"})),
+        alice.err_kind(
+            "mark_verified",
+            json!({"username": "carol", "fingerprint": before["fingerprint"]})
+        ),
         "key-changed"
     );
     // The number to compare is the one of the new key.
     let after = alice.ok("safety_number", json!({"username": "carol"}));
     assert_eq!(after["trust"], "key-changed");
     assert_ne!(after["groups"], before["groups"]);
-    alice.ok("accept_key_change", json!({"username": "carol"}));
+    alice.ok(
+        "accept_key_change",
+        json!({"username": "carol", "fingerprint": after["fingerprint"]}),
+    );
     let list = alice.ok("list_contacts", json!({"query": "carol"}));
     assert_eq!(list[0]["trust"], "unverified");
     // Calls are allowed again; carol has no push connection, so the call
@@ -359,6 +372,188 @@ fn contacts_safety_numbers_trust_and_key_changes() {
     });
     assert_eq!(ended["reason"], "offline");
     assert_eq!(alice.ok("current_call", json!({})), Value::Null);
+}
+
+#[test]
+fn only_the_key_whose_number_was_shown_is_pinned_or_verified() {
+    let reg = registry();
+    let a = tempfile::tempdir().expect("tmp");
+    let alice = signed_up(&reg, a.path(), "alice");
+    let keys: Vec<std::sync::Arc<proto::identity::IdentityKeyPair>> = (20..23u8)
+        .map(|i| std::sync::Arc::new(proto::identity::IdentityKeyPair::from_seed(&[i; 32])))
+        .collect();
+    let carol = |i: usize| {
+        engine::registry_client::RegistryClient::new(
+            &reg.url,
+            proto::signaling::Username::parse("carol").expect("name"),
+            keys[i].clone(),
+        )
+        .expect("client")
+    };
+    tauri::async_runtime::block_on(carol(0).register()).expect("carol registers");
+
+    // Alice compares the number of the key served now; before she marks it
+    // verified, the registry serves another key.
+    let shown = alice.ok("safety_number", json!({"username": "carol"}));
+    assert_eq!(
+        shown["fingerprint"],
+        engine::account::fingerprint_hex(keys[0].public()).as_str()
+    );
+    tauri::async_runtime::block_on(carol(0).rotate_key(&keys[1])).expect("rotates");
+    assert_eq!(
+        alice.err_kind(
+            "mark_verified",
+            json!({"username": "carol", "fingerprint": shown["fingerprint"]})
+        ),
+        "not-compared"
+    );
+    // Nothing was pinned: carol is not a contact yet.
+    assert_eq!(alice.ok("list_contacts", json!({"query": ""})), json!([]));
+    assert_eq!(
+        alice.err_kind(
+            "mark_verified",
+            json!({"username": "carol", "fingerprint": "not hex"})
+        ),
+        "invalid-input"
+    );
+    let fresh = alice.ok("safety_number", json!({"username": "carol"}));
+    assert_ne!(fresh["groups"], shown["groups"]);
+    alice.ok(
+        "mark_verified",
+        json!({"username": "carol", "fingerprint": fresh["fingerprint"]}),
+    );
+    let list = alice.ok("list_contacts", json!({"query": "carol"}));
+    assert_eq!(list[0]["trust"], "verified");
+
+    // A key change: accepting it with the fingerprint of another key (the
+    // old pin here) is refused and the contact stays blocked.
+    tauri::async_runtime::block_on(carol(1).rotate_key(&keys[2])).expect("rotates");
+    let list = alice.ok("list_contacts", json!({"query": "carol"}));
+    assert_eq!(list[0]["trust"], "key-changed");
+    let changed = alice.ok("safety_number", json!({"username": "carol"}));
+    assert_eq!(
+        changed["fingerprint"],
+        engine::account::fingerprint_hex(keys[2].public()).as_str()
+    );
+    assert_eq!(
+        alice.err_kind(
+            "accept_key_change",
+            json!({"username": "carol", "fingerprint": fresh["fingerprint"]})
+        ),
+        "not-compared"
+    );
+    let list = alice.ok("list_contacts", json!({"query": "carol"}));
+    assert_eq!(list[0]["trust"], "key-changed");
+    alice.ok(
+        "accept_key_change",
+        json!({"username": "carol", "fingerprint": changed["fingerprint"]}),
+    );
+    let list = alice.ok("list_contacts", json!({"query": "carol"}));
+    assert_eq!(list[0]["trust"], "unverified");
+}
+
+/// Rings `callee` from `caller` and waits for the callee's popup.
+fn ring(caller: &TestApp, callee: &mut TestApp, what: &str) -> String {
+    let snap = caller.ok("start_call", json!({"username": callee_name(callee)}));
+    let id = snap["callId"].as_str().expect("id").to_owned();
+    callee.wait_event("incoming-call", what, |v| v["callId"] == id.as_str());
+    id
+}
+
+fn callee_name(app: &TestApp) -> String {
+    app.ok("get_account", json!({}))["username"]
+        .as_str()
+        .expect("signed up")
+        .to_owned()
+}
+
+#[test]
+fn a_panic_while_a_call_comes_in_ends_that_call_and_the_next_one_rings() {
+    let reg = registry();
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let mut alice = signed_up(&reg, a.path(), "alice");
+    let mut bob = signed_up(&reg, b.path(), "bob");
+    bob._app
+        .state::<pqvoice_desktop::AppState>()
+        .phone
+        .fault_next_incoming();
+    let snap = alice.ok("start_call", json!({"username": "bob"}));
+    let first = snap["callId"].as_str().expect("id").to_owned();
+    // Bob's app refuses the call it could not handle; alice hears so.
+    let end = alice.wait_event("call-state", "first call refused", |v| {
+        v["callId"] == first.as_str() && v["state"] == "ended"
+    });
+    assert_eq!(end["reason"], "rejected");
+    assert_eq!(bob.ok("current_call", json!({})), Value::Null);
+    // The push loop lives on: the next call rings and connects.
+    let id = ring(&alice, &mut bob, "second call");
+    assert_eq!(
+        bob.ok("accept_call", json!({"callId": id}))["state"],
+        "connecting"
+    );
+    bob.wait_event("call-state", "bob active", |v| {
+        v["callId"] == id.as_str() && v["state"] == "active"
+    });
+    bob.ok("hang_up", json!({"callId": id}));
+    bob.wait_event("call-state", "bob ended", |v| {
+        v["callId"] == id.as_str() && v["state"] == "ended"
+    });
+    let h = bob.ok("history", json!({}));
+    assert_eq!(h[0]["callId"], id.as_str());
+    assert_eq!(h[1]["callId"], first.as_str());
+    assert_eq!(h[1]["outcome"], "failed");
+}
+
+#[test]
+fn a_crafted_offer_through_the_registry_does_not_stop_the_app_taking_calls() {
+    let reg = registry();
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let alice = signed_up(&reg, a.path(), "alice");
+    let mut bob = signed_up(&reg, b.path(), "bob");
+    // Issue 18's message: version 1, kind 'O', then zeros, exactly one
+    // hybrid signature long (it once panicked the offer parser).
+    let mut crafted = vec![0u8; proto::identity::HYBRID_SIGNATURE_ENCODED_LEN];
+    crafted[0] = 1;
+    crafted[1] = b'O';
+    let mallory = engine::registry_client::RegistryClient::new(
+        &reg.url,
+        proto::signaling::Username::parse("mallory").expect("name"),
+        std::sync::Arc::new(proto::identity::IdentityKeyPair::from_seed(&[66; 32])),
+    )
+    .expect("client");
+    let bob_name = proto::signaling::Username::parse("bob").expect("name");
+    let status = tauri::async_runtime::block_on(async {
+        mallory.register().await.expect("mallory registers");
+        mallory.initiate(&bob_name, crafted).await.expect("relayed")
+    });
+    // Bob's app refuses it without ringing...
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = tauri::async_runtime::block_on(mallory.status(&status.call_id)).expect("status");
+        if s.state != proto::signaling::CallState::Ringing {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the crafted call was never refused"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ...and the next genuine call rings.
+    let id = ring(&alice, &mut bob, "call after the crafted offer");
+    assert!(
+        !bob.seen
+            .iter()
+            .any(|(n, v)| n == "incoming-call" && v["peer"] == "mallory"),
+        "the crafted offer rang"
+    );
+    bob.ok("reject_call", json!({"callId": id}));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 // Api wrappers, driven through clicks, key presses and Rust-shaped events.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App, TICK_SLACK_MS } from "./app";
-import { FakeBackend, FakeRinger, HOST_FINGERPRINT, settle } from "./test/backend";
+import { FINGERPRINT, FakeBackend, FakeRinger, HOST_FINGERPRINT, settle } from "./test/backend";
 import { active, ended, snap, stats } from "./test/fixtures";
 
 let root: HTMLElement;
@@ -172,10 +172,11 @@ describe("contacts", () => {
     inRow<HTMLButtonElement>("contact-bob", "review-key-button").click();
     await settle();
     expect(must("key-change-dialog").textContent).toContain("12345 67890 13579");
-    backend.handlers.safety_number = (a) => ({ username: a.username, groups: ["99999"], trust: "unverified" });
+    backend.handlers.safety_number = (a) => ({ username: a.username, groups: ["99999"], trust: "unverified", fingerprint: "cd".repeat(32) });
     must<HTMLButtonElement>("accept-key-change").click();
     await settle();
-    expect(backend.called("accept_key_change")).toEqual([{ username: "bob" }]);
+    // The fingerprint of the number that was on screen goes with it.
+    expect(backend.called("accept_key_change")).toEqual([{ username: "bob", fingerprint: FINGERPRINT }]);
     // Next the new number is offered for verification.
     expect(must("safety-dialog").textContent).toContain("99999");
     key("Escape");
@@ -204,10 +205,32 @@ describe("contacts", () => {
     expect(document.activeElement).toBe(must("close-dialog"));
     must<HTMLButtonElement>("mark-verified").click();
     await settle();
-    expect(backend.called("mark_verified")).toEqual([{ username: "bob" }]);
+    expect(backend.called("mark_verified")).toEqual([{ username: "bob", fingerprint: FINGERPRINT }]);
     expect(must("safety-status").textContent).toBe("Verified");
     expect(must<HTMLButtonElement>("mark-verified").disabled).toBe(true);
     expect(must("contact-bob").querySelector("[data-testid=trust]")?.textContent).toBe("Verified");
+  });
+
+  it("shows the new digits when the key changed while the user compared", async () => {
+    await boot();
+    inRow<HTMLButtonElement>("contact-bob", "verify-button").click();
+    await settle();
+    expect(must("safety-number").textContent).toBe("12345 67890 13579");
+    // Rust finds another key than the one these digits belong to.
+    backend.handlers.mark_verified = () => {
+      throw { kind: "not-compared", message: "The key of bob changed while you were comparing." };
+    };
+    backend.handlers.safety_number = (a) => ({ username: a.username, groups: ["99999"], trust: "unverified", fingerprint: "cd".repeat(32) });
+    must<HTMLButtonElement>("mark-verified").click();
+    await settle();
+    expect(must("notice-text").textContent).toBe("The key of bob changed while you were comparing.");
+    expect(must("safety-number").textContent).toBe("99999");
+    expect(must("contact-bob").querySelector("[data-testid=trust]")?.textContent).not.toBe("Verified");
+    // Marking now sends the fingerprint of the digits on screen.
+    delete backend.handlers.mark_verified;
+    must<HTMLButtonElement>("mark-verified").click();
+    await settle();
+    expect(backend.called("mark_verified").at(-1)).toEqual({ username: "bob", fingerprint: "cd".repeat(32) });
   });
 });
 

@@ -314,12 +314,22 @@ export class App {
         return this.loadSafetyNumber(i.username);
       case "mark-verified":
         return this.run("trust", async () => {
-          await this.api.markVerified(i.username);
+          try {
+            await this.api.markVerified(i.username, i.fingerprint);
+          } catch (e) {
+            this.reloadIfNotCompared(e, i.username);
+            throw e;
+          }
           this.dispatch({ type: "trust", username: i.username, trust: "verified" });
         });
       case "accept-key-change":
         return this.run("trust", async () => {
-          await this.api.acceptKeyChange(i.username);
+          try {
+            await this.api.acceptKeyChange(i.username, i.fingerprint);
+          } catch (e) {
+            this.reloadIfNotCompared(e, i.username);
+            throw e;
+          }
           this.dispatch({ type: "trust", username: i.username, trust: "unverified" });
           // The new key is pinned; show its number for verification next.
           this.dispatch({ type: "dialog", dialog: { kind: "verify", username: i.username, number: null } });
@@ -344,6 +354,19 @@ export class App {
           this.fail(e);
         }
         return;
+    }
+  }
+
+  /**
+   * The key changed while the user compared: the digits on screen are stale,
+   * so the dialog shows the current ones (to compare again) beside the error.
+   */
+  private reloadIfNotCompared(e: unknown, username: string): void {
+    if (!(e instanceof CommandError) || e.kind !== "not-compared") return;
+    const d = this.state.dialog;
+    if (d && d.username === username) {
+      this.dispatch({ type: "dialog", dialog: { ...d, number: null } });
+      void this.loadSafetyNumber(username);
     }
   }
 

@@ -83,8 +83,10 @@ export interface Api {
   getSettings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<Settings>;
   safetyNumber(username: string): Promise<SafetyNumber>;
-  markVerified(username: string): Promise<void>;
-  acceptKeyChange(username: string): Promise<void>;
+  /** `fingerprint`: the one that came with the safety number the user compared. */
+  markVerified(username: string, fingerprint: string): Promise<void>;
+  /** `fingerprint`: the one that came with the new safety number the user compared. */
+  acceptKeyChange(username: string, fingerprint: string): Promise<void>;
   history(): Promise<HistoryEntry[]>;
   exportIdentity(path: string, passphrase: string): Promise<ExportResult>;
   hostRegistryStart(port: number | null): Promise<HostStatus>;
@@ -132,8 +134,8 @@ export function createApi(invoke: Invoke): Api {
     getSettings: () => call("get_settings", undefined, (v) => parseSettings(v)),
     setSettings: (settings) => call("set_settings", { settings }, (v) => parseSettings(v)),
     safetyNumber: (username) => call("safety_number", { username }, (v) => parseSafetyNumber(v)),
-    markVerified: (username) => call("mark_verified", { username }, none("mark_verified")),
-    acceptKeyChange: (username) => call("accept_key_change", { username }, none("accept_key_change")),
+    markVerified: (username, fingerprint) => call("mark_verified", { username, fingerprint }, none("mark_verified")),
+    acceptKeyChange: (username, fingerprint) => call("accept_key_change", { username, fingerprint }, none("accept_key_change")),
     history: () => call("history", undefined, parseHistory),
     exportIdentity: (path, passphrase) => call("export_identity", { path, passphrase }, (v) => parseExportResult(v)),
     hostRegistryStart: (port) => call("host_registry_start", { port }, (v) => parseHostStatus(v)),

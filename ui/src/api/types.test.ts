@@ -76,10 +76,15 @@ describe("payload parsers", () => {
     expect(parseAudioLevels({ mic: 0, speaker: 1 })).toEqual({ mic: 0, speaker: 1 });
     expect(() => parseAudioLevels({ mic: 1.2, speaker: 0 })).toThrow(/mic/);
   });
-  it("safety numbers are groups of digits", () => {
-    expect(parseSafetyNumber({ username: "bob", groups: ["12345", "67890"], trust: "unverified" }).groups).toHaveLength(2);
-    expect(() => parseSafetyNumber({ username: "bob", groups: [], trust: "unverified" })).toThrow(/groups/);
-    expect(() => parseSafetyNumber({ username: "bob", groups: ["12a45"], trust: "unverified" })).toThrow(/groups/);
+  it("safety numbers are groups of digits with the whole key fingerprint", () => {
+    const fingerprint = "0f".repeat(32);
+    const n = { username: "bob", groups: ["12345", "67890"], trust: "unverified", fingerprint };
+    expect(parseSafetyNumber(n).groups).toHaveLength(2);
+    expect(parseSafetyNumber(n).fingerprint).toBe(fingerprint);
+    expect(() => parseSafetyNumber({ ...n, groups: [] })).toThrow(/groups/);
+    expect(() => parseSafetyNumber({ ...n, groups: ["12a45"] })).toThrow(/groups/);
+    expect(() => parseSafetyNumber({ ...n, fingerprint: undefined })).toThrow(/fingerprint/);
+    expect(() => parseSafetyNumber({ ...n, fingerprint: "0f".repeat(8) })).toThrow(/fingerprint/);
   });
   it("devices, settings, history and host status", () => {
     expect(

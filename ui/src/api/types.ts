@@ -242,6 +242,12 @@ export interface SafetyNumber {
   /** Digit groups, e.g. 12 groups of 5 digits. */
   groups: string[];
   trust: Trust;
+  /**
+   * Whole fingerprint (64 hex digits) of the key the digits were computed
+   * with. `markVerified` and `acceptKeyChange` send it back so that Rust
+   * pins exactly the key whose number the user compared.
+   */
+  fingerprint: string;
 }
 
 export function parseSafetyNumber(value: unknown, what = "SafetyNumber"): SafetyNumber {
@@ -250,7 +256,11 @@ export function parseSafetyNumber(value: unknown, what = "SafetyNumber"): Safety
   if (groups.length === 0 || !groups.every((g) => /^[0-9]+$/.test(g))) {
     throw new ContractError(`${what}.groups: expected non-empty groups of digits`);
   }
-  return { username: nonEmpty(o, "username", what), groups, trust: oneOf(o, "trust", TRUST, what) };
+  const fingerprint = str(o, "fingerprint", what);
+  if (!/^[0-9a-f]{64}$/.test(fingerprint)) {
+    throw new ContractError(`${what}.fingerprint: expected 64 lower-case hex digits`);
+  }
+  return { username: nonEmpty(o, "username", what), groups, trust: oneOf(o, "trust", TRUST, what), fingerprint };
 }
 
 export interface AudioDevice {

@@ -170,7 +170,7 @@ describe("contacts", () => {
   it("trust changes reach the open dialog", () => {
     let s = run(signedIn, {
       type: "dialog",
-      dialog: { kind: "verify", username: "bob", number: { username: "bob", groups: ["12345"], trust: "unverified" } },
+      dialog: { kind: "verify", username: "bob", number: { username: "bob", groups: ["12345"], trust: "unverified", fingerprint: "ab".repeat(32) } },
     });
     s = reduce(s, { type: "trust", username: "bob", trust: "verified" });
     expect(s.dialog?.number?.trust).toBe("verified");

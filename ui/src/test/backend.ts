@@ -12,6 +12,9 @@ export const HOST_FINGERPRINT = "AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB12 AB
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
+/** The key fingerprint the fake's safety numbers come with. */
+export const FINGERPRINT = "ab".repeat(32);
+
 export class FakeBackend {
   calls: [string, Record<string, unknown> | undefined][] = [];
   account: Account | null = null;
@@ -46,7 +49,12 @@ export class FakeBackend {
       case "accept_call":
         return snap({ callId: String(a.callId), peer: "carol", direction: "incoming", state: "connecting" });
       case "safety_number":
-        return { username: a.username, groups: ["12345", "67890", "13579"], trust: this.contacts.find((c) => c.username === a.username)?.trust ?? "unverified" };
+        return {
+          username: a.username,
+          groups: ["12345", "67890", "13579"],
+          trust: this.contacts.find((c) => c.username === a.username)?.trust ?? "unverified",
+          fingerprint: FINGERPRINT,
+        };
       case "get_settings":
         return {
           registryUrl: "http://127.0.0.1:5001",

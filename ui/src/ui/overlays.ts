@@ -127,7 +127,11 @@ export function mountDialog(ctx: Ctx): View {
         primary.dataset.testid = "mark-verified";
         setText(primary, n?.trust === "verified" ? "Verified ✓" : "Mark as verified");
         primary.disabled = n === null || n.trust !== "unverified" || s.pending === "trust";
-        onPrimary = () => ctx.act({ type: "mark-verified", username: d.username });
+        // What the user compared goes with the request: Rust refuses if the
+        // key changed since these digits were shown.
+        onPrimary = () => {
+          if (n !== null) ctx.act({ type: "mark-verified", username: d.username, fingerprint: n.fingerprint });
+        };
       } else {
         box.dataset.testid = "key-change-dialog";
         setText(title, `${d.username}'s safety number changed`);
@@ -138,7 +142,9 @@ export function mountDialog(ctx: Ctx): View {
         primary.dataset.testid = "accept-key-change";
         setText(primary, "Accept new key");
         primary.disabled = n === null || n.trust !== "key-changed" || s.pending === "trust";
-        onPrimary = () => ctx.act({ type: "accept-key-change", username: d.username });
+        onPrimary = () => {
+          if (n !== null) ctx.act({ type: "accept-key-change", username: d.username, fingerprint: n.fingerprint });
+        };
       }
       setText(number, n === null ? "Loading…" : n.groups.join(" "));
       setText(status, n === null ? "" : trustText(n.trust));

@@ -19,8 +19,9 @@ export type Intent =
   | { type: "toggle-mute" }
   | { type: "open-verify"; username: string }
   | { type: "open-key-change"; username: string }
-  | { type: "mark-verified"; username: string }
-  | { type: "accept-key-change"; username: string }
+  // `fingerprint` is the one of the safety number the dialog showed.
+  | { type: "mark-verified"; username: string; fingerprint: string }
+  | { type: "accept-key-change"; username: string; fingerprint: string }
   | { type: "close-dialog" }
   | { type: "tab"; tab: Tab }
   | { type: "dismiss-notice" }
