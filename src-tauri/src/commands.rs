@@ -6,6 +6,7 @@
 //! service and the engine.
 
 use engine::account::{self, AccountInfo, Contacts, Outcome};
+use engine::dial;
 use proto::identity::PublicIdentity;
 use proto::safety::SafetyNumber as ProtoSafetyNumber;
 use proto::signaling::{ErrorCode, Presence, Username};
@@ -606,6 +607,9 @@ pub async fn mark_verified(
         .insert(user.to_string(), account::to_hex(&key.to_bytes()));
     marks.save(&state.profile)?;
     state.phone.resubscribe();
+    // Someone whose key the user verified is a contact: they see our
+    // presence (best effort; the next connect adds them if this fails).
+    dial::share_presence(&s.client, &user).await;
     Ok(())
 }
 

@@ -389,6 +389,19 @@ impl Phone {
         initial: Vec<Username>,
         mut subs_rx: mpsc::UnboundedReceiver<Vec<Username>>,
     ) {
+        // The pinned contacts the user chose see our presence, whatever
+        // the registry's list lost or never had (pins older than it).
+        let verified = TrustMarks::load(&self.profile)
+            .map(|m| m.verified.into_keys().collect::<Vec<_>>())
+            .unwrap_or_default();
+        if let Ok(chosen) = dial::chosen_contacts(&self.profile, verified) {
+            let sync = Arc::clone(&client);
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = sync.ensure_contacts(&chosen).await {
+                    tracing::debug!(error = %e, "could not update the contact list at the registry");
+                }
+            });
+        }
         let mut stream = client.events(initial);
         loop {
             tokio::select! {
