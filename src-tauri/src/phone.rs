@@ -175,6 +175,8 @@ pub struct Phone {
     link: Mutex<Option<RegistryStatus>>,
     /// Test hook: the next incoming call's handling panics.
     fault_next_incoming: AtomicBool,
+    /// Test hook: the next `accept_call` panics.
+    fault_next_accept: AtomicBool,
 }
 
 /// "042 917" as the call screen's groups, ["042", "917"].
@@ -237,6 +239,7 @@ impl Phone {
             seen: tokio::sync::Mutex::new(seen),
             link: Mutex::new(None),
             fault_next_incoming: AtomicBool::new(false),
+            fault_next_accept: AtomicBool::new(false),
         })
     }
 
@@ -245,6 +248,12 @@ impl Phone {
     #[doc(hidden)]
     pub fn fault_next_incoming(&self) {
         self.fault_next_incoming.store(true, Ordering::SeqCst);
+    }
+
+    /// Test hook: makes the next `accept_call` panic while it answers.
+    #[doc(hidden)]
+    pub fn fault_next_accept(&self) {
+        self.fault_next_accept.store(true, Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -436,15 +445,12 @@ impl Phone {
         };
         let current = {
             let g = self.lock();
-            g.call.as_ref().filter(|c| c.snap.call_id == id).map(|c| {
-                (
-                    c.registry_id.clone(),
-                    c.snap.direction,
-                    c.phase_is_answered(),
-                )
-            })
+            g.call
+                .as_ref()
+                .filter(|c| c.snap.call_id == id)
+                .map(|c| (c.registry_id.clone(), c.snap.direction))
         };
-        let Some((registry_id, direction, answered)) = current else {
+        let Some((registry_id, direction)) = current else {
             return;
         };
         self.finish(
@@ -454,11 +460,13 @@ impl Phone {
             Outcome::Failed,
         );
         if let (Some(s), Some(rid)) = (self.session_opt(), registry_id) {
-            let _ = if direction == CallDirection::Incoming && !answered {
-                s.client.reject(&rid).await
-            } else {
-                s.client.hangup(&rid).await
-            };
+            // An incoming call is refused; one being answered may already
+            // be accepted at the registry, and then only a hang-up ends it.
+            let refused =
+                direction == CallDirection::Incoming && s.client.reject(&rid).await.is_ok();
+            if !refused {
+                let _ = s.client.hangup(&rid).await;
+            }
         }
     }
 
@@ -1064,8 +1072,20 @@ impl Phone {
         self.sink.raise_window();
     }
 
-    /// Answers the ringing call `id`.
+    /// Answers the ringing call `id`. Answering may check the caller's
+    /// offer again (when a key change was accepted while it rang); a panic
+    /// in there ends this call, as one in a call task does.
     pub async fn accept_call(self: &Arc<Self>, id: &str) -> AppResult<CallSnapshot> {
+        match AssertUnwindSafe(self.answer(id)).catch_unwind().await {
+            Ok(answered) => answered,
+            Err(_) => {
+                self.fail_after_panic(Some(id)).await;
+                Err(AppError::internal("answering a call panicked"))
+            }
+        }
+    }
+
+    async fn answer(self: &Arc<Self>, id: &str) -> AppResult<CallSnapshot> {
         let s = self.session()?;
         let (caller, offer, verified, registry_id) = {
             let mut g = self.lock();
@@ -1095,6 +1115,9 @@ impl Phone {
             }
         };
         let registry_id = registry_id.ok_or_else(no_call)?;
+        if self.fault_next_accept.swap(false, Ordering::SeqCst) {
+            panic!("test hook: answering a call failed");
+        }
         let fail = |e: AppError| {
             self.finish(id, EndReason::Failed, Some(e.to_string()), Outcome::Failed);
             e
@@ -1594,14 +1617,6 @@ fn call_of(ev: &RegistryEvent) -> Option<String> {
             | ServerEvent::Cancelled { call_id },
         ) => Some(call_id.to_string()),
         _ => None,
-    }
-}
-
-impl Call {
-    /// True once an incoming call was answered (it is hung up, not
-    /// rejected, from then on).
-    fn phase_is_answered(&self) -> bool {
-        matches!(self.phase, Phase::Answering | Phase::Media { .. })
     }
 }
 

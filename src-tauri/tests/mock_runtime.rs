@@ -508,6 +508,40 @@ fn a_panic_while_a_call_comes_in_ends_that_call_and_the_next_one_rings() {
 }
 
 #[test]
+fn a_panic_while_answering_ends_that_call_and_the_next_one_can_be_answered() {
+    let reg = registry();
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let mut alice = signed_up(&reg, a.path(), "alice");
+    let mut bob = signed_up(&reg, b.path(), "bob");
+    let first = ring(&alice, &mut bob, "first call");
+    bob._app
+        .state::<pqvoice_desktop::AppState>()
+        .phone
+        .fault_next_accept();
+    assert_eq!(
+        bob.err_kind("accept_call", json!({"callId": first})),
+        "internal"
+    );
+    let end = bob.wait_event("call-state", "bob's call failed", |v| {
+        v["callId"] == first.as_str() && v["state"] == "ended"
+    });
+    assert_eq!(end["reason"], "failed");
+    alice.wait_event("call-state", "alice's call refused", |v| {
+        v["callId"] == first.as_str() && v["state"] == "ended"
+    });
+    assert_eq!(bob.ok("current_call", json!({})), Value::Null);
+    let id = ring(&alice, &mut bob, "second call");
+    assert_eq!(
+        bob.ok("accept_call", json!({"callId": id}))["state"],
+        "connecting"
+    );
+    bob.ok("hang_up", json!({"callId": id}));
+}
+
+#[test]
 fn a_crafted_offer_through_the_registry_does_not_stop_the_app_taking_calls() {
     let reg = registry();
     let (a, b) = (
