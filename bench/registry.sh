@@ -18,6 +18,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
 # Each client holds one socket in each process; leave room for the HTTP pool.
+# The registry caps connections per client address (64 by default), so
+# registry-load spreads its clients over loopback source addresses
+# (127.0.0.2, ...; --per-source, 32 each) and the cap stays at its default.
 NEED=$((CLIENTS + 4096))
 HARD="$(ulimit -Hn)"
 if [ "$HARD" != "unlimited" ] && [ "$HARD" -lt "$NEED" ]; then

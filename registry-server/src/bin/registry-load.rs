@@ -22,7 +22,15 @@
 //!
 //! It also reports the server's resident memory per idle connection (from
 //! `/proc/<server-pid>/status`) and the CPU share of both processes.
+//!
+//! The registry lets one client address hold only so many connections
+//! (`--max-connections-per-ip`, 64 by default), as it should against real
+//! clients. Against a registry on loopback the generator therefore spreads
+//! its clients over loopback source addresses (127.0.0.2, 127.0.0.3, ...;
+//! all of 127/8 is local on Linux), `--per-source` clients on each: their
+//! push sockets and, one pair at a time, their HTTP requests.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -72,6 +80,68 @@ struct Args {
     /// How call steps reach the registry.
     #[arg(long, value_enum, default_value_t = Via::Ws)]
     via: Via,
+    /// Clients per loopback source address (an even number), when the
+    /// registry is on 127.0.0.0/8: each holds a push socket and, one pair
+    /// at a time, an HTTP connection, so the default 32 stays under the
+    /// registry's default cap of 64 connections per address.
+    #[arg(long, default_value_t = 32)]
+    per_source: usize,
+}
+
+/// Where the clients connect from: one loopback source address (and one
+/// HTTP client bound to it) per `per_source` clients, or just the default
+/// route for a registry that is not on loopback.
+struct Sources {
+    addrs: Vec<Option<IpAddr>>,
+    http: Vec<reqwest::Client>,
+    per_source: usize,
+}
+
+impl Sources {
+    fn new(base: &str, clients: usize, per_source: usize) -> anyhow::Result<Self> {
+        let loopback = registry_addr(base).is_ok_and(|a| a.ip().is_loopback() && a.is_ipv4());
+        let addrs: Vec<Option<IpAddr>> = if loopback {
+            // 127.0.0.2 on, skipping .0 and .255 so no address looks like a
+            // network or broadcast one.
+            (2u32..)
+                .map(|n| Ipv4Addr::from(0x7f00_0000 | n))
+                .filter(|a| !matches!(a.octets()[3], 0 | 255))
+                .take(clients.div_ceil(per_source))
+                .map(|a| Some(IpAddr::V4(a)))
+                .collect()
+        } else {
+            vec![None]
+        };
+        let http = addrs
+            .iter()
+            .map(|a| {
+                reqwest::Client::builder()
+                    .pool_max_idle_per_host(per_source)
+                    .tcp_nodelay(true)
+                    .local_address(*a)
+                    .build()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            addrs,
+            http,
+            per_source,
+        })
+    }
+
+    /// The source index of client `i`.
+    fn of(&self, i: usize) -> usize {
+        (i / self.per_source).min(self.addrs.len() - 1)
+    }
+}
+
+/// The registry's socket address from a base URL `http://host:port`.
+fn registry_addr(base: &str) -> anyhow::Result<SocketAddr> {
+    let host_port = base
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("--url must be http://host:port"))?;
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    Ok(host_port.parse()?)
 }
 
 /// One pair's initiate, serialized once for the whole run.
@@ -205,14 +275,24 @@ async fn provision(
     Ok(res.token)
 }
 
-async fn open_ws(base: &str, token: &str) -> anyhow::Result<Ws> {
+async fn open_ws(base: &str, token: &str, source: Option<IpAddr>) -> anyhow::Result<Ws> {
     let url = format!("{}/ws", base.replacen("http://", "ws://", 1));
     let mut req = url.into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
     // Nagle off, as the pqvoice client has it: a step written in more than
     // one piece would otherwise wait for the server's delayed ACK (~40 ms).
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
+    let (mut ws, _) = match source {
+        None => tokio_tungstenite::connect_async_with_config(req, None, true).await?,
+        Some(from) => {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(from, 0))?;
+            let stream = socket.connect(registry_addr(base)?).await?;
+            stream.set_nodelay(true)?;
+            tokio_tungstenite::client_async_with_config(req, MaybeTlsStream::Plain(stream), None)
+                .await?
+        }
+    };
     match next_event(&mut ws).await? {
         ServerEvent::Welcome { .. } => Ok(ws),
         other => anyhow::bail!("expected welcome, got {other:?}"),
@@ -280,10 +360,16 @@ async fn main() -> anyhow::Result<()> {
     // With the engine in the same build, reqwest is compiled without a
     // default TLS provider; install ring's (an earlier install is fine).
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .tcp_nodelay(true)
-        .build()?;
+    anyhow::ensure!(
+        args.per_source >= 2 && args.per_source % 2 == 0,
+        "--per-source must be even"
+    );
+    let sources = Arc::new(Sources::new(&base, args.clients, args.per_source)?);
+    println!(
+        "{} clients from {} source address(es)",
+        args.clients,
+        sources.addrs.len()
+    );
     let ncpu = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
@@ -294,7 +380,8 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
         let name = Username::parse(&format!("{}{i:05}", args.prefix))?;
-        let (http, base, gate) = (http.clone(), base.clone(), Arc::clone(&gate));
+        let http = sources.http[sources.of(i)].clone();
+        let (base, gate) = (base.clone(), Arc::clone(&gate));
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await;
             provision(&http, &base, name, i as u64).await
@@ -314,11 +401,12 @@ async fn main() -> anyhow::Result<()> {
     let rss_before = args.server_pid.and_then(rss_kib);
     let t = Instant::now();
     let mut tasks = Vec::with_capacity(args.clients);
-    for token in tokens {
+    for (i, token) in tokens.into_iter().enumerate() {
+        let source = sources.addrs[sources.of(i)];
         let (base, gate) = (base.clone(), Arc::clone(&gate));
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await;
-            let ws = open_ws(&base, &token).await?;
+            let ws = open_ws(&base, &token, source).await?;
             anyhow::Ok(Client { token, ws })
         }));
     }
@@ -366,7 +454,7 @@ async fn main() -> anyhow::Result<()> {
     let mut clients = clients;
     for &rate in &args.rate {
         anyhow::ensure!(rate > 0, "--rate must be positive");
-        clients = call_phase(&args, &http, &base, clients, rate, ncpu).await?;
+        clients = call_phase(&args, &sources, &base, clients, rate, ncpu).await?;
         // Let queues drain before the next phase.
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -382,7 +470,7 @@ async fn main() -> anyhow::Result<()> {
 /// clients back.
 async fn call_phase(
     args: &Args,
-    http: &reqwest::Client,
+    sources: &Sources,
     base: &str,
     clients: Vec<Client>,
     rate: u32,
@@ -415,7 +503,9 @@ async fn call_phase(
         let (Some(mut caller), Some(mut callee)) = (it.next(), it.next()) else {
             break;
         };
-        let (http, urls, answer_json) = (http.clone(), Arc::clone(&urls), Arc::clone(&answer_json));
+        // Both parties of a pair share a source (`--per-source` is even).
+        let http = sources.http[sources.of(2 * p)].clone();
+        let (urls, answer_json) = (Arc::clone(&urls), Arc::clone(&answer_json));
         let (failures, late_starts) = (Arc::clone(&failures), Arc::clone(&late_starts));
         let callee_name = format!("{}{:05}", args.prefix, 2 * p + 1);
         let initiate = match args.via {
