@@ -377,6 +377,60 @@ mod tests {
     }
 
     #[test]
+    fn connection_metrics_and_retention_settings_resolve() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.toml");
+        std::fs::write(
+            &path,
+            "max_connections_per_ip = 8\ncall_retention_days = 7\n\
+             metrics_listen = \"127.0.0.1:9100\"\n",
+        )
+        .expect("write");
+        let c = Args::parse_from([
+            "pqvoice-registry",
+            "--config",
+            path.to_str().expect("utf-8 path"),
+            "--header-timeout-secs",
+            "3",
+            "--metrics-token-file",
+            "/etc/pqvoice/metrics.token",
+        ])
+        .resolve()
+        .expect("valid config");
+        assert_eq!(c.max_connections_per_ip, 8);
+        assert_eq!(c.header_timeout, Duration::from_secs(3));
+        assert_eq!(c.call_retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            c.metrics_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9100)))
+        );
+        assert_eq!(
+            c.metrics_token_file.as_deref(),
+            Some(Path::new("/etc/pqvoice/metrics.token"))
+        );
+        // The defaults: 64 per address, 10 s, 30 days, /metrics on --listen.
+        let d = Args::parse_from(["pqvoice-registry"])
+            .resolve()
+            .expect("defaults");
+        assert_eq!(
+            (d.max_connections_per_ip, d.header_timeout, d.call_retention),
+            (
+                64,
+                Duration::from_secs(10),
+                Duration::from_secs(30 * 86_400)
+            )
+        );
+        assert!(d.metrics_listen.is_none() && d.metrics_token_file.is_none());
+        // A cap of zero would refuse everyone; a zero timeout, every request.
+        for bad in [
+            ["pqvoice-registry", "--max-connections-per-ip", "0"],
+            ["pqvoice-registry", "--header-timeout-secs", "0"],
+        ] {
+            assert!(Args::parse_from(bad).resolve().is_err());
+        }
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("registry.toml");
