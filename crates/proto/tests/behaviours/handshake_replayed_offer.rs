@@ -94,3 +94,47 @@ fn truncated_or_garbage_offers_are_malformed() {
     long.push(0);
     assert!(Offer::from_bytes(&long).is_err());
 }
+
+#[test]
+fn a_restored_set_still_refuses_a_replay_and_forgets_what_expired() {
+    let a = alice();
+    let policy = policy();
+    let mut seen = SeenOffers::new();
+    let first = genuine()
+        .verify(a.public(), "bob", NOW, &policy)
+        .expect("fresh");
+    seen.check_and_insert(&first, NOW, &policy)
+        .expect("first time");
+    let saved: Vec<_> = seen.entries().collect();
+    assert_eq!(saved.len(), 1);
+
+    // Restored 30 s later (a client restart): the replay is still refused.
+    let later = UnixTime::from_secs(NOW.as_secs() + 30);
+    let mut restored = SeenOffers::restore(saved.clone(), later, &policy);
+    let replay = genuine()
+        .verify(a.public(), "bob", later, &policy)
+        .expect("inside the window");
+    assert_eq!(
+        restored.check_and_insert(&replay, later, &policy),
+        Err(HandshakeError::ReplayedOffer)
+    );
+
+    // Restored after the window: nothing is kept (the offer is expired).
+    let past = UnixTime::from_secs(NOW.as_secs() + 71);
+    assert_eq!(
+        SeenOffers::restore(saved, past, &policy).entries().count(),
+        0
+    );
+
+    // A stored list larger than the set holds is cut to the newest ids.
+    let many = (0..SeenOffers::CAPACITY as u64 + 5).map(|i| {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&i.to_be_bytes());
+        (
+            proto::handshake::CallId(id),
+            UnixTime::from_secs(NOW.as_secs() + i % 7),
+        )
+    });
+    let kept = SeenOffers::restore(many, NOW, &policy);
+    assert_eq!(kept.entries().count(), SeenOffers::CAPACITY);
+}
