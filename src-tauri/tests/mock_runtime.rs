@@ -289,7 +289,8 @@ fn contacts_safety_numbers_trust_and_key_changes() {
     let found = alice.ok("list_contacts", json!({"query": "bob"}));
     assert_eq!(found[0]["username"], "bob");
     assert_eq!(found[0]["trust"], "unverified");
-    assert_eq!(found[0]["presence"], "online");
+    // Bob is online, but has not added alice: the registry does not tell her.
+    assert_eq!(found[0]["presence"], "offline");
     assert_eq!(
         alice.ok("list_contacts", json!({"query": "nobody"})),
         json!([])
