@@ -63,6 +63,14 @@ pub enum AppError {
          entered, so nothing was sent. Check the fingerprint with the registry's host."
     )]
     CertificateMismatch(String),
+    /// No fingerprint was pinned and the registry's certificate is not
+    /// publicly trusted (typically a registry hosted with a self-signed one).
+    #[error(
+        "The registry at {0} uses a certificate that is not publicly trusted, so nothing was \
+         sent. If it is hosted on someone's computer, enter the certificate fingerprint its \
+         host shows."
+    )]
+    UntrustedCertificate(String),
     /// Already in a call (or a mic test conflicts with one).
     #[error("{0}")]
     Busy(String),
@@ -98,6 +106,7 @@ impl AppError {
             AppError::NotCompared(_) => "not-compared",
             AppError::InsecureHttp(_) => "insecure-http",
             AppError::CertificateMismatch(_) => "certificate-mismatch",
+            AppError::UntrustedCertificate(_) => "certificate-untrusted",
             AppError::Busy(_) => "busy",
             AppError::NoCall(_) => "no-call",
             AppError::Device(_) => "device",
@@ -139,6 +148,10 @@ impl AppError {
             RegistryError::CertificateMismatch { expected, got } => {
                 tracing::warn!(%expected, %got, registry, "registry certificate not the pinned one");
                 AppError::CertificateMismatch(registry.to_owned())
+            }
+            RegistryError::UntrustedCertificate { got } => {
+                tracing::warn!(%got, registry, "registry certificate not trusted");
+                AppError::UntrustedCertificate(registry.to_owned())
             }
             RegistryError::BadAnswer(detail) => {
                 tracing::warn!(%detail, registry, "unexpected registry answer");

@@ -813,7 +813,7 @@ fn joining_a_hosted_registry_pins_its_certificate_and_plain_lan_http_needs_conse
     // Without any fingerprint the self-signed certificate is not trusted.
     assert_eq!(
         app.err_kind("sign_up", json!({"registryUrl": url, "username": "alice"})),
-        "registry-unreachable"
+        "certificate-untrusted"
     );
     // The fingerprint as the host reads it out (lower case, colons): joined.
     let typed = cert

@@ -56,7 +56,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, connect_async_tls_with_config};
 
-use crate::registry_tls::{CertFingerprint, ConnectOptions, PinnedCertVerifier, Reach, classify};
+use crate::registry_tls::{
+    CertFingerprint, ConnectOptions, PinnedCertVerifier, Reach, WebPkiRecordingVerifier, classify,
+};
 
 /// Refresh the token when less than this remains of its life.
 const TOKEN_REFRESH_MARGIN: u64 = 60;
@@ -105,6 +107,18 @@ pub enum RegistryError {
     CertificateMismatch {
         /// The pin.
         expected: CertFingerprint,
+        /// What the server showed.
+        got: CertFingerprint,
+    },
+    /// Without a pin, the registry showed a certificate that WebPKI does
+    /// not accept (self-signed, unknown CA, wrong name, expired); the
+    /// connection was closed before anything was sent.
+    #[error(
+        "the registry's certificate is not trusted (its SHA-256 fingerprint is {got}); nothing \
+         was sent. A registry hosted with a self-signed certificate is joined by pinning the \
+         fingerprint its host shows, after comparing it with them"
+    )]
+    UntrustedCertificate {
         /// What the server showed.
         got: CertFingerprint,
     },
@@ -169,8 +183,8 @@ fn unix_now() -> u64 {
 }
 
 /// The rustls configuration for `options`: a [`PinnedCertVerifier`] when
-/// a fingerprint is pinned (it reports refused certificates in `refused`),
-/// else WebPKI over the Mozilla roots and any extra ones.
+/// a fingerprint is pinned, else WebPKI over the Mozilla roots and any extra
+/// ones; either reports a certificate it refuses in `refused`.
 fn tls_config(
     options: &ConnectOptions,
     refused: &Arc<StdMutex<Option<CertFingerprint>>>,
@@ -204,8 +218,16 @@ fn tls_config(
                 .map_err(|e| RegistryError::Config(format!("bad root certificate: {e}")))?;
         }
     }
+    let webpki =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| RegistryError::Config(e.to_string()))?;
+    let verifier = WebPkiRecordingVerifier::new(webpki, Arc::clone(refused));
     Ok(Arc::new(
-        builder.with_root_certificates(roots).with_no_client_auth(),
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
     ))
 }
 
@@ -347,8 +369,9 @@ impl RegistryClient {
         format!("{}{}", self.base, path)
     }
 
-    /// The error for a connection that failed with `e`: a pin mismatch if
-    /// the verifier refused a certificate meanwhile, else unreachable.
+    /// The error for a connection that failed with `e`: a pin mismatch or
+    /// an untrusted certificate if the verifier refused one meanwhile, else
+    /// unreachable.
     fn connection_error(&self, e: impl std::fmt::Display) -> RegistryError {
         let refused = self
             .refused_cert
@@ -357,7 +380,8 @@ impl RegistryClient {
             .take();
         match (self.pinned, refused) {
             (Some(expected), Some(got)) => RegistryError::CertificateMismatch { expected, got },
-            _ => RegistryError::Unreachable(e.to_string()),
+            (None, Some(got)) => RegistryError::UntrustedCertificate { got },
+            (_, None) => RegistryError::Unreachable(e.to_string()),
         }
     }
 

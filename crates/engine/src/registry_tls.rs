@@ -26,6 +26,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::DigitallySignedStruct;
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -322,6 +323,71 @@ impl ServerCertVerifier for PinnedCertVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+/// WebPKI validation as rustls does it, noting the fingerprint of a
+/// certificate it refuses, so that the client can say "not trusted, this is
+/// its fingerprint" instead of a bare connection failure: the usual cause is
+/// a self-signed hosted registry joined without its pin.
+#[derive(Debug)]
+pub(crate) struct WebPkiRecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    refused: Arc<Mutex<Option<CertFingerprint>>>,
+}
+
+impl WebPkiRecordingVerifier {
+    pub(crate) fn new(
+        inner: Arc<WebPkiServerVerifier>,
+        refused: Arc<Mutex<Option<CertFingerprint>>>,
+    ) -> Self {
+        Self { inner, refused }
+    }
+}
+
+impl ServerCertVerifier for WebPkiRecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if verdict.is_err() {
+            *self.refused.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(CertFingerprint::of_der(end_entity));
+        }
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 

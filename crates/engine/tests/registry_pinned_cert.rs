@@ -6,7 +6,7 @@
 //! With the right pin the whole account flow and the push socket work; with
 //! a wrong pin the connection is closed in the TLS handshake, so no request
 //! (and no token) ever reaches the registry; without a pin WebPKI refuses the
-//! self-signed certificate as before.
+//! self-signed certificate as before, and the error says which one it was.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,10 +108,11 @@ async fn only_the_pinned_certificate_is_accepted() {
         Ok(info) => panic!("mallory's registration went through a wrong pin: {info:?}"),
     }
 
-    // No pin and no root: WebPKI refuses a self-signed certificate.
+    // No pin and no root: WebPKI refuses a self-signed certificate, and
+    // the error names its fingerprint (to compare with the host's).
     let eve = client(&url, "eve", 3, None);
     match eve.register().await {
-        Err(RegistryError::Unreachable(_)) => {}
+        Err(RegistryError::UntrustedCertificate { got }) => assert_eq!(got, pin),
         other => panic!("a self-signed certificate without a pin must fail: {other:?}"),
     }
 

@@ -67,7 +67,7 @@ async fn the_registry_serves_https_and_wss_to_a_client_that_trusts_its_ca() {
     // Not trusting it: refused before any request is made.
     let mallory = client(&url, "mallory", 2, None);
     match mallory.register().await {
-        Err(RegistryError::Unreachable(_)) => {}
+        Err(RegistryError::UntrustedCertificate { .. }) => {}
         other => panic!("an untrusted certificate must fail the connection: {other:?}"),
     }
 
