@@ -69,6 +69,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Queue of pushes per WebSocket; a client that lets it fill is dropped.
     pub ws_queue: usize,
+    /// How long one WebSocket frame may wait for the client to take it
+    /// before the socket is closed.
+    pub ws_send_timeout: Duration,
     /// Log as JSON lines instead of human-readable text.
     pub log_json: bool,
 }
@@ -99,6 +102,7 @@ impl Config {
             metrics_token_file: None,
             request_timeout: Duration::from_secs(10),
             ws_queue: 256,
+            ws_send_timeout: crate::ws::SEND_TIMEOUT,
             log_json: false,
         }
     }

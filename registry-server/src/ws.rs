@@ -39,9 +39,10 @@ use crate::unix_now;
 /// How often the server pings an idle client.
 pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// How long one frame may wait for the client's TCP window. Pushes are a
-/// few KiB; a client that leaves this long without reading is gone or
-/// hostile, and waiting for it would hold a connection slot forever.
+/// How long one frame may wait for the client's TCP window by default
+/// (`Config::ws_send_timeout`). Pushes are a few KiB; a client that leaves
+/// this long without reading is gone or hostile, and waiting for it would
+/// hold a connection slot forever.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Close code sent when the server shuts down (RFC 6455: "service restart").
@@ -65,16 +66,17 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve_socket(state, user, socket))
 }
 
-/// Sends one frame, giving up after [`SEND_TIMEOUT`]; `false` if the
-/// socket is done for.
-async fn send(socket: &mut WebSocket, msg: Message) -> bool {
+/// Sends one frame, giving up after `limit`; `false` if the socket is
+/// done for.
+async fn send(socket: &mut WebSocket, msg: Message, limit: Duration) -> bool {
     matches!(
-        tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await,
+        tokio::time::timeout(limit, socket.send(msg)).await,
         Ok(Ok(()))
     )
 }
 
 async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
+    let limit = state.config.ws_send_timeout;
     let load = state.hub.begin_load(&user);
     let sharers = match state.store.sharers(&user).await {
         Ok(s) => s,
@@ -84,7 +86,7 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
                 code: CLOSE_TRY_AGAIN,
                 reason: "registry storage unavailable".into(),
             };
-            let _ = send(&mut socket, Message::Close(Some(frame))).await;
+            let _ = send(&mut socket, Message::Close(Some(frame)), limit).await;
             return;
         }
     };
@@ -97,11 +99,11 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
         PING_INTERVAL,
     );
     let mut quiet_ticks = 0u32;
-    loop {
+    'socket: loop {
         tokio::select! {
             push = rx.recv() => match push {
                 Some(text) => {
-                    if !send(&mut socket, Message::Text(text)).await {
+                    if !send(&mut socket, Message::Text(text), limit).await {
                         break;
                     }
                 }
@@ -115,8 +117,9 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
                         for ev in reply {
                             let text = serde_json::to_string(&ev)
                                 .expect("ServerEvent always serializes");
-                            if !send(&mut socket, Message::Text(text.into())).await {
-                                break;
+                            if !send(&mut socket, Message::Text(text.into()), limit).await {
+                                // The whole socket, not just this reply.
+                                break 'socket;
                             }
                         }
                     }
@@ -128,7 +131,7 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
                         "binary frames are not accepted; send JSON text",
                     ));
                     let text = serde_json::to_string(&ev).expect("ServerEvent always serializes");
-                    if !send(&mut socket, Message::Text(text.into())).await {
+                    if !send(&mut socket, Message::Text(text.into()), limit).await {
                         break;
                     }
                 }
@@ -137,13 +140,13 @@ async fn serve_socket(state: AppState, user: Username, mut socket: WebSocket) {
             },
             _ = ping.tick() => {
                 quiet_ticks += 1;
-                if quiet_ticks > 2 || !send(&mut socket, Message::Ping(Default::default())).await {
+                if quiet_ticks > 2 || !send(&mut socket, Message::Ping(Default::default()), limit).await {
                     break;
                 }
             }
             _ = shutdown.changed() => {
                 let frame = CloseFrame { code: CLOSE_RESTART, reason: "registry shutting down".into() };
-                let _ = send(&mut socket, Message::Close(Some(frame))).await;
+                let _ = send(&mut socket, Message::Close(Some(frame)), limit).await;
                 break;
             }
         }

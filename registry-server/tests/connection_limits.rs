@@ -126,3 +126,58 @@ async fn a_silent_or_idle_connection_is_closed_after_the_header_timeout() {
     );
     server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_push_socket_that_stops_reading_is_closed() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = config(&dir.path().join("reg.sqlite3"));
+    c.ws_send_timeout = Duration::from_secs(1);
+    let server = start(c).await;
+    let mut dave = User::new(&server, "dave", 4);
+    dave.register().await;
+    dave.sign_in().await;
+
+    // A socket with a tiny receive buffer that never reads.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let mut req = format!("ws://{}/ws", server.addr)
+        .into_client_request()
+        .expect("request");
+    let bearer = format!("Bearer {}", dave.token.as_deref().expect("token"));
+    req.headers_mut()
+        .insert("authorization", bearer.parse().expect("header"));
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream)
+        .await
+        .expect("upgrade");
+    // Each frame asks for a thousand presence answers (~70 KB back).
+    let names: Vec<String> = (0..1000).map(|i| format!("user{i:04}")).collect();
+    let frame = serde_json::json!({"type": "subscribe", "usernames": names}).to_string();
+    let writer = tokio::spawn(async move {
+        for _ in 0..300 {
+            let send = ws.send(Message::Text(frame.clone().into()));
+            if tokio::time::timeout(Duration::from_secs(1), send)
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        ws
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while server.state.hub.connected_count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a socket that does not read stays connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(writer.await.expect("writer"));
+    server.shutdown().await.expect("clean shutdown");
+}
