@@ -558,7 +558,7 @@ impl Origin {
             let (addr, after) = inner
                 .split_once(']')
                 .ok_or_else(|| bad("an IPv6 address lacks its closing bracket"))?;
-            let ip: std::net::Ipv6Addr = addr
+            let ip: core::net::Ipv6Addr = addr
                 .parse()
                 .map_err(|_| bad("the bracketed host is not a plain IPv6 address"))?;
             let port = match after {
@@ -637,7 +637,7 @@ impl Origin {
     }
 
     /// The host as an IP address, when it is one.
-    pub fn ip(&self) -> Option<std::net::IpAddr> {
+    pub fn ip(&self) -> Option<core::net::IpAddr> {
         self.host.parse().ok()
     }
 
@@ -650,7 +650,7 @@ impl Origin {
 /// Lowercases and checks a host that is not an IPv6 literal: an IPv4
 /// address or DNS labels of `a-z 0-9 - _`.
 fn canonical_host(host: &str) -> Result<String, String> {
-    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+    if let Ok(ip) = host.parse::<core::net::Ipv4Addr>() {
         return Ok(ip.to_string());
     }
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
