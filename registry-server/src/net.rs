@@ -382,3 +382,25 @@ impl AsyncWrite for Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> IpAddr {
+        client_key(s.parse().expect("address"))
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_ipv4_by_address() {
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_eq!(
+            key("2001:db8:1:2::7"),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        // An IPv4 client on a dual-stack socket is the same client.
+        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+    }
+}
