@@ -145,6 +145,15 @@ fn fields_corpus(filler: &mut Filler) -> Corpus {
     for (i, len) in [8usize, 16, 32, 64, 128, 256].into_iter().enumerate() {
         c.insert(format!("mutations-{i}"), filler.bytes(len));
     }
+    // Found by the first campaign: transplanting the candidates and the
+    // signature of the offer without candidates rebuilds that (genuinely
+    // signed) offer, which the target's oracle first took for a forgery.
+    c.insert(
+        "transplant-to-another-signed-offer".into(),
+        BASE64
+            .decode("Yn2fHgHMAAAgAQB9fX1BfX19PX19fX19fQB9fXU=")
+            .expect("literal base64"),
+    );
     c
 }
 

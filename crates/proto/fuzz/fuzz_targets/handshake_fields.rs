@@ -31,7 +31,9 @@ struct Fixture {
     mallory: IdentityKeyPair,
     offer: Vec<(Field, Vec<u8>)>,
     answer: Vec<(Field, Vec<u8>)>,
-    /// The genuine encodings: the only ones allowed to verify.
+    /// Every message some key really signed (the two offers, Mallory's
+    /// offer, the answer): the only encodings allowed to verify. Field
+    /// transplants can rebuild any of them.
     genuine: Vec<Vec<u8>>,
     /// Valid values of each field taken from other messages, to transplant.
     donors: Vec<(Field, Vec<u8>)>,
@@ -58,8 +60,9 @@ fn fixture() -> &'static Fixture {
         };
         let offer_fields = split(&offer_bytes, true);
         let answer_fields = split(&answer_bytes, false);
-        let mut donors = split(&bare_offer.to_bytes(), true);
-        donors.extend(split(&forged.to_bytes(), true));
+        let (bare_bytes, forged_bytes) = (bare_offer.to_bytes(), forged.to_bytes());
+        let mut donors = split(&bare_bytes, true);
+        donors.extend(split(&forged_bytes, true));
         donors.extend(answer_fields.iter().cloned());
         donors.extend(offer_fields.iter().cloned());
         donors.push((Field::Identity, mallory.public().to_bytes()));
@@ -75,7 +78,7 @@ fn fixture() -> &'static Fixture {
             mallory,
             offer: offer_fields,
             answer: answer_fields,
-            genuine: vec![offer_bytes, answer_bytes],
+            genuine: vec![offer_bytes, answer_bytes, bare_bytes, forged_bytes],
             donors,
         }
     })
