@@ -51,9 +51,12 @@ for parent in "$ROOT/crates/proto" "$ROOT/registry-server"; do
         mkdir -p "$corpus"
         log="$WORK/logs/$target.log"
         status=0
+        started=$(date +%s)
         nice -n 19 cargo fuzz run "${FUZZ_FLAGS[@]}" "$target" "$corpus" "$parent/fuzz/corpus/$target" -- \
             -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
             >"$log" 2>&1 || status=$?
+        # Wall time actually fuzzed: a crash ends the run early.
+        took=$(($(date +%s) - started))
         execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
         # The last status line: "#N DONE cov: C ft: F corp: K/SIZE ...".
         last=$(grep -E '^#[0-9]+' "$log" | grep 'cov:' | tail -n 1)
@@ -65,7 +68,7 @@ for parent in "$ROOT/crates/proto" "$ROOT/registry-server"; do
             crashes=1
             crashed=1
         fi
-        printf '%-18s %8s %12s %8s %8s %8s %7s\n' "$target" "$SECONDS_PER_TARGET" "$execs" \
+        printf '%-18s %8s %12s %8s %8s %8s %7s\n' "$target" "$took" "$execs" \
             "${cov:-?}" "${ft:-?}" "$size" "$crashes" | tee -a "$summary"
     done
 done
