@@ -13,6 +13,7 @@ pub mod dsp;
 pub mod jitter;
 pub mod netsim;
 pub mod offline;
+pub mod phone;
 pub mod playout;
 pub mod profile;
 pub mod recent_offers;

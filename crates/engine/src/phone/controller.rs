@@ -1,0 +1,966 @@
+//! The call controller: what happens to the one call of a phone, decided
+//! without I/O.
+//!
+//! Inputs are the user's commands (`place`, `accept`, `reject`, `refuse`,
+//! `hang_up`, `set_muted`), the registry's pushes and the answers to the
+//! steps it was asked to send, the results of the checks the driver ran
+//! (offer, answer), and the media's progress and end. Every input takes
+//! `now` (Unix milliseconds); the controller never reads a clock.
+//! Outputs are [`Action`]s, drained with [`CallController::poll_action`]
+//! after every input, in order.
+//!
+//! Only one call exists at a time. A second incoming call is refused as
+//! busy and remembered in the history; a second `place` is an error.
+//!
+//! The crypto objects of a call (the offer waiting for its answer, the
+//! verified offer, the established keys, the media socket) stay with the
+//! driver: this type decides what should happen to them, the driver holds
+//! and runs them.
+
+use std::collections::VecDeque;
+
+use proto::signaling::{CallId, CallState as RegistryState, ServerEvent, Username};
+
+use crate::account::{Direction, HistoryEntry, Outcome};
+use crate::call::CallEnd;
+
+/// The controller's name for one call, from the moment it is placed or
+/// rings (the registry's id of an outgoing call is known only later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// How far the peer's key is trusted, as the contact book says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerTrust {
+    /// Pinned on first use; nobody compared the safety number yet.
+    Unverified,
+    /// The user compared the safety number.
+    Verified,
+    /// The registry or the offer showed another key than the pinned one.
+    KeyChanged,
+}
+
+/// Where a call stands. Each state is named for what it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// Waiting for the registry to take our offer (initiate in flight).
+    Placing,
+    /// Waiting for the callee to answer.
+    RingingOut,
+    /// An incoming offer is being checked; nothing shown yet.
+    Verifying,
+    /// Waiting for the user to answer or decline.
+    RingingIn,
+    /// Waiting for our answer to reach the registry, or for the callee's
+    /// answer to verify.
+    Answering,
+    /// Media started; waiting for the SAS and the peer's first packets.
+    Connecting,
+    /// Talking.
+    Active,
+    /// Over; [`CallSnapshot::end`] says why.
+    Ended,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// We hung up.
+    HungUp,
+    /// The peer hung up.
+    RemoteHungUp,
+    /// We cancelled while it rang.
+    Cancelled,
+    /// Declined, by the peer or by us.
+    Rejected,
+    /// Nobody answered in time, or the caller gave up while it rang.
+    Missed,
+    /// The peer was in another call.
+    Busy,
+    /// The peer was not connected to the registry.
+    Offline,
+    /// No authenticated packet from the peer for the idle timeout.
+    ConnectionLost,
+    /// Setup, verification, the device or the security check failed.
+    Failed,
+}
+
+/// Why a call we placed did not ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceFailure {
+    /// The callee is not connected.
+    Offline,
+    /// The registry serves another key for the callee than the pinned one.
+    KeyChanged,
+    /// Anything else, in words for the user.
+    Failed(String),
+}
+
+/// What the driver found when it checked an incoming offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferCheck {
+    /// Signed by the pinned key, fresh, not seen before.
+    Genuine(PeerTrust),
+    /// The caller's key differs from the pin. The call rings flagged; it
+    /// can be answered only once the user accepted the new key.
+    KeyChanged,
+    /// Refused (forged, stale, replayed, unreadable); the words say why.
+    Refused(String),
+}
+
+/// What the registry said about a call when asked (after a reconnect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The registry's state of the call.
+    pub state: RegistryState,
+    /// The callee's answer, once the call is active.
+    pub answer: Option<Vec<u8>>,
+}
+
+/// A registry step or a job for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Check the callee's key, sign an offer and ring them; report with
+    /// [`CallController::handle_placed`].
+    Place {
+        /// The call.
+        call: CallRef,
+        /// Whom to ring.
+        peer: Username,
+    },
+    /// Check an incoming offer; report with
+    /// [`CallController::handle_offer_checked`].
+    CheckOffer {
+        /// The call.
+        call: CallRef,
+        /// Who rings.
+        peer: Username,
+        /// The signed offer as pushed.
+        offer: Vec<u8>,
+    },
+    /// Sign the answer (checking the offer again first when `recheck`) and
+    /// send it; report with [`CallController::handle_accept_sent`].
+    Accept {
+        /// The call.
+        call: CallRef,
+        /// The registry's id.
+        id: CallId,
+        /// The offer rang with a changed key: verify it again.
+        recheck: bool,
+    },
+    /// Verify the callee's answer; report with
+    /// [`CallController::handle_answer_checked`].
+    CheckAnswer {
+        /// The call.
+        call: CallRef,
+        /// The signed answer.
+        answer: Vec<u8>,
+    },
+    /// Tell the registry we decline (no answer expected).
+    Reject {
+        /// The registry's id.
+        id: CallId,
+    },
+    /// Tell the registry the call is over or cancelled (no answer expected).
+    Hangup {
+        /// The registry's id.
+        id: CallId,
+    },
+    /// Ask the registry where the call stands; report with
+    /// [`CallController::handle_status`].
+    QueryStatus {
+        /// The call.
+        call: CallRef,
+        /// The registry's id.
+        id: CallId,
+    },
+    /// Start the call's media; report its end with
+    /// [`CallController::handle_media_ended`].
+    StartMedia {
+        /// The call.
+        call: CallRef,
+        /// Start muted (chosen while it rang).
+        muted: bool,
+    },
+    /// Stop the call's media (its end is still reported).
+    StopMedia {
+        /// The call.
+        call: CallRef,
+    },
+    /// Mute or unmute the running media.
+    SetMute {
+        /// The call.
+        call: CallRef,
+        /// The new state.
+        muted: bool,
+    },
+    /// Drop whatever the driver holds for the call (keys, socket).
+    Release {
+        /// The call.
+        call: CallRef,
+    },
+    /// Add this to the call history.
+    Record(HistoryEntry),
+    /// The call changed; show it.
+    Snapshot(CallSnapshot),
+    /// An incoming call was refused before it rang; for the log.
+    Refused {
+        /// Who called.
+        peer: Username,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// The whole description of a call, for a front end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSnapshot {
+    /// The controller's name of the call.
+    pub call: CallRef,
+    /// The registry's id, once known.
+    pub id: Option<CallId>,
+    /// The other party.
+    pub peer: Username,
+    /// Which way.
+    pub direction: Direction,
+    /// Where it stands.
+    pub state: CallState,
+    /// How far the peer's key is trusted.
+    pub trust: PeerTrust,
+    /// The short authentication string in groups ("042 917"), once known.
+    pub sas: Option<String>,
+    /// When it went active, Unix milliseconds.
+    pub active_since_ms: Option<u64>,
+    /// Our microphone is muted.
+    pub muted: bool,
+    /// Why it ended, and a sentence for the user, once over.
+    pub end: Option<(EndReason, Option<String>)>,
+}
+
+/// Misuse of the controller by a front end (never the peer's doing).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    /// A call is in progress already.
+    #[error("already in a call; hang up first")]
+    Busy,
+    /// No such call, or it is over.
+    #[error("that call is not in progress any more")]
+    NoCall,
+    /// The call is not ringing here (accept/reject).
+    #[error("this call is not ringing any more")]
+    NotRinging,
+    /// The call is still being set up; a moment later it can be ended.
+    #[error("the call is still being set up; try again in a moment")]
+    SettingUp,
+}
+
+/// Where a call stands, with the state-specific data.
+#[derive(Debug)]
+enum Phase {
+    Placing {
+        cancel: bool,
+    },
+    RingingOut,
+    Verifying,
+    RingingIn {
+        key_changed: bool,
+    },
+    /// Our answer is on its way (incoming) or theirs is being verified
+    /// (outgoing). `hang_up`: the user ended it meanwhile.
+    Answering {
+        hang_up: bool,
+    },
+    /// Media runs. `stopping`: asked to stop; `remote`: the registry said
+    /// the peer ended it.
+    Media {
+        connected_ms: u64,
+        stopping: bool,
+        remote: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Call {
+    snap: CallSnapshot,
+    phase: Phase,
+    started_ms: u64,
+}
+
+/// The sans-IO call controller. See the module docs for how to drive it.
+#[derive(Debug, Default)]
+pub struct CallController {
+    call: Option<Call>,
+    /// Pushes about a call id not known yet, kept while a call is being
+    /// placed: the registry can push `Busy` before `initiate` returns.
+    early: Vec<ServerEvent>,
+    next_ref: u64,
+    actions: VecDeque<Action>,
+    /// The last call that ended, as it ended (shown or not).
+    last_ended: Option<CallSnapshot>,
+}
+
+impl CallController {
+    /// A phone with no call.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next output, in order; `None` once drained.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The current call, if any.
+    pub fn current(&self) -> Option<&CallSnapshot> {
+        self.call.as_ref().map(|c| &c.snap)
+    }
+
+    /// The last call that ended, with its reason, even one never shown
+    /// (an offer refused, a placing that failed).
+    pub fn last_ended(&self) -> Option<&CallSnapshot> {
+        self.last_ended.as_ref()
+    }
+
+    /// Whether the current call has been shown to the user (false while it
+    /// is placed or an incoming offer is checked).
+    pub fn announced(&self) -> bool {
+        self.call
+            .as_ref()
+            .is_some_and(|c| !matches!(c.phase, Phase::Placing { .. } | Phase::Verifying))
+    }
+
+    fn new_ref(&mut self) -> CallRef {
+        self.next_ref += 1;
+        CallRef(self.next_ref)
+    }
+
+    fn call_mut(&mut self, call: CallRef) -> Option<&mut Call> {
+        self.call.as_mut().filter(|c| c.snap.call == call)
+    }
+
+    fn by_id(&self, id: &CallId) -> Option<CallRef> {
+        self.call
+            .as_ref()
+            .filter(|c| c.snap.id.as_ref() == Some(id))
+            .map(|c| c.snap.call)
+    }
+
+    fn show(&mut self) {
+        if let Some(c) = &self.call {
+            self.actions.push_back(Action::Snapshot(c.snap.clone()));
+        }
+    }
+
+    /// Ends the current call once: history entry, release, snapshot (if
+    /// it was ever shown).
+    fn end(&mut self, now_ms: u64, reason: EndReason, message: Option<String>, outcome: Outcome) {
+        let Some(mut c) = self.call.take() else {
+            return;
+        };
+        let talked_ms = match c.phase {
+            Phase::Media { connected_ms, .. } => now_ms.saturating_sub(connected_ms),
+            _ => 0,
+        };
+        let shown = !matches!(c.phase, Phase::Placing { .. } | Phase::Verifying);
+        c.snap.state = CallState::Ended;
+        c.snap.end = Some((reason, message));
+        self.actions
+            .push_back(Action::Release { call: c.snap.call });
+        self.actions.push_back(Action::Record(HistoryEntry {
+            call_id: c
+                .snap
+                .id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            peer: c.snap.peer.to_string(),
+            direction: c.snap.direction,
+            started_at: c.started_ms / 1000,
+            duration_s: talked_ms / 1000,
+            outcome,
+        }));
+        self.last_ended = Some(c.snap.clone());
+        // After the history entry: a front end reloads the history on it.
+        if shown {
+            self.actions.push_back(Action::Snapshot(c.snap));
+        }
+    }
+
+    // ----- user commands ------------------------------------------------
+
+    /// Rings `peer`. The call is not shown until the registry took it
+    /// ([`CallController::handle_placed`]).
+    pub fn place(&mut self, now_ms: u64, peer: Username) -> Result<CallRef, PhoneError> {
+        if self.call.is_some() {
+            return Err(PhoneError::Busy);
+        }
+        let call = self.new_ref();
+        self.early.clear();
+        self.call = Some(Call {
+            snap: CallSnapshot {
+                call,
+                id: None,
+                peer: peer.clone(),
+                direction: Direction::Outgoing,
+                state: CallState::Placing,
+                trust: PeerTrust::Unverified,
+                sas: None,
+                active_since_ms: None,
+                muted: false,
+                end: None,
+            },
+            phase: Phase::Placing { cancel: false },
+            started_ms: now_ms,
+        });
+        self.actions.push_back(Action::Place { call, peer });
+        Ok(call)
+    }
+
+    /// Answers the ringing call. A call that rang with a changed key is
+    /// checked again first (the user may have accepted the new key since);
+    /// front ends should refuse to answer while the key is still changed.
+    pub fn accept(&mut self, _now_ms: u64, call: CallRef) -> Result<(), PhoneError> {
+        let c = self.call_mut(call).ok_or(PhoneError::NoCall)?;
+        let Phase::RingingIn { key_changed } = c.phase else {
+            return Err(PhoneError::NotRinging);
+        };
+        let id = c.snap.id.clone().ok_or(PhoneError::NoCall)?;
+        c.phase = Phase::Answering { hang_up: false };
+        c.snap.state = CallState::Answering;
+        self.actions.push_back(Action::Accept {
+            call,
+            id,
+            recheck: key_changed,
+        });
+        self.show();
+        Ok(())
+    }
+
+    /// The user declines the ringing call.
+    pub fn reject(&mut self, now_ms: u64, call: CallRef) -> Result<(), PhoneError> {
+        let c = self.call_mut(call).ok_or(PhoneError::NoCall)?;
+        if !matches!(c.phase, Phase::RingingIn { .. }) {
+            return Err(PhoneError::NotRinging);
+        }
+        if let Some(id) = c.snap.id.clone() {
+            self.actions.push_back(Action::Reject { id });
+        }
+        self.end(now_ms, EndReason::Rejected, None, Outcome::Rejected);
+        Ok(())
+    }
+
+    /// The software declines the ringing call for a reason the user should
+    /// read (a front end that cannot ask the user, such as an answering
+    /// machine, refusing a caller whose key changed). Recorded as failed:
+    /// the user did not decline it.
+    pub fn refuse(&mut self, now_ms: u64, call: CallRef, reason: String) -> Result<(), PhoneError> {
+        let c = self.call_mut(call).ok_or(PhoneError::NoCall)?;
+        if !matches!(c.phase, Phase::RingingIn { .. }) {
+            return Err(PhoneError::NotRinging);
+        }
+        let (id, peer) = (c.snap.id.clone(), c.snap.peer.clone());
+        if let Some(id) = id {
+            self.actions.push_back(Action::Reject { id });
+        }
+        self.actions.push_back(Action::Refused {
+            peer,
+            reason: reason.clone(),
+        });
+        self.end(now_ms, EndReason::Failed, Some(reason), Outcome::Failed);
+        Ok(())
+    }
+
+    /// Ends the call: cancels it while it rings out, declines it while it
+    /// rings in, stops the media while it runs. Hanging up a call that is
+    /// already stopping does nothing more.
+    pub fn hang_up(&mut self, now_ms: u64, call: CallRef) -> Result<(), PhoneError> {
+        let c = self.call_mut(call).ok_or(PhoneError::NoCall)?;
+        match &mut c.phase {
+            Phase::Placing { cancel } => {
+                // Cancelled once the registry names the call.
+                *cancel = true;
+                Ok(())
+            }
+            Phase::RingingOut => {
+                if let Some(id) = c.snap.id.clone() {
+                    self.actions.push_back(Action::Hangup { id });
+                }
+                self.end(now_ms, EndReason::Cancelled, None, Outcome::Cancelled);
+                Ok(())
+            }
+            Phase::RingingIn { .. } => self.reject(now_ms, call),
+            Phase::Verifying => Err(PhoneError::SettingUp),
+            Phase::Answering { hang_up } => {
+                *hang_up = true;
+                Ok(())
+            }
+            Phase::Media { stopping, .. } => {
+                if !*stopping {
+                    *stopping = true;
+                    self.actions.push_back(Action::StopMedia { call });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Mutes or unmutes our microphone (kept if chosen before the media).
+    pub fn set_muted(
+        &mut self,
+        _now_ms: u64,
+        call: CallRef,
+        muted: bool,
+    ) -> Result<(), PhoneError> {
+        let c = self.call_mut(call).ok_or(PhoneError::NoCall)?;
+        if matches!(c.phase, Phase::Placing { .. } | Phase::Verifying) {
+            return Err(PhoneError::NoCall);
+        }
+        c.snap.muted = muted;
+        if matches!(c.phase, Phase::Media { .. }) {
+            self.actions.push_back(Action::SetMute { call, muted });
+        }
+        self.show();
+        Ok(())
+    }
+
+    /// Ends the current call as failed after a bug (a panic while one of
+    /// its inputs or jobs ran), telling the registry, so that neither side
+    /// waits on a call nobody handles. Other calls are untouched.
+    pub fn fail(&mut self, now_ms: u64, call: CallRef, message: String) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        let (id, direction) = (c.snap.id.clone(), c.snap.direction);
+        let media = matches!(c.phase, Phase::Media { .. });
+        let ringing_in = matches!(c.phase, Phase::Verifying | Phase::RingingIn { .. });
+        if media {
+            self.actions.push_back(Action::StopMedia { call });
+        }
+        if let Some(id) = id {
+            // An incoming call not yet accepted is declined; anything else
+            // may be live at the registry, and only a hang-up ends it.
+            if direction == Direction::Incoming && ringing_in {
+                self.actions.push_back(Action::Reject { id });
+            } else {
+                self.actions.push_back(Action::Hangup { id });
+            }
+        }
+        self.end(now_ms, EndReason::Failed, Some(message), Outcome::Failed);
+    }
+
+    // ----- registry -----------------------------------------------------
+
+    /// The registry took the call we place (`Ok` with its id) or refused
+    /// it. Pushes about the call that overtook this answer apply now.
+    pub fn handle_placed(
+        &mut self,
+        now_ms: u64,
+        call: CallRef,
+        placed: Result<(CallId, PeerTrust), PlaceFailure>,
+    ) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        let Phase::Placing { cancel } = c.phase else {
+            return;
+        };
+        match placed {
+            Ok((id, trust)) => {
+                c.snap.id = Some(id.clone());
+                c.snap.trust = trust;
+                c.snap.state = CallState::RingingOut;
+                c.phase = Phase::RingingOut;
+                self.show();
+                if cancel {
+                    let _ = self.hang_up(now_ms, call);
+                }
+                for ev in std::mem::take(&mut self.early) {
+                    self.handle_push(now_ms, ev);
+                }
+            }
+            Err(PlaceFailure::Offline) => {
+                // Shown ringing, then ended: the user sees whom they rang.
+                c.snap.state = CallState::RingingOut;
+                c.phase = Phase::RingingOut;
+                self.show();
+                self.end(now_ms, EndReason::Offline, None, Outcome::Missed);
+            }
+            Err(PlaceFailure::KeyChanged) => {
+                c.snap.trust = PeerTrust::KeyChanged;
+                let msg = format!(
+                    "{}'s key changed; compare the safety number before calling",
+                    c.snap.peer
+                );
+                self.end(now_ms, EndReason::Failed, Some(msg), Outcome::Failed);
+            }
+            Err(PlaceFailure::Failed(msg)) => {
+                self.end(now_ms, EndReason::Failed, Some(msg), Outcome::Failed);
+            }
+        }
+    }
+
+    /// The push socket is up again. Pushes sent while it was down are lost,
+    /// so a ringing call's status is asked for.
+    pub fn handle_connected(&mut self, _now_ms: u64) {
+        if let Some(c) = &self.call
+            && matches!(c.phase, Phase::RingingOut | Phase::RingingIn { .. })
+            && let Some(id) = c.snap.id.clone()
+        {
+            self.actions.push_back(Action::QueryStatus {
+                call: c.snap.call,
+                id,
+            });
+        }
+    }
+
+    /// What the registry said when asked about a call.
+    pub fn handle_status(&mut self, now_ms: u64, call: CallRef, status: StatusReport) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        let Some(id) = c.snap.id.clone() else {
+            return;
+        };
+        let outgoing = c.snap.direction == Direction::Outgoing;
+        let ringing = matches!(c.phase, Phase::RingingOut | Phase::RingingIn { .. });
+        if !ringing {
+            return;
+        }
+        // Replay the push that was lost.
+        let ev = match (status.state, status.answer) {
+            (RegistryState::Ringing, _) => return,
+            (RegistryState::Active, Some(answer)) if outgoing => ServerEvent::Accepted {
+                call_id: id,
+                answer: match proto::signaling::HandshakeBlob::new(answer) {
+                    Ok(a) => a,
+                    Err(_) => {
+                        self.fail(now_ms, call, "the registry sent an unusable answer".into());
+                        return;
+                    }
+                },
+            },
+            (RegistryState::Rejected, _) => ServerEvent::Rejected { call_id: id },
+            (RegistryState::Busy, _) => ServerEvent::Busy {
+                call_id: id,
+                callee: c.snap.peer.clone(),
+            },
+            (RegistryState::Missed, _) => ServerEvent::Missed {
+                call_id: id,
+                caller: c.snap.peer.clone(),
+                callee: c.snap.peer.clone(),
+            },
+            (RegistryState::Cancelled, _) => ServerEvent::Cancelled { call_id: id },
+            // Active without an answer for us (incoming: taken elsewhere),
+            // or ended.
+            _ => ServerEvent::Ended {
+                call_id: id,
+                by: None,
+            },
+        };
+        self.handle_push(now_ms, ev);
+    }
+
+    /// A push from the registry (calls only; presence and the rest are the
+    /// front end's).
+    pub fn handle_push(&mut self, now_ms: u64, ev: ServerEvent) {
+        if let ServerEvent::IncomingCall {
+            call_id,
+            caller,
+            offer,
+            ..
+        } = ev
+        {
+            self.incoming(now_ms, call_id, caller, offer.to_bytes());
+            return;
+        }
+        let id = match &ev {
+            ServerEvent::Accepted { call_id, .. }
+            | ServerEvent::Rejected { call_id }
+            | ServerEvent::Ended { call_id, .. }
+            | ServerEvent::Missed { call_id, .. }
+            | ServerEvent::Busy { call_id, .. }
+            | ServerEvent::Cancelled { call_id } => call_id.clone(),
+            _ => return,
+        };
+        let Some(call) = self.by_id(&id) else {
+            if self
+                .call
+                .as_ref()
+                .is_some_and(|c| matches!(c.phase, Phase::Placing { .. }))
+            {
+                self.early.push(ev);
+            }
+            return;
+        };
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        let outgoing = c.snap.direction == Direction::Outgoing;
+        match (ev, &mut c.phase) {
+            (ServerEvent::Accepted { answer, .. }, Phase::RingingOut) => {
+                c.phase = Phase::Answering { hang_up: false };
+                c.snap.state = CallState::Answering;
+                self.actions.push_back(Action::CheckAnswer {
+                    call,
+                    answer: answer.to_bytes(),
+                });
+            }
+            (ServerEvent::Rejected { .. }, Phase::RingingOut | Phase::Answering { .. }) => {
+                self.end(now_ms, EndReason::Rejected, None, Outcome::Rejected);
+            }
+            (ServerEvent::Busy { .. }, Phase::RingingOut) => {
+                self.end(now_ms, EndReason::Busy, None, Outcome::Busy);
+            }
+            // The caller cancelled while it rang here: missed, for us.
+            (ServerEvent::Missed { .. } | ServerEvent::Cancelled { .. }, p)
+                if !matches!(p, Phase::Media { .. }) =>
+            {
+                self.end(now_ms, EndReason::Missed, None, Outcome::Missed);
+            }
+            (
+                ServerEvent::Ended { .. },
+                Phase::Media {
+                    stopping, remote, ..
+                },
+            ) => {
+                // The peer's bye travels in the media; this is the
+                // registry's backup notice.
+                *remote = true;
+                if !*stopping {
+                    *stopping = true;
+                    self.actions.push_back(Action::StopMedia { call });
+                }
+            }
+            (ServerEvent::Ended { .. }, _) if outgoing => self.end(
+                now_ms,
+                EndReason::Failed,
+                Some("the call ended before it was answered".into()),
+                Outcome::Failed,
+            ),
+            (ServerEvent::Ended { .. }, _) => {
+                self.end(now_ms, EndReason::Missed, None, Outcome::Missed);
+            }
+            _ => {}
+        }
+    }
+
+    fn incoming(&mut self, now_ms: u64, id: CallId, peer: Username, offer: Vec<u8>) {
+        if let Some(c) = &self.call {
+            if c.snap.id.as_ref() == Some(&id) {
+                // The same ring pushed again (after a reconnect).
+                return;
+            }
+            // One call at a time: decline, and remember it was busy here.
+            self.actions.push_back(Action::Reject { id: id.clone() });
+            self.actions.push_back(Action::Record(HistoryEntry {
+                call_id: id.to_string(),
+                peer: peer.to_string(),
+                direction: Direction::Incoming,
+                started_at: now_ms / 1000,
+                duration_s: 0,
+                outcome: Outcome::Busy,
+            }));
+            return;
+        }
+        let call = self.new_ref();
+        self.call = Some(Call {
+            snap: CallSnapshot {
+                call,
+                id: Some(id),
+                peer: peer.clone(),
+                direction: Direction::Incoming,
+                state: CallState::Verifying,
+                trust: PeerTrust::Unverified,
+                sas: None,
+                active_since_ms: None,
+                muted: false,
+                end: None,
+            },
+            phase: Phase::Verifying,
+            started_ms: now_ms,
+        });
+        self.actions
+            .push_back(Action::CheckOffer { call, peer, offer });
+    }
+
+    // ----- results of the driver's jobs ----------------------------------
+
+    /// The incoming offer was checked.
+    pub fn handle_offer_checked(&mut self, now_ms: u64, call: CallRef, check: OfferCheck) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        if !matches!(c.phase, Phase::Verifying) {
+            return;
+        }
+        let (trust, key_changed) = match check {
+            OfferCheck::Genuine(trust) => (trust, false),
+            OfferCheck::KeyChanged => (PeerTrust::KeyChanged, true),
+            OfferCheck::Refused(reason) => {
+                let (id, peer) = (c.snap.id.clone(), c.snap.peer.clone());
+                if let Some(id) = id {
+                    self.actions.push_back(Action::Reject { id });
+                }
+                self.actions.push_back(Action::Refused {
+                    peer,
+                    reason: reason.clone(),
+                });
+                self.end(now_ms, EndReason::Failed, Some(reason), Outcome::Failed);
+                return;
+            }
+        };
+        c.snap.trust = trust;
+        c.snap.state = CallState::RingingIn;
+        c.phase = Phase::RingingIn { key_changed };
+        self.show();
+    }
+
+    /// Our answer reached the registry (`Ok`, with the peer's trust now),
+    /// or could not be made or sent.
+    pub fn handle_accept_sent(
+        &mut self,
+        now_ms: u64,
+        call: CallRef,
+        sent: Result<PeerTrust, String>,
+    ) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        if c.snap.direction != Direction::Incoming {
+            return;
+        }
+        let Phase::Answering { hang_up } = c.phase else {
+            return;
+        };
+        match sent {
+            Ok(trust) => {
+                c.snap.trust = trust;
+                self.start_media(now_ms, call, None, hang_up);
+            }
+            Err(msg) => self.end(now_ms, EndReason::Failed, Some(msg), Outcome::Failed),
+        }
+    }
+
+    /// The callee's answer was verified (`Ok`, with the SAS) or not.
+    pub fn handle_answer_checked(
+        &mut self,
+        now_ms: u64,
+        call: CallRef,
+        checked: Result<String, ()>,
+    ) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        if c.snap.direction != Direction::Outgoing {
+            return;
+        }
+        let Phase::Answering { hang_up } = c.phase else {
+            return;
+        };
+        match checked {
+            Ok(sas) => self.start_media(now_ms, call, Some(sas), hang_up),
+            Err(()) => {
+                let peer = c.snap.peer.clone();
+                if let Some(id) = c.snap.id.clone() {
+                    self.actions.push_back(Action::Hangup { id });
+                }
+                self.end(
+                    now_ms,
+                    EndReason::Failed,
+                    Some(format!(
+                        "the answer from {peer} did not verify; the call was ended"
+                    )),
+                    Outcome::Failed,
+                );
+            }
+        }
+    }
+
+    fn start_media(&mut self, now_ms: u64, call: CallRef, sas: Option<String>, hang_up: bool) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        c.phase = Phase::Media {
+            connected_ms: now_ms,
+            stopping: hang_up,
+            remote: false,
+        };
+        c.snap.state = CallState::Connecting;
+        c.snap.sas = sas;
+        let muted = c.snap.muted;
+        self.actions.push_back(Action::StartMedia { call, muted });
+        if hang_up {
+            self.actions.push_back(Action::StopMedia { call });
+        }
+        self.show();
+    }
+
+    // ----- media ----------------------------------------------------------
+
+    /// The media's periodic report: the SAS once known (the callee learns
+    /// it from the caller's first packets) and how many authenticated
+    /// packets came in. The call goes active once both are there, so an
+    /// active call always shows its SAS.
+    pub fn handle_media_progress(
+        &mut self,
+        now_ms: u64,
+        call: CallRef,
+        sas: Option<&str>,
+        packets_received: u64,
+    ) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        if !matches!(c.phase, Phase::Media { .. }) {
+            return;
+        }
+        let mut changed = false;
+        if c.snap.sas.is_none()
+            && let Some(sas) = sas
+        {
+            c.snap.sas = Some(sas.to_owned());
+            changed = true;
+        }
+        if c.snap.state == CallState::Connecting && c.snap.sas.is_some() && packets_received > 0 {
+            c.snap.state = CallState::Active;
+            c.snap.active_since_ms = Some(now_ms);
+            changed = true;
+        }
+        if changed {
+            self.show();
+        }
+    }
+
+    /// The media ended (`Err` when it could not run at all).
+    pub fn handle_media_ended(&mut self, now_ms: u64, call: CallRef, end: Result<CallEnd, String>) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        let Phase::Media { remote, .. } = c.phase else {
+            return;
+        };
+        let (reason, message, outcome) = match end {
+            Ok(CallEnd::HungUp) if remote => (EndReason::RemoteHungUp, None, Outcome::Completed),
+            Ok(CallEnd::HungUp | CallEnd::Finished) => {
+                (EndReason::HungUp, None, Outcome::Completed)
+            }
+            Ok(CallEnd::PeerHungUp) => (EndReason::RemoteHungUp, None, Outcome::Completed),
+            Ok(e @ CallEnd::TimedOut) => (
+                EndReason::ConnectionLost,
+                Some(e.describe().to_owned()),
+                Outcome::Failed,
+            ),
+            Ok(e @ (CallEnd::DeviceLost | CallEnd::SasMismatch)) => (
+                EndReason::Failed,
+                Some(e.describe().to_owned()),
+                Outcome::Failed,
+            ),
+            Err(msg) => (EndReason::Failed, Some(msg), Outcome::Failed),
+        };
+        // Tell the registry, unless it told us.
+        if !remote && let Some(id) = c.snap.id.clone() {
+            self.actions.push_back(Action::Hangup { id });
+        }
+        self.end(now_ms, reason, message, outcome);
+    }
+}

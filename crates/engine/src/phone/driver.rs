@@ -1,0 +1,743 @@
+//! The phone's driver: runs [`CallController`] against the registry, the
+//! call checks and the media thread.
+//!
+//! One task owns the controller. It waits on three things: commands from
+//! front ends ([`Phone`]'s methods), the registry's push stream, and the
+//! results of jobs it started (a registry step, an offer check, the media
+//! of a call), and feeds each to the controller, then carries out the
+//! actions that come out. Jobs run as their own tasks, so a slow registry
+//! never stalls the others; each is wrapped so that a panic in one (a bug,
+//! perhaps reached by a crafted message) comes back as that call's failure
+//! and the phone goes on taking calls.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{SocketAddr, UdpSocket};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::FutureExt;
+use proto::handshake::Established;
+use proto::identity::IdentityKeyPair;
+use proto::signaling::{CallId, ErrorCode, ServerEvent, Username};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::controller::{
+    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust,
+    PhoneError, PlaceFailure, StatusReport,
+};
+use crate::account::{self, HistoryEntry};
+use crate::audio::AudioIo;
+use crate::call::{CallOptions, CallReport, CallStats, run_call};
+use crate::dial::{self, DialError, Ringing, Verified};
+use crate::profile::Profile;
+use crate::recent_offers::RecentOffers;
+use crate::registry_client::{RegistryClient, RegistryEvent};
+
+/// Now, in Unix milliseconds: the controller's clock.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What the phone needs from its front end.
+pub trait PhoneHooks: Send + Sync + 'static {
+    /// How far the pinned key of `peer` is trusted. The one question the
+    /// phone asks the contact book.
+    fn trust_of(&self, peer: &Username) -> PeerTrust;
+    /// Binds a call's media socket and lists the addresses to offer.
+    fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String>;
+    /// Opens the audio and sets the options of `call`'s media. Runs on the
+    /// media thread (a sound server can take a moment); the phone sets the
+    /// hang-up and mute switches of the options it gets back.
+    fn open_media(&self, call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String>;
+}
+
+/// What the phone tells a front end.
+#[derive(Debug)]
+pub enum PhoneEvent {
+    /// The call changed (state, SAS, mute, end).
+    Call(CallSnapshot),
+    /// The media's statistics, once a second.
+    Stats(CallRef, Box<CallStats>),
+    /// The media's final report, just before the call's `Ended` snapshot.
+    Report(CallRef, Box<CallReport>),
+    /// An incoming call was refused before it rang.
+    Refused {
+        /// Who called.
+        peer: Username,
+        /// Why.
+        reason: String,
+    },
+    /// The push connection changed, or a push that is not about a call
+    /// (presence) came in.
+    Registry(RegistryEvent),
+}
+
+/// Why a call that was placed or answered is not ringing or connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupError {
+    /// The command did not fit the call (see [`PhoneError`]).
+    Phone(PhoneError),
+    /// The call ended instead; its reason and message say why.
+    Ended(Box<CallSnapshot>),
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Phone(e) => e.fmt(f),
+            Self::Ended(s) => match &s.end {
+                Some((_, Some(msg))) => f.write_str(msg),
+                Some((reason, None)) => write!(f, "the call ended ({reason:?})"),
+                None => f.write_str("the call ended"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+type SetupReply = oneshot::Sender<Result<CallSnapshot, SetupError>>;
+
+/// A command from a front end.
+enum Command {
+    Place(Username, SetupReply),
+    Accept(CallRef, SetupReply),
+    Reject(CallRef, oneshot::Sender<Result<(), PhoneError>>),
+    Refuse(CallRef, String, oneshot::Sender<Result<(), PhoneError>>),
+    HangUp(CallRef, oneshot::Sender<Result<(), PhoneError>>),
+    Mute(CallRef, bool, oneshot::Sender<Result<(), PhoneError>>),
+    Current(oneshot::Sender<Option<CallSnapshot>>),
+    Subscribe(Vec<Username>),
+}
+
+/// What a job reports back.
+enum Done {
+    Placed(
+        CallRef,
+        Result<(Box<Ringing>, UdpSocket, CallId, PeerTrust), PlaceFailure>,
+    ),
+    OfferChecked(CallRef, Result<Box<Verified>, OfferCheck>),
+    AcceptSent(
+        CallRef,
+        Result<(Box<Established>, UdpSocket, PeerTrust), String>,
+    ),
+    AnswerChecked(CallRef, Result<Box<Established>, ()>),
+    Status(CallRef, StatusReport),
+    Progress(CallRef, Option<String>, u64),
+    MediaEnded(CallRef, Result<Box<CallReport>, String>),
+    /// A job of this call panicked.
+    Panicked(CallRef),
+}
+
+/// What the driver holds for a call besides the controller's record.
+#[derive(Default)]
+struct Held {
+    ringing: Option<Box<Ringing>>,
+    offer: Vec<u8>,
+    verified: Option<Box<Verified>>,
+    socket: Option<UdpSocket>,
+    established: Option<Box<Established>>,
+    hang_up: Option<Arc<AtomicBool>>,
+    mute: Arc<AtomicBool>,
+}
+
+/// Test hooks: make the next offer check or answer panic.
+#[derive(Default)]
+struct Faults {
+    offer: AtomicBool,
+    accept: AtomicBool,
+}
+
+/// A waiting command: resolved once its call leaves the states it waits
+/// through.
+struct Waiter {
+    call: CallRef,
+    reply: Option<SetupReply>,
+}
+
+/// The phone of one signed-in account. Cheap to clone; the driver task
+/// stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct Phone {
+    cmds: mpsc::UnboundedSender<Command>,
+    faults: Arc<Faults>,
+}
+
+struct Driver {
+    client: Arc<RegistryClient>,
+    identity: Arc<IdentityKeyPair>,
+    profile: Profile,
+    hooks: Arc<dyn PhoneHooks>,
+    seen: Arc<Mutex<RecentOffers>>,
+    faults: Arc<Faults>,
+    ctl: CallController,
+    held: HashMap<CallRef, Held>,
+    waiters: Vec<Waiter>,
+    events: mpsc::UnboundedSender<PhoneEvent>,
+    done_tx: mpsc::UnboundedSender<Done>,
+}
+
+impl Phone {
+    /// Starts the phone of `client` on the current tokio runtime: opens the
+    /// push channel (subscribed to `subscriptions`' presence) and returns
+    /// the handle and the stream of events. `seen` is the profile's replay
+    /// guard.
+    pub fn start(
+        client: Arc<RegistryClient>,
+        identity: Arc<IdentityKeyPair>,
+        profile: Profile,
+        seen: RecentOffers,
+        hooks: Arc<dyn PhoneHooks>,
+        subscriptions: Vec<Username>,
+    ) -> (Phone, mpsc::UnboundedReceiver<PhoneEvent>) {
+        let (cmds, cmd_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let faults = Arc::new(Faults::default());
+        let stream = client.events(subscriptions);
+        let driver = Driver {
+            client,
+            identity,
+            profile,
+            hooks,
+            seen: Arc::new(Mutex::new(seen)),
+            faults: Arc::clone(&faults),
+            ctl: CallController::new(),
+            held: HashMap::new(),
+            waiters: Vec::new(),
+            events,
+            done_tx,
+        };
+        tokio::spawn(driver.run(cmd_rx, done_rx, stream));
+        (Phone { cmds, faults }, events_rx)
+    }
+
+    async fn ask<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds.send(cmd(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Rings `peer`. Returns the ringing call, or why it never rang (an
+    /// offline callee rings, then ends `Offline`: that comes back `Ok`,
+    /// and its end follows as an event).
+    pub async fn place(&self, peer: Username) -> Result<CallSnapshot, SetupError> {
+        self.ask(|tx| Command::Place(peer, tx))
+            .await
+            .unwrap_or(Err(SetupError::Phone(PhoneError::NoCall)))
+    }
+
+    /// Answers the ringing call; returns it connecting, or why not.
+    pub async fn accept(&self, call: CallRef) -> Result<CallSnapshot, SetupError> {
+        self.ask(|tx| Command::Accept(call, tx))
+            .await
+            .unwrap_or(Err(SetupError::Phone(PhoneError::NoCall)))
+    }
+
+    /// Declines the ringing call.
+    pub async fn reject(&self, call: CallRef) -> Result<(), PhoneError> {
+        self.ask(|tx| Command::Reject(call, tx))
+            .await
+            .unwrap_or(Err(PhoneError::NoCall))
+    }
+
+    /// Declines the ringing call on the user's behalf, for `reason`.
+    pub async fn refuse(&self, call: CallRef, reason: String) -> Result<(), PhoneError> {
+        self.ask(|tx| Command::Refuse(call, reason, tx))
+            .await
+            .unwrap_or(Err(PhoneError::NoCall))
+    }
+
+    /// Hangs up, cancels or declines the call.
+    pub async fn hang_up(&self, call: CallRef) -> Result<(), PhoneError> {
+        self.ask(|tx| Command::HangUp(call, tx))
+            .await
+            .unwrap_or(Err(PhoneError::NoCall))
+    }
+
+    /// Mutes or unmutes the call.
+    pub async fn set_muted(&self, call: CallRef, muted: bool) -> Result<(), PhoneError> {
+        self.ask(|tx| Command::Mute(call, muted, tx))
+            .await
+            .unwrap_or(Err(PhoneError::NoCall))
+    }
+
+    /// The call in progress, if it was shown.
+    pub async fn current(&self) -> Option<CallSnapshot> {
+        self.ask(Command::Current).await.flatten()
+    }
+
+    /// Replaces the presence subscriptions.
+    pub fn subscribe(&self, usernames: Vec<Username>) {
+        let _ = self.cmds.send(Command::Subscribe(usernames));
+    }
+
+    /// Test hook: the next incoming offer's check panics.
+    #[doc(hidden)]
+    pub fn fault_next_offer_check(&self) {
+        self.faults.offer.store(true, Ordering::SeqCst);
+    }
+
+    /// Test hook: the next answer (accept) panics.
+    #[doc(hidden)]
+    pub fn fault_next_accept(&self) {
+        self.faults.accept.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What a registry error means for a call we place.
+fn place_failure(e: DialError) -> PlaceFailure {
+    match &e {
+        _ if e.is_key_change() => PlaceFailure::KeyChanged,
+        DialError::Registry(r) if r.code() == Some(ErrorCode::CalleeOffline) => {
+            PlaceFailure::Offline
+        }
+        DialError::Registry(r) if r.code() == Some(ErrorCode::AlreadyInCall) => {
+            PlaceFailure::Failed(
+                "the registry still sees you in a call; try again in a moment".into(),
+            )
+        }
+        _ => PlaceFailure::Failed(e.to_string()),
+    }
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut cmds: mpsc::UnboundedReceiver<Command>,
+        mut done: mpsc::UnboundedReceiver<Done>,
+        mut stream: crate::registry_client::EventStream,
+    ) {
+        loop {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    Some(Command::Subscribe(list)) => stream.subscribe(list),
+                    Some(cmd) => self.guarded(|d| d.on_command(cmd)),
+                    None => break,
+                },
+                ev = stream.next() => match ev {
+                    Some(ev) => self.guarded(|d| d.on_registry(ev)),
+                    None => break,
+                },
+                Some(job) = done.recv() => self.guarded(|d| d.on_done(job)),
+            }
+        }
+        // The front end is gone: end a live call as it would.
+        if let Some(call) = self.ctl.current().map(|s| s.call) {
+            let _ = self.ctl.hang_up(unix_ms(), call);
+            self.act();
+        }
+    }
+
+    /// Runs one input; a panic in it (a bug) ends the current call as
+    /// failed and leaves the phone running.
+    fn guarded(&mut self, input: impl FnOnce(&mut Self)) {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| input(self))).is_err() {
+            tracing::error!("a call's handling panicked; that call is ended");
+            if let Some(call) = self.ctl.current().map(|s| s.call) {
+                self.fail(call);
+            }
+        }
+        self.act();
+    }
+
+    fn fail(&mut self, call: CallRef) {
+        self.ctl.fail(
+            unix_ms(),
+            call,
+            "this call failed inside the app and was ended; details are in the log".into(),
+        );
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = unix_ms();
+        match cmd {
+            Command::Place(peer, reply) => match self.ctl.place(now, peer) {
+                Ok(call) => self.waiters.push(Waiter {
+                    call,
+                    reply: Some(reply),
+                }),
+                Err(e) => {
+                    let _ = reply.send(Err(SetupError::Phone(e)));
+                }
+            },
+            Command::Accept(call, reply) => match self.ctl.accept(now, call) {
+                Ok(()) => self.waiters.push(Waiter {
+                    call,
+                    reply: Some(reply),
+                }),
+                Err(e) => {
+                    let _ = reply.send(Err(SetupError::Phone(e)));
+                }
+            },
+            Command::Reject(call, reply) => {
+                let _ = reply.send(self.ctl.reject(now, call));
+            }
+            Command::Refuse(call, reason, reply) => {
+                let _ = reply.send(self.ctl.refuse(now, call, reason));
+            }
+            Command::HangUp(call, reply) => {
+                let _ = reply.send(self.ctl.hang_up(now, call));
+            }
+            Command::Mute(call, muted, reply) => {
+                let _ = reply.send(self.ctl.set_muted(now, call, muted));
+            }
+            Command::Current(reply) => {
+                let shown = self.ctl.announced().then(|| self.ctl.current().cloned());
+                let _ = reply.send(shown.flatten());
+            }
+            Command::Subscribe(_) => {}
+        }
+    }
+
+    fn on_registry(&mut self, ev: RegistryEvent) {
+        let now = unix_ms();
+        match ev {
+            RegistryEvent::Connected => {
+                self.ctl.handle_connected(now);
+                self.emit(PhoneEvent::Registry(RegistryEvent::Connected));
+            }
+            RegistryEvent::Server(
+                ev @ (ServerEvent::IncomingCall { .. }
+                | ServerEvent::Accepted { .. }
+                | ServerEvent::Rejected { .. }
+                | ServerEvent::Ended { .. }
+                | ServerEvent::Missed { .. }
+                | ServerEvent::Busy { .. }
+                | ServerEvent::Cancelled { .. }),
+            ) => self.ctl.handle_push(now, ev),
+            other => self.emit(PhoneEvent::Registry(other)),
+        }
+    }
+
+    fn on_done(&mut self, job: Done) {
+        let now = unix_ms();
+        match job {
+            Done::Placed(call, r) => {
+                let r = r.map(|(ringing, socket, id, trust)| {
+                    let held = self.held.entry(call).or_default();
+                    held.ringing = Some(ringing);
+                    held.socket = Some(socket);
+                    (id, trust)
+                });
+                self.ctl.handle_placed(now, call, r);
+            }
+            Done::OfferChecked(call, r) => {
+                let check = match r {
+                    Ok(v) => {
+                        self.held.entry(call).or_default().verified = Some(v);
+                        OfferCheck::Genuine(PeerTrust::Unverified)
+                    }
+                    Err(c) => c,
+                };
+                let check = match (check, self.ctl.current().filter(|s| s.call == call)) {
+                    (OfferCheck::Genuine(_), Some(s)) => {
+                        OfferCheck::Genuine(self.hooks.trust_of(&s.peer))
+                    }
+                    (c, _) => c,
+                };
+                self.ctl.handle_offer_checked(now, call, check);
+            }
+            Done::AcceptSent(call, r) => {
+                let r = r.map(|(est, socket, trust)| {
+                    let held = self.held.entry(call).or_default();
+                    held.established = Some(est);
+                    held.socket = Some(socket);
+                    trust
+                });
+                self.ctl.handle_accept_sent(now, call, r);
+            }
+            Done::AnswerChecked(call, r) => {
+                let r = r.map(|est| {
+                    let sas = est.sas().map(|s| s.to_display_string()).unwrap_or_default();
+                    self.held.entry(call).or_default().established = Some(est);
+                    sas
+                });
+                self.ctl.handle_answer_checked(now, call, r);
+            }
+            Done::Status(call, status) => self.ctl.handle_status(now, call, status),
+            Done::Progress(call, sas, packets) => {
+                self.ctl
+                    .handle_media_progress(now, call, sas.as_deref(), packets);
+            }
+            Done::MediaEnded(call, r) => {
+                self.held.remove(&call);
+                let end = match r {
+                    Ok(report) => {
+                        let end = report.end;
+                        self.emit(PhoneEvent::Report(call, report));
+                        Ok(end)
+                    }
+                    Err(e) => Err(e),
+                };
+                self.ctl.handle_media_ended(now, call, end);
+            }
+            Done::Panicked(call) => {
+                tracing::error!("a call's job panicked; that call is ended");
+                self.fail(call);
+            }
+        }
+    }
+
+    fn emit(&self, ev: PhoneEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    /// Carries out the controller's actions, then settles waiters.
+    fn act(&mut self) {
+        while let Some(action) = self.ctl.poll_action() {
+            self.perform(action);
+        }
+        let current = self.ctl.current();
+        let announced = self.ctl.announced();
+        let ended = self.ctl.last_ended();
+        for w in &mut self.waiters {
+            let settled = match current {
+                Some(s) if s.call == w.call => {
+                    (announced && s.state != CallState::Answering).then(|| Ok(s.clone()))
+                }
+                _ => Some(match ended.filter(|s| s.call == w.call) {
+                    // An offline callee rang, then ended: that is a
+                    // ringing call for the caller's command, as before.
+                    Some(s) if s.end.as_ref().map(|e| e.0) == Some(EndReason::Offline) => {
+                        Ok(s.clone())
+                    }
+                    Some(s) => Err(SetupError::Ended(Box::new(s.clone()))),
+                    None => Err(SetupError::Phone(PhoneError::NoCall)),
+                }),
+            };
+            if let Some(r) = settled
+                && let Some(reply) = w.reply.take()
+            {
+                let _ = reply.send(r);
+            }
+        }
+        self.waiters.retain(|w| w.reply.is_some());
+    }
+
+    /// Spawns a job of `call`; a panic in it comes back as
+    /// [`Done::Panicked`].
+    fn job(&self, call: CallRef, job: impl Future<Output = Option<Done>> + Send + 'static) {
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let out = match AssertUnwindSafe(job).catch_unwind().await {
+                Ok(Some(d)) => d,
+                Ok(None) => return,
+                Err(_) => Done::Panicked(call),
+            };
+            let _ = done.send(out);
+        });
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Snapshot(s) => self.emit(PhoneEvent::Call(s)),
+            Action::Record(entry) => self.record(entry),
+            Action::Refused { peer, reason } => {
+                tracing::warn!(%peer, %reason, "incoming call refused");
+                self.emit(PhoneEvent::Refused { peer, reason });
+            }
+            Action::Release { call } => {
+                if let Some(h) = self.held.remove(&call)
+                    && let Some(stop) = h.hang_up
+                {
+                    // Media still runs: stop it; its end is ignored.
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+            Action::Reject { id } => {
+                let client = Arc::clone(&self.client);
+                tokio::spawn(async move {
+                    let _ = client.reject(&id).await;
+                });
+            }
+            Action::Hangup { id } => {
+                let client = Arc::clone(&self.client);
+                tokio::spawn(async move {
+                    let _ = client.hangup(&id).await;
+                });
+            }
+            Action::Place { call, peer } => self.place(call, peer),
+            Action::CheckOffer { call, peer, offer } => self.check_offer(call, peer, offer),
+            Action::Accept { call, id, recheck } => self.accept(call, id, recheck),
+            Action::CheckAnswer { call, answer } => {
+                let ringing = self.held.get_mut(&call).and_then(|h| h.ringing.take());
+                self.job(call, async move {
+                    let r = match ringing {
+                        Some(r) => r.answered(&answer).map(Box::new).map_err(|e| {
+                            tracing::warn!(error = %e, "answer did not verify");
+                        }),
+                        None => Err(()),
+                    };
+                    Some(Done::AnswerChecked(call, r))
+                });
+            }
+            Action::QueryStatus { call, id } => {
+                let client = Arc::clone(&self.client);
+                self.job(call, async move {
+                    let s = client.status(&id).await.ok()?;
+                    Some(Done::Status(
+                        call,
+                        StatusReport {
+                            state: s.state,
+                            answer: s.answer.map(|a| a.to_bytes()),
+                        },
+                    ))
+                });
+            }
+            Action::StartMedia { call, muted } => self.start_media(call, muted),
+            Action::StopMedia { call } => {
+                if let Some(stop) = self.held.get(&call).and_then(|h| h.hang_up.as_ref()) {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+            Action::SetMute { call, muted } => {
+                if let Some(h) = self.held.get(&call) {
+                    h.mute.store(muted, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    fn record(&self, entry: HistoryEntry) {
+        if let Err(e) = account::record_call(&self.profile, entry) {
+            tracing::warn!(error = %e, "call not added to the history");
+        }
+    }
+
+    fn place(&mut self, call: CallRef, peer: Username) {
+        let (client, identity, profile, hooks) = (
+            Arc::clone(&self.client),
+            Arc::clone(&self.identity),
+            self.profile.clone(),
+            Arc::clone(&self.hooks),
+        );
+        self.job(call, async move {
+            let placed = async {
+                let (socket, candidates) = hooks.bind_media().map_err(PlaceFailure::Failed)?;
+                let ringing = dial::place_call(&client, &profile, &identity, &peer, candidates)
+                    .await
+                    .map_err(place_failure)?;
+                let id = ringing.call_id.clone();
+                Ok((Box::new(ringing), socket, id, hooks.trust_of(&peer)))
+            };
+            Some(Done::Placed(call, placed.await))
+        });
+    }
+
+    fn check_offer(&mut self, call: CallRef, peer: Username, offer: Vec<u8>) {
+        self.held.entry(call).or_default().offer = offer.clone();
+        let (client, profile, seen, faults) = (
+            Arc::clone(&self.client),
+            self.profile.clone(),
+            Arc::clone(&self.seen),
+            Arc::clone(&self.faults),
+        );
+        self.job(call, async move {
+            if faults.offer.swap(false, Ordering::SeqCst) {
+                panic!("test hook: checking an incoming call failed");
+            }
+            let mut seen = seen.lock().await;
+            let r = match dial::verify_incoming(&client, &profile, &peer, &offer, &mut seen).await {
+                Ok(v) => Ok(Box::new(v)),
+                Err(e) if e.is_key_change() => Err(OfferCheck::KeyChanged),
+                Err(e) => Err(OfferCheck::Refused(e.to_string())),
+            };
+            Some(Done::OfferChecked(call, r))
+        });
+    }
+
+    fn accept(&mut self, call: CallRef, id: CallId, recheck: bool) {
+        let held = self.held.entry(call).or_default();
+        let verified = held.verified.take();
+        let offer = held.offer.clone();
+        let peer = self.ctl.current().map(|s| s.peer.clone());
+        let (client, identity, profile, seen, hooks, faults) = (
+            Arc::clone(&self.client),
+            Arc::clone(&self.identity),
+            self.profile.clone(),
+            Arc::clone(&self.seen),
+            Arc::clone(&self.hooks),
+            Arc::clone(&self.faults),
+        );
+        self.job(call, async move {
+            if faults.accept.swap(false, Ordering::SeqCst) {
+                panic!("test hook: answering a call failed");
+            }
+            let peer = peer?;
+            let answered = async {
+                let verified = match (verified, recheck) {
+                    (Some(v), false) => *v,
+                    // The key change was accepted since the call began
+                    // ringing (or not: then this refuses it).
+                    _ => {
+                        let mut seen = seen.lock().await;
+                        dial::verify_incoming(&client, &profile, &peer, &offer, &mut seen)
+                            .await
+                            .map_err(|e| e.to_string())?
+                    }
+                };
+                let (socket, candidates) = hooks.bind_media()?;
+                let (answer, est) = verified
+                    .accept(&identity, candidates)
+                    .map_err(|e| e.to_string())?;
+                client
+                    .accept(&id, answer)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((Box::new(est), socket, hooks.trust_of(&peer)))
+            };
+            Some(Done::AcceptSent(call, answered.await))
+        });
+    }
+
+    fn start_media(&mut self, call: CallRef, muted: bool) {
+        let Some(snap) = self.ctl.current().filter(|s| s.call == call).cloned() else {
+            return;
+        };
+        let held = self.held.entry(call).or_default();
+        let (Some(est), Some(socket)) = (held.established.take(), held.socket.take()) else {
+            let done = self.done_tx.clone();
+            let _ = done.send(Done::MediaEnded(
+                call,
+                Err("the call's keys were lost before its media started".into()),
+            ));
+            return;
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        held.hang_up = Some(Arc::clone(&stop));
+        held.mute.store(muted, Ordering::SeqCst);
+        let mute = Arc::clone(&held.mute);
+        let (hooks, events, done) = (
+            Arc::clone(&self.hooks),
+            self.events.clone(),
+            self.done_tx.clone(),
+        );
+        tokio::spawn(async move {
+            let progress = done.clone();
+            let media = tokio::task::spawn_blocking(move || {
+                let (audio, mut opts) = hooks.open_media(&snap)?;
+                opts.hang_up = stop;
+                opts.mute = mute;
+                let mut on_stats = |s: &CallStats| {
+                    let _ = progress.send(Done::Progress(call, s.sas.clone(), s.packets_received));
+                    let _ = events.send(PhoneEvent::Stats(call, Box::new(s.clone())));
+                };
+                run_call(*est, socket, audio, opts, &mut on_stats)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            let end = match media {
+                Ok(r) => r,
+                Err(_) => Err("the call's media stopped on an internal error".into()),
+            };
+            let _ = done.send(Done::MediaEnded(call, end));
+        });
+    }
+}

@@ -1,0 +1,29 @@
+//! The phone: one call at a time, decided once for the CLI and the app.
+//!
+//! Two halves, as in `proto`:
+//!
+//! * [`CallController`] (sans-IO) decides: which registry step to send,
+//!   when to check an offer or an answer, when media starts and stops, what
+//!   the history records, and what a front end shows ([`CallSnapshot`]).
+//!   Time and events go in (`place`, `accept`, `handle_push`, …, each with
+//!   `now`), [`Action`]s come out of [`CallController::poll_action`]; drain
+//!   it after every input. Its unit tests (`tests/phone_controller.rs`)
+//!   replay the races deterministically.
+//! * [`Phone`] (the driver) does: it runs the controller on a tokio task
+//!   against the [`RegistryClient`](crate::registry_client::RegistryClient)
+//!   (push socket, call steps, status), the checks of [`crate::dial`], and
+//!   the media loop [`crate::call::run_call`] on a blocking thread. Front
+//!   ends send it commands and read [`PhoneEvent`]s; what they need from
+//!   the profile and the devices comes through [`PhoneHooks`].
+//!
+//! Decisions where the CLI and the app used to disagree are written down
+//! in docs/engine.md ("The phone").
+
+mod controller;
+mod driver;
+
+pub use controller::{
+    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust,
+    PhoneError, PlaceFailure, StatusReport,
+};
+pub use driver::{Phone, PhoneEvent, PhoneHooks, SetupError, unix_ms};

@@ -1,0 +1,591 @@
+//! The call controller (`engine::phone::CallController`) driven by hand,
+//! without a registry or a clock: every race between the user, the
+//! registry and the media is replayed in a chosen order, and what comes
+//! out (registry steps, media jobs, history, snapshots) is checked.
+
+use engine::account::{Direction, HistoryEntry, Outcome};
+use engine::call::CallEnd;
+use engine::phone::{
+    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust,
+    PhoneError, PlaceFailure, StatusReport,
+};
+use proto::signaling::{CallId, CallState as RegistryState, HandshakeBlob, ServerEvent, Username};
+
+const T0: u64 = 1_800_000_000_000;
+
+fn name(n: &str) -> Username {
+    Username::parse(n).expect("valid name")
+}
+
+fn id(n: u8) -> CallId {
+    CallId::from_bytes([n; 16])
+}
+
+fn blob(bytes: &[u8]) -> HandshakeBlob {
+    HandshakeBlob::new(bytes.to_vec()).expect("small blob")
+}
+
+fn drain(c: &mut CallController) -> Vec<Action> {
+    std::iter::from_fn(|| c.poll_action()).collect()
+}
+
+fn records(actions: &[Action]) -> Vec<HistoryEntry> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Record(h) => Some(h.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn snapshots(actions: &[Action]) -> Vec<CallSnapshot> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Snapshot(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ended(actions: &[Action]) -> (EndReason, Option<String>) {
+    let ends: Vec<_> = snapshots(actions)
+        .into_iter()
+        .filter(|s| s.state == CallState::Ended)
+        .collect();
+    assert_eq!(ends.len(), 1, "one end snapshot in {actions:?}");
+    ends[0].end.clone().expect("an ended call says why")
+}
+
+/// Places a call to bob and has the registry take it as `id(1)`.
+fn ringing_out(c: &mut CallController) -> CallRef {
+    let call = c.place(T0, name("bob")).expect("no call yet");
+    assert_eq!(
+        drain(c),
+        vec![Action::Place {
+            call,
+            peer: name("bob")
+        }]
+    );
+    c.handle_placed(T0 + 50, call, Ok((id(1), PeerTrust::Unverified)));
+    let out = drain(c);
+    assert_eq!(snapshots(&out)[0].state, CallState::RingingOut);
+    call
+}
+
+/// Bob's answer arrives and verifies; the media starts.
+fn connected(c: &mut CallController, call: CallRef, at: u64) {
+    c.handle_push(
+        at,
+        ServerEvent::Accepted {
+            call_id: id(1),
+            answer: blob(b"answer"),
+        },
+    );
+    assert_eq!(
+        drain(c),
+        vec![Action::CheckAnswer {
+            call,
+            answer: b"answer".to_vec()
+        }]
+    );
+    c.handle_answer_checked(at, call, Ok("042 917".into()));
+    let out = drain(c);
+    assert!(out.contains(&Action::StartMedia { call, muted: false }));
+}
+
+/// Alice rings us as `id(7)`; the offer checks out.
+fn ringing_in(c: &mut CallController) -> CallRef {
+    c.handle_push(
+        T0,
+        ServerEvent::IncomingCall {
+            call_id: id(7),
+            caller: name("alice"),
+            offer: blob(b"offer"),
+            created_at: T0 / 1000,
+        },
+    );
+    let out = drain(c);
+    let Some(Action::CheckOffer { call, peer, offer }) = out.first().cloned() else {
+        panic!("an offer is checked first: {out:?}");
+    };
+    assert_eq!((peer, offer), (name("alice"), b"offer".to_vec()));
+    assert!(snapshots(&out).is_empty(), "nothing shown before the check");
+    c.handle_offer_checked(T0 + 10, call, OfferCheck::Genuine(PeerTrust::Unverified));
+    assert_eq!(snapshots(&drain(c))[0].state, CallState::RingingIn);
+    call
+}
+
+#[test]
+fn placed_answered_and_hung_up_records_the_talk() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    connected(&mut c, call, T0 + 2_000);
+    c.handle_media_progress(T0 + 2_500, call, None, 3);
+    let out = drain(&mut c);
+    assert_eq!(snapshots(&out)[0].state, CallState::Active);
+    assert_eq!(snapshots(&out)[0].sas.as_deref(), Some("042 917"));
+    c.hang_up(T0 + 9_000, call).expect("in a call");
+    assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+    c.handle_media_ended(T0 + 9_100, call, Ok(CallEnd::HungUp));
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Hangup { id: id(1) }));
+    assert_eq!(ended(&out), (EndReason::HungUp, None));
+    assert_eq!(
+        records(&out),
+        vec![HistoryEntry {
+            call_id: id(1).to_string(),
+            peer: "bob".into(),
+            direction: Direction::Outgoing,
+            started_at: T0 / 1000,
+            duration_s: 7,
+            outcome: Outcome::Completed,
+        }]
+    );
+    assert!(c.current().is_none());
+}
+
+#[test]
+fn incoming_accepted_goes_active_only_once_the_sas_is_known() {
+    let mut c = CallController::new();
+    let call = ringing_in(&mut c);
+    c.accept(T0 + 1_000, call).expect("ringing");
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Accept {
+        call,
+        id: id(7),
+        recheck: false
+    }));
+    c.handle_accept_sent(T0 + 1_100, call, Ok(PeerTrust::Unverified));
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::StartMedia { call, muted: false }));
+    assert_eq!(snapshots(&out)[0].state, CallState::Connecting);
+    // Packets, but the caller's SAS reveal has not come yet.
+    c.handle_media_progress(T0 + 1_500, call, None, 10);
+    assert!(drain(&mut c).is_empty());
+    c.handle_media_progress(T0 + 1_600, call, Some("042 917"), 12);
+    let s = snapshots(&drain(&mut c)).pop().expect("shown");
+    assert_eq!(s.state, CallState::Active);
+    assert_eq!(s.sas.as_deref(), Some("042 917"));
+    // The peer hangs up: its bye ends the media, no hang-up step needed
+    // from the registry's notice, which comes as well.
+    c.handle_push(
+        T0 + 5_000,
+        ServerEvent::Ended {
+            call_id: id(7),
+            by: Some(name("alice")),
+        },
+    );
+    assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+    c.handle_media_ended(T0 + 5_050, call, Ok(CallEnd::HungUp));
+    let out = drain(&mut c);
+    assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
+    assert_eq!(ended(&out).0, EndReason::RemoteHungUp);
+    assert_eq!(records(&out)[0].outcome, Outcome::Completed);
+    assert_eq!(records(&out)[0].direction, Direction::Incoming);
+}
+
+#[test]
+fn rejected_by_us_and_by_them() {
+    let mut c = CallController::new();
+    let call = ringing_in(&mut c);
+    c.reject(T0 + 100, call).expect("ringing");
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Reject { id: id(7) }));
+    assert_eq!(ended(&out).0, EndReason::Rejected);
+    assert_eq!(records(&out)[0].outcome, Outcome::Rejected);
+
+    let call = ringing_out(&mut c);
+    c.handle_push(T0 + 200, ServerEvent::Rejected { call_id: id(1) });
+    let out = drain(&mut c);
+    assert_eq!(ended(&out).0, EndReason::Rejected);
+    assert_eq!(records(&out)[0].outcome, Outcome::Rejected);
+    assert_eq!(c.accept(T0, call), Err(PhoneError::NoCall));
+}
+
+#[test]
+fn busy_pushed_before_initiate_returns_ends_the_call_busy() {
+    let mut c = CallController::new();
+    let call = c.place(T0, name("bob")).expect("no call yet");
+    drain(&mut c);
+    // The registry pushes Busy before the initiate answer names the call.
+    c.handle_push(
+        T0 + 10,
+        ServerEvent::Busy {
+            call_id: id(1),
+            callee: name("bob"),
+        },
+    );
+    assert!(drain(&mut c).is_empty(), "kept until the id is known");
+    c.handle_placed(T0 + 20, call, Ok((id(1), PeerTrust::Unverified)));
+    let out = drain(&mut c);
+    assert_eq!(ended(&out).0, EndReason::Busy);
+    assert_eq!(records(&out)[0].outcome, Outcome::Busy);
+    assert!(c.current().is_none());
+}
+
+#[test]
+fn a_reconnect_while_ringing_asks_the_registry_and_catches_a_lost_answer() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    // The socket dropped; the Accepted push went with it.
+    c.handle_connected(T0 + 3_000);
+    assert_eq!(drain(&mut c), vec![Action::QueryStatus { call, id: id(1) }]);
+    c.handle_status(
+        T0 + 3_100,
+        call,
+        StatusReport {
+            state: RegistryState::Active,
+            answer: Some(b"answer".to_vec()),
+        },
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::CheckAnswer {
+            call,
+            answer: b"answer".to_vec()
+        }]
+    );
+}
+
+#[test]
+fn a_reconnect_while_ringing_in_finds_the_caller_gave_up() {
+    let mut c = CallController::new();
+    let call = ringing_in(&mut c);
+    c.handle_connected(T0 + 3_000);
+    assert_eq!(drain(&mut c), vec![Action::QueryStatus { call, id: id(7) }]);
+    c.handle_status(
+        T0 + 3_100,
+        call,
+        StatusReport {
+            state: RegistryState::Cancelled,
+            answer: None,
+        },
+    );
+    let out = drain(&mut c);
+    assert_eq!(ended(&out).0, EndReason::Missed);
+    assert_eq!(records(&out)[0].outcome, Outcome::Missed);
+}
+
+#[test]
+fn a_reconnect_while_still_ringing_changes_nothing() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    c.handle_connected(T0 + 3_000);
+    drain(&mut c);
+    c.handle_status(
+        T0 + 3_100,
+        call,
+        StatusReport {
+            state: RegistryState::Ringing,
+            answer: None,
+        },
+    );
+    assert!(drain(&mut c).is_empty());
+    assert_eq!(c.current().map(|s| s.state), Some(CallState::RingingOut));
+}
+
+#[test]
+fn a_double_hang_up_stops_once_and_records_once() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    connected(&mut c, call, T0 + 1_000);
+    c.hang_up(T0 + 2_000, call).expect("in a call");
+    c.hang_up(T0 + 2_001, call).expect("still stopping");
+    assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+    c.handle_media_ended(T0 + 2_100, call, Ok(CallEnd::HungUp));
+    let out = drain(&mut c);
+    assert_eq!(records(&out).len(), 1);
+    assert_eq!(
+        out.iter()
+            .filter(|a| matches!(a, Action::Hangup { .. }))
+            .count(),
+        1
+    );
+    // Once over, a third hang-up is refused and does nothing.
+    assert_eq!(c.hang_up(T0 + 2_200, call), Err(PhoneError::NoCall));
+    assert!(drain(&mut c).is_empty());
+    // A late media end of the same call is ignored too.
+    c.handle_media_ended(T0 + 2_300, call, Ok(CallEnd::HungUp));
+    assert!(drain(&mut c).is_empty());
+}
+
+#[test]
+fn cancelled_by_the_caller_is_cancelled_there_and_missed_here() {
+    // Caller's side: cancel while it rings; an answer racing the cancel
+    // changes nothing.
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    c.hang_up(T0 + 500, call).expect("ringing");
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Hangup { id: id(1) }));
+    assert_eq!(ended(&out).0, EndReason::Cancelled);
+    assert_eq!(records(&out)[0].outcome, Outcome::Cancelled);
+    c.handle_push(
+        T0 + 510,
+        ServerEvent::Accepted {
+            call_id: id(1),
+            answer: blob(b"answer"),
+        },
+    );
+    assert!(drain(&mut c).is_empty());
+
+    // Callee's side: accept sent, then the caller's cancel arrives before
+    // the registry's answer to our accept.
+    let mut c = CallController::new();
+    let call = ringing_in(&mut c);
+    c.accept(T0 + 500, call).expect("ringing");
+    drain(&mut c);
+    c.handle_push(T0 + 505, ServerEvent::Cancelled { call_id: id(7) });
+    let out = drain(&mut c);
+    assert_eq!(ended(&out).0, EndReason::Missed);
+    assert_eq!(records(&out)[0].outcome, Outcome::Missed);
+    assert!(out.contains(&Action::Release { call }));
+    c.handle_accept_sent(T0 + 520, call, Ok(PeerTrust::Unverified));
+    assert!(drain(&mut c).is_empty(), "no media for a cancelled call");
+}
+
+#[test]
+fn hang_up_while_placing_cancels_once_the_call_is_named() {
+    let mut c = CallController::new();
+    let call = c.place(T0, name("bob")).expect("no call yet");
+    drain(&mut c);
+    c.hang_up(T0 + 5, call).expect("placing");
+    assert!(drain(&mut c).is_empty());
+    c.handle_placed(T0 + 20, call, Ok((id(1), PeerTrust::Unverified)));
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Hangup { id: id(1) }));
+    assert_eq!(ended(&out).0, EndReason::Cancelled);
+}
+
+#[test]
+fn a_call_nobody_answers_is_missed_on_both_sides() {
+    let mut c = CallController::new();
+    ringing_out(&mut c);
+    c.handle_push(
+        T0 + 60_000,
+        ServerEvent::Missed {
+            call_id: id(1),
+            caller: name("alice"),
+            callee: name("bob"),
+        },
+    );
+    let out = drain(&mut c);
+    assert_eq!(ended(&out).0, EndReason::Missed);
+    assert_eq!(records(&out)[0].outcome, Outcome::Missed);
+
+    let mut c = CallController::new();
+    ringing_in(&mut c);
+    c.handle_push(
+        T0 + 60_000,
+        ServerEvent::Missed {
+            call_id: id(7),
+            caller: name("alice"),
+            callee: name("bob"),
+        },
+    );
+    let out = drain(&mut c);
+    assert_eq!(ended(&out).0, EndReason::Missed);
+    assert_eq!(records(&out)[0].direction, Direction::Incoming);
+}
+
+#[test]
+fn an_offer_that_does_not_verify_is_refused_unseen_and_recorded_failed() {
+    let mut c = CallController::new();
+    c.handle_push(
+        T0,
+        ServerEvent::IncomingCall {
+            call_id: id(7),
+            caller: name("mallory"),
+            offer: blob(b"forged"),
+            created_at: T0 / 1000,
+        },
+    );
+    let Some(Action::CheckOffer { call, .. }) = drain(&mut c).first().cloned() else {
+        panic!("the offer is checked");
+    };
+    c.handle_offer_checked(
+        T0 + 10,
+        call,
+        OfferCheck::Refused("the call from mallory did not verify".into()),
+    );
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Reject { id: id(7) }));
+    assert!(out.contains(&Action::Refused {
+        peer: name("mallory"),
+        reason: "the call from mallory did not verify".into()
+    }));
+    assert!(snapshots(&out).is_empty(), "never shown to the user");
+    assert_eq!(records(&out)[0].outcome, Outcome::Failed);
+    assert_eq!(
+        c.last_ended().and_then(|s| s.end.clone()).map(|e| e.0),
+        Some(EndReason::Failed)
+    );
+}
+
+#[test]
+fn a_changed_key_rings_flagged_and_is_checked_again_on_answer() {
+    let mut c = CallController::new();
+    c.handle_push(
+        T0,
+        ServerEvent::IncomingCall {
+            call_id: id(7),
+            caller: name("alice"),
+            offer: blob(b"offer"),
+            created_at: T0 / 1000,
+        },
+    );
+    let Some(Action::CheckOffer { call, .. }) = drain(&mut c).first().cloned() else {
+        panic!("the offer is checked");
+    };
+    c.handle_offer_checked(T0 + 10, call, OfferCheck::KeyChanged);
+    let s = snapshots(&drain(&mut c)).pop().expect("rings");
+    assert_eq!(
+        (s.state, s.trust),
+        (CallState::RingingIn, PeerTrust::KeyChanged)
+    );
+    c.accept(T0 + 20, call).expect("ringing");
+    assert!(drain(&mut c).contains(&Action::Accept {
+        call,
+        id: id(7),
+        recheck: true
+    }));
+    // The key is still not accepted: the recheck fails the call.
+    c.handle_accept_sent(T0 + 30, call, Err("alice's key changed".into()));
+    let out = drain(&mut c);
+    assert_eq!(
+        ended(&out),
+        (EndReason::Failed, Some("alice's key changed".into()))
+    );
+
+    // A front end that cannot ask the user refuses it: failed, not
+    // rejected, with the reason.
+    let mut c = CallController::new();
+    c.handle_push(
+        T0,
+        ServerEvent::IncomingCall {
+            call_id: id(8),
+            caller: name("alice"),
+            offer: blob(b"offer"),
+            created_at: T0 / 1000,
+        },
+    );
+    let Some(Action::CheckOffer { call, .. }) = drain(&mut c).first().cloned() else {
+        panic!("the offer is checked");
+    };
+    c.handle_offer_checked(T0 + 10, call, OfferCheck::KeyChanged);
+    drain(&mut c);
+    c.refuse(T0 + 20, call, "alice's key changed".into())
+        .expect("ringing");
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Reject { id: id(8) }));
+    assert_eq!(records(&out)[0].outcome, Outcome::Failed);
+}
+
+#[test]
+fn a_second_incoming_call_is_refused_busy_and_remembered() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    c.handle_push(
+        T0 + 100,
+        ServerEvent::IncomingCall {
+            call_id: id(9),
+            caller: name("carol"),
+            offer: blob(b"offer"),
+            created_at: T0 / 1000,
+        },
+    );
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Reject { id: id(9) }));
+    assert_eq!(records(&out)[0].outcome, Outcome::Busy);
+    assert_eq!(c.current().map(|s| s.call), Some(call));
+    assert_eq!(c.place(T0, name("carol")), Err(PhoneError::Busy));
+}
+
+#[test]
+fn an_offline_callee_rings_then_ends_offline_and_a_changed_key_never_rings() {
+    let mut c = CallController::new();
+    let call = c.place(T0, name("bob")).expect("no call yet");
+    drain(&mut c);
+    c.handle_placed(T0 + 5, call, Err(PlaceFailure::Offline));
+    let out = drain(&mut c);
+    let states: Vec<_> = snapshots(&out).iter().map(|s| s.state).collect();
+    assert_eq!(states, vec![CallState::RingingOut, CallState::Ended]);
+    assert_eq!(ended(&out).0, EndReason::Offline);
+    assert_eq!(records(&out)[0].outcome, Outcome::Missed);
+
+    let call = c.place(T0, name("bob")).expect("no call yet");
+    drain(&mut c);
+    c.handle_placed(T0 + 5, call, Err(PlaceFailure::KeyChanged));
+    let out = drain(&mut c);
+    assert!(snapshots(&out).is_empty());
+    assert_eq!(records(&out)[0].outcome, Outcome::Failed);
+    assert_eq!(c.last_ended().map(|s| s.trust), Some(PeerTrust::KeyChanged));
+}
+
+#[test]
+fn an_answer_that_does_not_verify_hangs_up_and_fails() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    c.handle_push(
+        T0 + 100,
+        ServerEvent::Accepted {
+            call_id: id(1),
+            answer: blob(b"forged"),
+        },
+    );
+    drain(&mut c);
+    c.handle_answer_checked(T0 + 110, call, Err(()));
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Hangup { id: id(1) }));
+    assert_eq!(ended(&out).0, EndReason::Failed);
+    assert_eq!(records(&out)[0].outcome, Outcome::Failed);
+}
+
+#[test]
+fn a_failure_after_a_panic_ends_that_call_and_tells_the_registry() {
+    let mut c = CallController::new();
+    let call = ringing_in(&mut c);
+    c.fail(T0 + 10, call, "internal error".into());
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Reject { id: id(7) }));
+    assert_eq!(ended(&out).0, EndReason::Failed);
+    // The phone takes the next call.
+    ringing_in(&mut c);
+}
+
+#[test]
+fn media_failures_end_the_call_failed() {
+    for (end, reason) in [
+        (Ok(CallEnd::TimedOut), EndReason::ConnectionLost),
+        (Ok(CallEnd::DeviceLost), EndReason::Failed),
+        (Ok(CallEnd::SasMismatch), EndReason::Failed),
+        (Err("no sound device".to_owned()), EndReason::Failed),
+    ] {
+        let mut c = CallController::new();
+        let call = ringing_out(&mut c);
+        connected(&mut c, call, T0 + 1_000);
+        c.handle_media_ended(T0 + 2_000, call, end);
+        let out = drain(&mut c);
+        assert_eq!(ended(&out).0, reason);
+        assert_eq!(records(&out)[0].outcome, Outcome::Failed);
+        assert!(out.contains(&Action::Hangup { id: id(1) }));
+    }
+}
+
+#[test]
+fn mute_chosen_while_ringing_carries_into_the_media() {
+    let mut c = CallController::new();
+    let call = ringing_in(&mut c);
+    c.set_muted(T0 + 1, call, true).expect("ringing");
+    drain(&mut c);
+    c.accept(T0 + 2, call).expect("ringing");
+    drain(&mut c);
+    c.handle_accept_sent(T0 + 3, call, Ok(PeerTrust::Verified));
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::StartMedia { call, muted: true }));
+    assert_eq!(snapshots(&out)[0].trust, PeerTrust::Verified);
+    c.set_muted(T0 + 4, call, false).expect("in a call");
+    assert!(drain(&mut c).contains(&Action::SetMute { call, muted: false }));
+}
