@@ -1,6 +1,10 @@
 //! One call's media: a UDP socket, a [`CallSession`], the audio path.
 //!
-//! [`run_call`] drives everything from one thread, in a loop that waits in
+//! What the media pipeline decides (encoding, redundancy and protection
+//! mode, jitter buffer, decoding, counters) lives in the sans-IO pieces of
+//! [`crate::media`]; this module is the glue between them, the session, the
+//! socket and the sound device, plus [`PeerPath`], which decides where the
+//! packets go. [`run_call`] drives everything from one thread, in a loop that waits in
 //! one poll on the call's socket and on the sound device's waker
 //! ([`crate::audio::AudioWake`]), so it runs the moment a datagram arrives
 //! or the device captures or plays samples, and at least every 10 ms:
@@ -16,8 +20,9 @@
 //!    source cannot redirect the stream, since nobody at that address can
 //!    answer the probe.
 //! 2. **Capture → send**: every 20 ms of captured audio is resampled to
-//!    48 kHz, processed (AEC, NS, AGC), Opus-encoded at a constant bitrate
-//!    and sealed with the previous frame(s) into one constant-size packet.
+//!    48 kHz, processed (AEC, NS, AGC), turned into a payload by the
+//!    [`MediaSender`] (Opus at a constant bitrate, with the previous
+//!    frame(s)) and sealed into one constant-size packet.
 //!    Until the peer's first authenticated packet arrives, packets also go
 //!    to every candidate address the peer offered: these sealed packets are
 //!    the connectivity checks, and the first candidate that answers carries
@@ -25,19 +30,19 @@
 //!    ([`PeerPath::PRECONNECT_MAX_PER_CANDIDATE`]), so an offer that lists
 //!    someone else's addresses cannot turn a client into a traffic
 //!    reflector.
-//! 3. **Playout**: whenever the playback ring runs low, the jitter buffer and
-//!    decoder produce the next 20 ms, which also feeds the echo canceller's
+//! 3. **Playout**: whenever the playback ring runs low, the
+//!    [`MediaReceiver`] (jitter buffer and decoder) produces the next 20 ms, which also feeds the echo canceller's
 //!    far-end reference.
 //! 4. **Timers**: pings, receiver reports, the SAS reveal and the idle
-//!    timeout live in the session; receiver reports from the peer set the
-//!    encoder's loss hint; unanswered address probes are repeated.
-//! 5. **Stats** once per interval, and at once when the SAS becomes known
+//!    timeout live in the session; each new receiver report from the peer
+//!    goes to the sender, which sets its protection mode and FEC from it;
+//!    unanswered address probes are repeated.
+//! 5. **Stats** ([`MediaStats`]) once per interval, and at once when the SAS becomes known
 //!    (the callee learns it from the caller's first packets).
 //!
 //! The constant packet stream is also the keepalive: no authenticated packet
 //! for 10 s ends the call with [`CallEnd::TimedOut`].
 
-use std::collections::BTreeSet;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -46,17 +51,19 @@ use std::time::Duration;
 
 use proto::control::{ByeReason, ControlMessage};
 use proto::handshake::Established;
-use proto::packet::{MAX_FRAMES_PER_PACKET, MediaFrame, MediaPayload};
 use proto::session::{CallSession, Incoming, PacketError, SessionConfig, SessionEvent};
 use ringbuf::traits::{Consumer, Observer, Producer};
 
 use crate::audio::AudioIo;
-use crate::codec::{AudioBand, CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE, VoiceEncoder};
+use crate::codec::{CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE};
 use crate::dsp::{Dsp, DspConfig};
 use crate::jitter::JitterConfig;
-use crate::offline::IP_UDP_OVERHEAD;
-use crate::playout::Playout;
+use crate::media::{MediaError, MediaReceiver, MediaSender, MediaStats};
 use crate::resample::{ResampleError, StreamResampler};
+
+// The pipeline's pieces and the stats type moved to `crate::media`; these
+// names stay here for the callers that knew them as part of a call.
+pub use crate::media::{CallStats, PlaybackTarget, Protection, ProtectionControl};
 
 /// A monotonic clock for the session, in proto's time type.
 #[derive(Debug, Clone, Copy)]
@@ -199,108 +206,6 @@ fn peak(frame: &[f32]) -> f32 {
         .clamp(0.0, 1.0)
 }
 
-/// How the constant packet budget is spent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Protection {
-    /// One frame a packet at twice the bitrate, super-wideband: the best
-    /// sound while nothing is lost.
-    Clear,
-    /// The current frame and a verbatim copy of the previous one, each at
-    /// half the bitrate and wideband (all bits on the speech band): an
-    /// isolated loss costs nothing.
-    Redundant,
-}
-
-impl Protection {
-    /// The loss the Opus in-band FEC should be sized for, in percent, when
-    /// the peer reports `loss_pct` of the packets lost.
-    ///
-    /// In the clear mode the FEC is the only protection: it gets the reported
-    /// loss, and at least [`Self::CLEAR_FEC_FLOOR`] so that the first burst of
-    /// a call that went clear is already covered. In the redundant mode the
-    /// next packet repeats each frame whole, so the FEC only matters when a
-    /// packet and the one after it are both lost: for independent losses
-    /// that is `loss²`. Every bit the coarse copy takes is a bit the primary
-    /// frame does not get. On our speech (6 files, one seeded loss pattern
-    /// each, same pattern for every rule) the mean PESQ-WB at 5/10/20 %
-    /// random loss was 3.55/3.39/2.64 with the hint at the raw loss (as this
-    /// code did before), 3.78/3.28/3.15 with `loss²` and 3.73/3.50/3.05 with
-    /// `2·loss²`; FEC off altogether lost ~0.4 at 20 %.
-    pub fn fec_hint(self, loss_pct: f64) -> u8 {
-        let p = loss_pct.clamp(0.0, 100.0);
-        let hint = match self {
-            Protection::Clear => p.max(f64::from(Self::CLEAR_FEC_FLOOR)),
-            Protection::Redundant => p * p / 100.0,
-        };
-        hint.round() as u8
-    }
-
-    /// Smallest FEC hint of the clear mode, percent.
-    pub const CLEAR_FEC_FLOOR: u8 = 5;
-}
-
-/// Chooses the [`Protection`] mode from the peer's receiver reports.
-///
-/// A call starts protected, because nothing is known about the network
-/// yet. Any report with loss at or above [`ProtectionControl::LOSSY_PCT`]
-/// switches to (or keeps) the redundant mode; the clear mode returns after
-/// one clean report at the start of the call, and after
-/// [`ProtectionControl::CLEAN_REPORTS`] clean reports in a row once the
-/// call has seen loss, so that a bursty network does not flap.
-#[derive(Debug, Clone)]
-pub struct ProtectionControl {
-    mode: Protection,
-    clean: u32,
-    seen_loss: bool,
-}
-
-impl Default for ProtectionControl {
-    fn default() -> Self {
-        Self {
-            mode: Protection::Redundant,
-            clean: 0,
-            seen_loss: false,
-        }
-    }
-}
-
-impl ProtectionControl {
-    /// Reported loss (percent of the interval) that counts as a lossy path.
-    pub const LOSSY_PCT: f64 = 1.0;
-    /// Clean reports in a row needed to go back to the clear mode.
-    pub const CLEAN_REPORTS: u32 = 5;
-
-    /// The mode in force.
-    pub fn mode(&self) -> Protection {
-        self.mode
-    }
-
-    /// Takes one receiver report (`lost` and `received` since the previous
-    /// one); returns the mode to use from now on.
-    pub fn on_report(&mut self, lost: u64, received: u64) -> Protection {
-        if lost + received == 0 {
-            return self.mode;
-        }
-        if pct(lost, lost + received) >= Self::LOSSY_PCT {
-            self.mode = Protection::Redundant;
-            self.clean = 0;
-            self.seen_loss = true;
-        } else {
-            self.clean += 1;
-            let needed = if self.seen_loss {
-                Self::CLEAN_REPORTS
-            } else {
-                1
-            };
-            if self.clean >= needed {
-                self.mode = Protection::Clear;
-            }
-        }
-        self.mode
-    }
-}
-
 /// Why a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -354,75 +259,13 @@ pub enum CallError {
     Profile(&'static str),
 }
 
-/// Statistics of a call, as shown every second and written at the end.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct CallStats {
-    /// Seconds since the call started.
-    pub elapsed_s: f64,
-    /// Latest round-trip time, milliseconds.
-    pub rtt_ms: Option<f64>,
-    /// Share of the peer's packets lost on the way to us, percent.
-    pub loss_pct: f64,
-    /// Share of our packets the peer reports lost, percent.
-    pub peer_loss_pct: Option<f64>,
-    /// Inter-arrival jitter, milliseconds.
-    pub jitter_ms: f64,
-    /// Delay currently held by the jitter buffer, milliseconds.
-    pub jitter_buffer_ms: f64,
-    /// Frames that arrived too late to play.
-    pub late: u64,
-    /// Frames concealed.
-    pub concealed: u64,
-    /// Frames recovered from in-band FEC.
-    pub recovered_fec: u64,
-    /// Frames recovered from redundant copies.
-    pub recovered_redundant: u64,
-    /// Frames inserted while waiting for the network.
-    pub expanded: u64,
-    /// Frames dropped to reduce delay.
-    pub shrunk: u64,
-    /// Send bitrate on the wire (IPv4 + UDP included), kbit/s, last interval.
-    pub send_kbps: f64,
-    /// Receive bitrate on the wire, kbit/s, last interval.
-    pub recv_kbps: f64,
-    /// Mean send bitrate over the call, kbit/s.
-    pub send_kbps_mean: f64,
-    /// Packets sent.
-    pub packets_sent: u64,
-    /// Authenticated packets received.
-    pub packets_received: u64,
-    /// Datagrams dropped: failed authentication, malformed, replayed.
-    pub rejected: u64,
-    /// Distinct datagram sizes sent.
-    pub sent_sizes: BTreeSet<usize>,
-    /// Distinct sizes of authenticated datagrams received.
-    pub received_sizes: BTreeSet<usize>,
-    /// Playback underruns (samples).
-    pub underruns: u64,
-    /// Capture overruns (samples).
-    pub overruns: u64,
-    /// The playback ring level the call keeps, ms: the configured low
-    /// water or, when the device takes larger chunks, its largest recent
-    /// chunk plus a margin.
-    pub playback_target_ms: f64,
-    /// Milliseconds from the start of media to the first decoded audio.
-    pub first_audio_ms: Option<f64>,
-    /// Address the call's packets go to (validated: it answered a probe,
-    /// or it is a candidate the peer offered and answered from).
-    pub peer: Option<SocketAddr>,
-    /// Sealed probes sent to check a new peer address.
-    pub probes_sent: u64,
-    /// The short authentication string ("042 917") once this side knows
-    /// it: at once for the caller, after the caller's reveal for the callee.
-    pub sas: Option<String>,
-    /// Encoder bitrate, bit/s.
-    pub codec_bitrate: i32,
-    /// Protection mode in force.
-    pub protection: Option<Protection>,
-    /// Times the protection mode changed.
-    pub protection_switches: u64,
-    /// CPU time of this call's thread per second of call, percent of one core.
-    pub cpu_pct: Option<f64>,
+impl From<MediaError> for CallError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::Codec(e) => CallError::Codec(e),
+            MediaError::Profile(why) => CallError::Profile(why),
+        }
+    }
 }
 
 /// The outcome of a call.
@@ -450,65 +293,6 @@ const MAX_DATAGRAMS_PER_TURN: usize = 32;
 const SOCKET: mio::Token = mio::Token(0);
 /// Poll token of the audio waker.
 const AUDIO: mio::Token = mio::Token(1);
-
-/// The playback ring level the call loop keeps topped up.
-///
-/// A sound server hands the device side its audio in chunks of its own
-/// choosing (PipeWire's pulse layer took ~21 ms at a time here, and a whole
-/// buffer at once when it starts or recovers). The ring must hold a whole
-/// chunk when the next one is taken, or the speaker gets silence. So the
-/// level is the configured low water or, if larger, the largest chunk seen
-/// in the last one to two seconds plus [`PlaybackTarget::MARGIN`]: it rises
-/// at once when chunks grow and falls back when a one-off big chunk ages
-/// out, so a start-up fill does not cost delay for the rest of the call.
-#[derive(Debug, Clone)]
-pub struct PlaybackTarget {
-    floor: usize,
-    margin: usize,
-    window_start: Duration,
-    current: usize,
-    previous: usize,
-}
-
-impl PlaybackTarget {
-    /// Extra time kept above the largest chunk: 5 ms.
-    pub const MARGIN: Duration = Duration::from_millis(5);
-    /// How long one window of chunk sizes lasts.
-    const WINDOW: Duration = Duration::from_secs(1);
-
-    /// A target of at least `floor` samples at `rate` Hz.
-    pub fn new(floor: usize, rate: u32) -> Self {
-        Self {
-            floor,
-            margin: (Self::MARGIN.as_secs_f64() * f64::from(rate)) as usize,
-            window_start: Duration::ZERO,
-            current: 0,
-            previous: 0,
-        }
-    }
-
-    /// Notes the largest chunk taken since the last call (0 for none) at
-    /// time `now` and returns the level to keep, in samples.
-    pub fn observe(&mut self, now: Duration, chunk: usize) -> usize {
-        if now.saturating_sub(self.window_start) >= Self::WINDOW {
-            self.previous = self.current;
-            self.current = 0;
-            self.window_start = now;
-        }
-        self.current = self.current.max(chunk);
-        self.level()
-    }
-
-    /// The level to keep, in samples.
-    pub fn level(&self) -> usize {
-        let chunk = self.current.max(self.previous);
-        if chunk == 0 {
-            self.floor
-        } else {
-            self.floor.max(chunk + self.margin)
-        }
-    }
-}
 
 /// Where the call's packets go, and when that may change. Sans-IO: the
 /// loop tells it what arrived from where, it answers with where to send.
@@ -707,45 +491,17 @@ pub fn run_call(
 ) -> Result<CallReport, CallError> {
     let clock = Clock::new();
     let profile = *established.profile();
-    let redundancy = usize::from(profile.redundancy).min(MAX_FRAMES_PER_PACKET - 1);
     if profile.frame_ms != 20 {
         return Err(CallError::Profile("the engine sends 20 ms frames only"));
     }
     let mut path = PeerPath::new(established.peer_candidates());
     let mut session = CallSession::new(established, opts.session, clock.now());
     let packet_len = session.packet_len();
-    // The two ways of filling the constant packet (see `Protection`).
-    let redundant_codec = CodecConfig {
-        band: AudioBand::Wideband,
-        ..opts.codec.fitted(packet_len, redundancy)
-    };
-    let clear_codec = CodecConfig {
-        band: AudioBand::Superwideband,
-        ..opts.codec.fitted(packet_len, 0)
-    };
-    if redundant_codec.bitrate < 6_000 {
-        return Err(CallError::Profile("packet too small for audio"));
-    }
-    let mut control = ProtectionControl::default();
-    let mut protection = control.mode();
-    let codec = if redundancy == 0 {
-        clear_codec
-    } else {
-        redundant_codec
-    };
-    // The mode the encoder is in: a profile without redundancy is always
-    // clear, whatever the controller says.
-    let in_force = |p: Protection| {
-        if redundancy == 0 {
-            Protection::Clear
-        } else {
-            p
-        }
-    };
-    let mut encoder = VoiceEncoder::new(codec)?;
-    encoder.set_loss_hint(in_force(protection).fec_hint(0.0))?;
+    let mut sender =
+        MediaSender::for_call(opts.codec, packet_len, usize::from(profile.redundancy))?;
+    let mut receiver = MediaReceiver::new(opts.jitter.clone())?;
+    let mut stats = MediaStats::new(&sender);
     let mut dsp = Dsp::new(opts.dsp);
-    let mut playout = Playout::new(opts.jitter.clone())?;
     let mut cap_resampler = StreamResampler::new(audio.capture_rate, SAMPLE_RATE)?;
     let mut play_resampler = StreamResampler::new(SAMPLE_RATE, audio.playback_rate)?;
     socket.set_nonblocking(true)?;
@@ -767,61 +523,37 @@ pub fn run_call(
     let mut frame = vec![0.0f32; FRAME_SAMPLES];
     let mut played = vec![0.0f32; FRAME_SAMPLES];
     let mut play_out: Vec<f32> = Vec::with_capacity(8192);
-    let max_frame = clear_codec.frame_bytes().max(redundant_codec.frame_bytes());
-    // Newest first: (bytes, length) of the last frames sent.
-    let mut history: Vec<(Vec<u8>, usize)> = vec![(vec![0u8; max_frame], 0); redundancy + 1];
-    let mut encoded = vec![0u8; max_frame];
-    let mut frame_index: u32 = 0;
     let mut playback_target = PlaybackTarget::new(
         (opts.playback_low_water.as_secs_f64() * f64::from(audio.playback_rate)) as usize,
         audio.playback_rate,
     );
-
-    let mut stats = CallStats {
-        codec_bitrate: codec.bitrate,
-        protection: Some(protection),
-        ..Default::default()
-    };
-    let (mut sent_bytes, mut recv_bytes, mut total_sent_bytes) = (0u64, 0u64, 0u64);
-    let mut last_stats = clock.elapsed();
     let mut input_done_at: Option<Duration> = None;
-    let mut prev_peer_report: Option<(u64, u64)> = None;
     let cpu_start = thread_cpu_time();
     let end: CallEnd;
 
     // Sends one sealed datagram to the peer, or to the candidates (within
     // their budgets) while connectivity is not established yet.
-    let send = |buf: &[u8], path: &mut PeerPath, stats: &mut CallStats| -> u64 {
-        let mut bytes = 0;
+    let send = |buf: &[u8], path: &mut PeerPath, stats: &mut MediaStats| {
         path.for_each_target(|t| {
             // A send error (e.g. ICMP unreachable) is the network's problem;
             // the idle timeout decides whether the call is dead.
             if socket.send_to(buf, t).is_ok() {
-                bytes += (buf.len() + IP_UDP_OVERHEAD) as u64;
-                stats.packets_sent += 1;
-                stats.sent_sizes.insert(buf.len());
+                stats.on_sent(buf.len());
             }
         });
-        bytes
     };
     // Seals a probe and sends it to `addr`, a peer address being validated.
     let send_probe = |session: &mut CallSession,
                       path: &mut PeerPath,
                       addr: SocketAddr,
                       buf: &mut [u8],
-                      stats: &mut CallStats|
-     -> u64 {
+                      stats: &mut MediaStats| {
         let Some((id, len)) = session.seal_probe(clock.now(), buf) else {
-            return 0;
+            return;
         };
         path.probe_sent(addr, id, clock.elapsed());
         if socket.send_to(&buf[..len], addr).is_ok() {
-            stats.probes_sent += 1;
-            stats.packets_sent += 1;
-            stats.sent_sizes.insert(len);
-            (len + IP_UDP_OVERHEAD) as u64
-        } else {
-            0
+            stats.on_probe_sent(len);
         }
     };
 
@@ -859,9 +591,8 @@ pub fn run_call(
         for _ in 0..MAX_DATAGRAMS_PER_TURN {
             match socket.recv_from(&mut recv_buf) {
                 Ok((n, from)) => {
-                    let now = clock.now();
                     let arrival = clock.elapsed();
-                    match session.handle_datagram(now, &mut recv_buf[..n]) {
+                    match session.handle_datagram(clock.now(), &mut recv_buf[..n]) {
                         Ok(incoming) => {
                             // A pong that answers a probe moves the call;
                             // anything else from an unknown address only
@@ -870,7 +601,7 @@ pub fn run_call(
                                 path.on_pong(from, id);
                             }
                             if path.on_authenticated(from, arrival) {
-                                sent_bytes += send_probe(
+                                send_probe(
                                     &mut session,
                                     &mut path,
                                     from,
@@ -878,23 +609,14 @@ pub fn run_call(
                                     &mut stats,
                                 );
                             }
-                            stats.peer = path.current();
-                            recv_bytes += (n + IP_UDP_OVERHEAD) as u64;
-                            stats.received_sizes.insert(n);
+                            stats.current().peer = path.current();
+                            stats.on_received(n);
                             if let Incoming::Media(m) = incoming {
-                                let mut frames: [&[u8]; MAX_FRAMES_PER_PACKET] =
-                                    [&[]; MAX_FRAMES_PER_PACKET];
-                                for f in m.frames() {
-                                    if let Some(slot) = frames.get_mut(usize::from(f.age)) {
-                                        *slot = f.data;
-                                    }
-                                }
-                                let index = m.timestamp / FRAME_SAMPLES as u32;
-                                playout.push(arrival, index, &frames[..]);
+                                receiver.on_media(arrival, m.timestamp, m.frames());
                             }
                         }
                         Err(PacketError::Closed) => {}
-                        Err(_) => stats.rejected += 1,
+                        Err(_) => stats.on_rejected(),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -922,10 +644,7 @@ pub fn run_call(
             capture_48k.drain(..FRAME_SAMPLES);
             if opts.echo {
                 // The echo bot's microphone is its own loudspeaker.
-                playout.next_frame(clock.elapsed(), &mut frame);
-                if stats.first_audio_ms.is_none() && playout.stats().played > 0 {
-                    stats.first_audio_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
-                }
+                receiver.play(clock.elapsed(), &mut frame);
             } else {
                 dsp.capture(&mut frame);
                 if opts.mute.load(Ordering::Relaxed) {
@@ -933,37 +652,9 @@ pub fn run_call(
                 }
                 opts.levels.set_mic(&frame);
             }
-            let n = encoder.encode(&frame, &mut encoded)?;
-            history.rotate_right(1);
-            history[0].0[..n].copy_from_slice(&encoded[..n]);
-            history[0].1 = n;
-            // Redundant copies of earlier frames, as many as fit: a frame
-            // encoded before a switch to the redundant mode is too large to
-            // ride along and is left out (the packet is padded instead).
-            let copies = if protection == Protection::Redundant {
-                redundancy
-            } else {
-                0
-            };
-            let mut frames = [MediaFrame { age: 0, data: &[] }; MAX_FRAMES_PER_PACKET];
-            let mut count = 0;
-            for (age, (bytes, len)) in history.iter().enumerate().take(copies + 1) {
-                if *len == 0 || (age > 0 && *len != n) {
-                    continue;
-                }
-                frames[count] = MediaFrame {
-                    age: age as u8,
-                    data: &bytes[..*len],
-                };
-                count += 1;
-            }
-            let payload = MediaPayload {
-                timestamp: frame_index.wrapping_mul(FRAME_SAMPLES as u32),
-                frames: &frames[..count],
-            };
-            frame_index = frame_index.wrapping_add(1);
-            match session.send_media(clock.now(), &payload, &mut send_buf) {
-                Ok(len) => sent_bytes += send(&send_buf[..len], &mut path, &mut stats),
+            let outgoing = sender.encode(&frame)?;
+            match session.send_media(clock.now(), &outgoing.payload(), &mut send_buf) {
+                Ok(len) => send(&send_buf[..len], &mut path, &mut stats),
                 Err(proto::session::SendError::Closed) => {}
                 Err(proto::session::SendError::Encode(_)) => {
                     return Err(CallError::Profile("frames do not fit the packet"));
@@ -976,10 +667,7 @@ pub fn run_call(
             let chunk = audio.counters.output_chunk_max.swap(0, Ordering::Relaxed);
             let low_water = playback_target.observe(clock.elapsed(), chunk as usize);
             while audio.playback.occupied_len() < low_water.max(1) {
-                playout.next_frame(clock.elapsed(), &mut played);
-                if stats.first_audio_ms.is_none() && playout.stats().played > 0 {
-                    stats.first_audio_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
-                }
+                receiver.play(clock.elapsed(), &mut played);
                 dsp.render(&played);
                 opts.levels.set_speaker(&played);
                 play_out.clear();
@@ -997,7 +685,7 @@ pub fn run_call(
             session.handle_timeout(now);
         }
         while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-            sent_bytes += send(&send_buf[..len], &mut path, &mut stats);
+            send(&send_buf[..len], &mut path, &mut stats);
         }
         // Bounded: a probe that cannot be sealed (the call is closing) must
         // not keep this loop turning.
@@ -1005,23 +693,30 @@ pub fn run_call(
             let Some(addr) = path.poll_probe(clock.elapsed()) else {
                 break;
             };
-            sent_bytes += send_probe(&mut session, &mut path, addr, &mut send_buf, &mut stats);
+            send_probe(&mut session, &mut path, addr, &mut send_buf, &mut stats);
         }
         let mut ended = None;
         let mut sas_known = false;
         while let Some(ev) = session.poll_event() {
             match ev {
-                SessionEvent::RoundTrip(rtt) => stats.rtt_ms = Some(rtt.as_secs_f64() * 1000.0),
+                SessionEvent::RoundTrip(rtt) => {
+                    stats.current().rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                }
                 SessionEvent::PeerHungUp { .. } => ended = Some(CallEnd::PeerHungUp),
                 SessionEvent::TimedOut => ended = Some(CallEnd::TimedOut),
                 SessionEvent::SasReady(sas) => {
-                    stats.sas = Some(sas.to_display_string());
+                    stats.current().sas = Some(sas.to_display_string());
                     sas_known = true;
                 }
                 // The session already queued its bye (drained above).
                 SessionEvent::SasMismatch => ended = Some(CallEnd::SasMismatch),
                 SessionEvent::Connected | SessionEvent::Rekeyed { .. } => {}
             }
+        }
+        // The peer's receiver reports steer the protection mode and FEC
+        // (the sender ignores a report it has already seen).
+        if let Some(r) = session.stats().peer_report {
+            sender.on_peer_report(r.lost, r.received)?;
         }
 
         // Local reasons to end.
@@ -1051,71 +746,26 @@ pub fn run_call(
                 });
                 let now = clock.now();
                 while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-                    sent_bytes += send(&send_buf[..len], &mut path, &mut stats);
+                    send(&send_buf[..len], &mut path, &mut stats);
                 }
                 ended = Some(reason);
             }
         }
 
-        // 5. Stats.
-        let since = elapsed.saturating_sub(last_stats);
-        // The SAS is shown the moment it is known, not at the next tick.
+        // 5. Stats; the SAS is shown the moment it is known, not at the
+        //    next tick.
+        let since = elapsed.saturating_sub(stats.last_snapshot());
         if since >= opts.stats_interval || ended.is_some() || sas_known {
-            let s = session.stats();
-            let js = playout.stats();
-            let secs = since.as_secs_f64().max(1e-3);
-            total_sent_bytes += sent_bytes;
-            stats.elapsed_s = elapsed.as_secs_f64();
-            stats.send_kbps = sent_bytes as f64 * 8.0 / secs / 1000.0;
-            stats.recv_kbps = recv_bytes as f64 * 8.0 / secs / 1000.0;
-            stats.send_kbps_mean =
-                total_sent_bytes as f64 * 8.0 / elapsed.as_secs_f64().max(1e-3) / 1000.0;
-            (sent_bytes, recv_bytes) = (0, 0);
-            stats.packets_received = s.received;
-            stats.loss_pct = pct(s.lost, s.received + s.lost);
-            stats.jitter_ms = s.jitter.as_secs_f64() * 1000.0;
-            if let Some(rtt) = s.rtt {
-                stats.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
-            }
-            if let Some(r) = s.peer_report {
-                stats.peer_loss_pct = Some(pct(r.lost, r.received + r.lost));
-                // Tune FEC to the loss the peer saw since its last report.
-                let (pl, pr) = prev_peer_report.unwrap_or((0, 0));
-                let (dl, dr) = (r.lost.saturating_sub(pl), r.received.saturating_sub(pr));
-                if dl + dr > 0 {
-                    let mode = control.on_report(dl, dr);
-                    if mode != protection && redundancy > 0 {
-                        let c = match mode {
-                            Protection::Clear => clear_codec,
-                            Protection::Redundant => redundant_codec,
-                        };
-                        encoder.reconfigure(c.bitrate, c.band)?;
-                        protection = mode;
-                        stats.protection = Some(mode);
-                        stats.protection_switches += 1;
-                        stats.codec_bitrate = c.bitrate;
-                    }
-                    encoder.set_loss_hint(in_force(protection).fec_hint(pct(dl, dl + dr)))?;
-                }
-                prev_peer_report = Some((r.lost, r.received));
-            }
-            stats.jitter_buffer_ms = playout.buffer().delay().as_secs_f64() * 1000.0;
-            stats.late = js.late;
-            stats.concealed = js.concealed;
-            stats.recovered_fec = js.recovered_fec;
-            stats.recovered_redundant = js.recovered_redundant;
-            stats.expanded = js.expanded;
-            stats.shrunk = js.shrunk;
-            stats.underruns = audio.counters.underruns.load(Ordering::Relaxed);
-            stats.overruns = audio.counters.overruns.load(Ordering::Relaxed);
-            stats.playback_target_ms =
+            let s = stats.current();
+            s.underruns = audio.counters.underruns.load(Ordering::Relaxed);
+            s.overruns = audio.counters.overruns.load(Ordering::Relaxed);
+            s.playback_target_ms =
                 playback_target.level() as f64 * 1000.0 / f64::from(audio.playback_rate);
             if let (Some(start), Some(now_cpu)) = (cpu_start, thread_cpu_time()) {
-                stats.cpu_pct =
+                s.cpu_pct =
                     Some((now_cpu - start).as_secs_f64() / elapsed.as_secs_f64().max(1e-3) * 100.0);
             }
-            last_stats = elapsed;
-            on_stats(&stats);
+            on_stats(stats.snapshot(elapsed, &session.stats(), &sender, &receiver));
         }
         if let Some(reason) = ended {
             end = reason;
@@ -1123,15 +773,10 @@ pub fn run_call(
         }
     }
     audio.close();
-    Ok(CallReport { end, stats })
-}
-
-fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
+    Ok(CallReport {
+        end,
+        stats: stats.into_stats(),
+    })
 }
 
 /// CPU time used by the calling thread, from /proc (Linux only).
@@ -1149,70 +794,6 @@ fn thread_cpu_time() -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fec_is_sized_for_the_loss_the_redundancy_leaves() {
-        // Clear: the reported loss, never below the floor.
-        assert_eq!(Protection::Clear.fec_hint(0.0), Protection::CLEAR_FEC_FLOOR);
-        assert_eq!(Protection::Clear.fec_hint(12.4), 12);
-        // Redundant: both copies lost, for independent losses.
-        assert_eq!(Protection::Redundant.fec_hint(0.0), 0);
-        assert_eq!(Protection::Redundant.fec_hint(5.0), 0);
-        assert_eq!(Protection::Redundant.fec_hint(10.0), 1);
-        assert_eq!(Protection::Redundant.fec_hint(20.0), 4);
-        assert_eq!(Protection::Redundant.fec_hint(250.0), 100);
-        assert_eq!(Protection::Redundant.fec_hint(f64::NAN), 0);
-    }
-
-    #[test]
-    fn protection_starts_redundant_and_follows_the_reports() {
-        let mut c = ProtectionControl::default();
-        assert_eq!(c.mode(), Protection::Redundant);
-        // An empty report changes nothing.
-        assert_eq!(c.on_report(0, 0), Protection::Redundant);
-        // One clean report at the start is enough to spend the budget on quality.
-        assert_eq!(c.on_report(0, 50), Protection::Clear);
-        // 1 lost of 50 (2 %) is a lossy path.
-        assert_eq!(c.on_report(1, 49), Protection::Redundant);
-        // Once loss was seen, going back needs CLEAN_REPORTS clean reports in a row.
-        for _ in 1..ProtectionControl::CLEAN_REPORTS {
-            assert_eq!(c.on_report(0, 50), Protection::Redundant);
-        }
-        assert_eq!(c.on_report(0, 50), Protection::Clear);
-        // A lossy report in between restarts the count.
-        assert_eq!(c.on_report(5, 45), Protection::Redundant);
-        assert_eq!(c.on_report(0, 50), Protection::Redundant);
-    }
-
-    #[test]
-    fn playback_target_covers_the_device_chunk_and_forgets_a_one_off() {
-        let ms = Duration::from_millis;
-        // 48 kHz, 10 ms floor (480 samples), 5 ms margin (240).
-        let mut t = PlaybackTarget::new(480, 48_000);
-        assert_eq!(t.observe(ms(0), 0), 480, "no chunk seen: the floor");
-        assert_eq!(t.observe(ms(5), 200), 480, "small chunks: the floor");
-        // The device fills its whole buffer at start: 60 ms at once.
-        assert_eq!(t.observe(ms(10), 2880), 2880 + 240);
-        // Then it takes ~21 ms at a time; within two windows the fill is
-        // forgotten.
-        let mut at = 10;
-        assert_eq!(t.observe(ms(at + 21), 1024), 2880 + 240, "still remembered");
-        for _ in 0..120 {
-            at += 21;
-            t.observe(ms(at), 1024);
-        }
-        assert_eq!(t.level(), 1024 + 240, "the start-up fill aged out");
-        // A quiet spell (no playback taken) keeps the last chunk size for a
-        // window, then falls back to the floor.
-        t.observe(ms(at + 1000), 0);
-        assert_eq!(t.level(), 1024 + 240);
-        t.observe(ms(at + 2000), 0);
-        assert_eq!(t.level(), 480);
-        // A floor above the chunks wins (the WAV clock: 10 ms chunks, a
-        // 20 ms floor).
-        let mut w = PlaybackTarget::new(960, 48_000);
-        assert_eq!(w.observe(ms(0), 480), 960);
-    }
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([192, 0, 2, 1], port))

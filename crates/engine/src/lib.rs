@@ -11,6 +11,7 @@ pub mod codec;
 pub mod dial;
 pub mod dsp;
 pub mod jitter;
+pub mod media;
 pub mod netsim;
 pub mod offline;
 pub mod phone;
