@@ -2,32 +2,32 @@
 //! `trust`, `history`: the registry conversation around a call, then the
 //! engine.
 //!
-//! Signaling uses the registry's WebSocket push channel (opened before the
-//! call is placed, so no answer can be missed); the checks that make a call
-//! genuine are in [`engine::dial`]. The media runs on a blocking thread
-//! while the async side watches for Ctrl-C and for the registry's
-//! end-of-call notice.
+//! `call`, `answer` and `echo-bot` print what [`engine::phone::Phone`]
+//! reports and turn Ctrl-C into a hang-up; the call flow itself (and the
+//! checks of [`engine::dial`] that make a call genuine) is the engine's,
+//! the same as the app's.
 
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use engine::account::{self, AccountInfo, Contacts, Direction, HistoryEntry, Outcome};
+use engine::account::{self, AccountInfo, Contacts, Direction};
 use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio, WavAudio};
-use engine::call::{CallEnd, CallOptions, CallReport, CallStats, run_call};
+use engine::call::{CallOptions, CallReport, CallStats};
 use engine::dial::{self, bind_media, safety_number};
 use engine::dsp::{DspConfig, NoiseSuppressor};
+use engine::phone::{
+    CallRef, CallSnapshot, CallState, EndReason, PeerTrust, Phone, PhoneEvent, PhoneHooks,
+};
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
-use engine::registry_client::{EventStream, RegistryClient, RegistryEvent};
-use futures_util::FutureExt;
-use proto::handshake::{Established, OfferPolicy};
+use engine::registry_client::{RegistryClient, RegistryEvent};
+use proto::handshake::OfferPolicy;
 use proto::identity::IdentityKeyPair;
-use proto::signaling::{CallId, ServerEvent, Username};
+use proto::signaling::Username;
+use tokio::sync::mpsc;
 
 /// Options shared by every command that makes or takes a call.
 #[derive(Debug, Clone, clap::Args)]
@@ -122,23 +122,6 @@ impl Me {
             identity,
             client,
         })
-    }
-
-    /// Opens the push channel and waits until the registry has us online.
-    async fn online(&self) -> anyhow::Result<EventStream> {
-        let mut events = self.client.events(Vec::new());
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            match tokio::time::timeout_at(deadline, events.next()).await {
-                Ok(Some(RegistryEvent::Connected)) => return Ok(events),
-                Ok(Some(RegistryEvent::Disconnected { reason, .. })) => {
-                    eprintln!("registry {}: {reason}; retrying", self.info.registry);
-                }
-                Ok(Some(RegistryEvent::Server(_))) => {}
-                Ok(None) => bail!("the registry connection ended"),
-                Err(_) => bail!("cannot reach the registry at {}", self.info.registry),
-            }
-        }
     }
 }
 
@@ -407,107 +390,176 @@ fn live_stats(s: &CallStats) {
     }
 }
 
-fn now_secs() -> u64 {
-    dial::unix_now().as_secs()
+/// The CLI's side of the phone: sockets and sound from the flags.
+struct CliHooks {
+    args: MediaArgs,
+    /// The echo bot: no sound devices, what is heard is sent back.
+    echo: bool,
 }
 
-/// Runs the media of an established call on a blocking thread while
-/// watching Ctrl-C and the registry; hangs up the registry's side after.
-/// What the media thread of one call needs.
-struct Media {
-    established: Established,
-    socket: std::net::UdpSocket,
-    audio: AudioIo,
-    opts: CallOptions,
+impl PhoneHooks for CliHooks {
+    fn trust_of(&self, _peer: &Username) -> PeerTrust {
+        // The CLI keeps no verified marks of its own: a pinned key is
+        // trusted on first use (`trust` re-pins what was compared).
+        PeerTrust::Unverified
+    }
+
+    fn bind_media(&self) -> Result<(std::net::UdpSocket, Vec<SocketAddr>), String> {
+        media_socket(&self.args).map_err(|e| format!("{e:#}"))
+    }
+
+    fn open_media(&self, _call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String> {
+        if self.echo {
+            let opts = CallOptions {
+                echo: true,
+                dsp: DspConfig::off(),
+                duration: Some(Duration::from_secs(3600)),
+                ..Default::default()
+            };
+            let audio = NullAudio.open().map_err(|e| e.to_string())?;
+            return Ok((audio, opts));
+        }
+        let opts = call_options(&self.args).map_err(|e| format!("{e:#}"))?;
+        let audio = open_audio(&self.args).map_err(|e| format!("{e:#}"))?;
+        Ok((audio, opts))
+    }
+}
+
+/// Starts the phone of `me` and waits until the registry has us online.
+async fn start_phone(
+    me: &Me,
+    profile: &Profile,
+    args: &MediaArgs,
+    echo: bool,
+) -> anyhow::Result<(Phone, mpsc::UnboundedReceiver<PhoneEvent>)> {
+    let hooks = Arc::new(CliHooks {
+        args: args.clone(),
+        echo,
+    });
+    let (phone, mut events) = Phone::start(
+        me.client.clone(),
+        me.identity.clone(),
+        profile.clone(),
+        recent_offers(profile)?,
+        hooks,
+        Vec::new(),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(PhoneEvent::Registry(RegistryEvent::Connected))) => {
+                return Ok((phone, events));
+            }
+            Ok(Some(PhoneEvent::Registry(RegistryEvent::Disconnected { reason, .. }))) => {
+                eprintln!("registry {}: {reason}; retrying", me.info.registry);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => bail!("the registry connection ended"),
+            Err(_) => bail!("cannot reach the registry at {}", me.info.registry),
+        }
+    }
+}
+
+/// What the CLI prints about one call as the phone reports it.
+struct Printer {
+    call: CallRef,
     /// No live stats line (the echo bot).
     quiet: bool,
+    sas_shown: Option<String>,
+    report: Option<CallReport>,
 }
 
-async fn talk(
-    me: &Me,
-    events: &mut EventStream,
-    call_id: &CallId,
-    media: Media,
-) -> anyhow::Result<CallReport> {
-    let Media {
-        established,
-        socket,
-        audio,
-        opts,
-        quiet,
-    } = media;
-    let hang_up = opts.hang_up.clone();
-    // The caller printed its SAS when the answer came; the callee learns it
-    // from the caller's first packets and prints it then.
-    let mut sas_shown = established.sas().map(|s| s.to_display_string());
-    let peer = established.peer_username().to_owned();
-    let mut media = tokio::task::spawn_blocking(move || {
-        let mut on_stats = |s: &CallStats| {
-            if let Some(sas) = &s.sas
-                && sas_shown.as_ref() != Some(sas)
-            {
-                eprintln!("\nSAS {sas} (compare it with {peer})");
-                sas_shown = Some(sas.clone());
-            }
-            if !quiet {
-                live_stats(s)
-            }
-        };
-        run_call(established, socket, audio, opts, &mut on_stats)
-    });
-    let report = loop {
-        tokio::select! {
-            r = &mut media => break r.context("media thread failed")??,
-            _ = tokio::signal::ctrl_c() => hang_up.store(true, Ordering::Relaxed),
-            ev = events.next() => {
-                // The peer's bye travels in the media stream; the registry's
-                // notice is the backup when that packet is lost.
-                if let Some(RegistryEvent::Server(ServerEvent::Ended { call_id: id, .. })) = ev
-                    && &id == call_id
+impl Printer {
+    fn new(call: CallRef, quiet: bool) -> Self {
+        Self {
+            call,
+            quiet,
+            sas_shown: None,
+            report: None,
+        }
+    }
+
+    /// Prints `ev`; returns the call once it ended.
+    fn show(&mut self, ev: PhoneEvent) -> Option<CallSnapshot> {
+        match ev {
+            PhoneEvent::Call(s) if s.call == self.call => {
+                // The caller knows the SAS when the answer verifies; the
+                // callee from the caller's first packets.
+                if let Some(sas) = &s.sas
+                    && self.sas_shown.as_ref() != Some(sas)
                 {
-                    hang_up.store(true, Ordering::Relaxed);
+                    match s.direction {
+                        Direction::Outgoing => {
+                            eprintln!("connected; SAS {sas} (compare it with {})", s.peer)
+                        }
+                        Direction::Incoming => {
+                            eprintln!("\nSAS {sas} (compare it with {})", s.peer)
+                        }
+                    }
+                    self.sas_shown = Some(sas.clone());
+                }
+                if s.state == CallState::Ended {
+                    return Some(s);
                 }
             }
+            PhoneEvent::Stats(call, s) if call == self.call && !self.quiet => live_stats(&s),
+            PhoneEvent::Report(call, r) if call == self.call => self.report = Some(*r),
+            PhoneEvent::Registry(RegistryEvent::Disconnected { reason, .. }) => {
+                eprintln!("registry connection lost ({reason}); reconnecting");
+            }
+            PhoneEvent::Refused { peer, reason } => {
+                eprintln!("refusing the call from {peer}: {reason}");
+            }
+            _ => {}
         }
-    };
-    let _ = me.client.hangup(call_id).await;
-    Ok(report)
+        None
+    }
+
+    /// Follows the call until it ends, hanging up on Ctrl-C.
+    async fn until_ended(
+        &mut self,
+        phone: &Phone,
+        events: &mut mpsc::UnboundedReceiver<PhoneEvent>,
+    ) -> anyhow::Result<CallSnapshot> {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {
+                    let _ = phone.hang_up(self.call).await;
+                }
+                ev = events.recv() => match ev {
+                    Some(ev) => if let Some(end) = self.show(ev) {
+                        return Ok(end);
+                    },
+                    None => bail!("the phone stopped"),
+                },
+            }
+        }
+    }
 }
 
-fn finish(report: &CallReport, args: &MediaArgs) -> anyhow::Result<()> {
-    eprintln!();
-    eprintln!("call ended: {}", report.end.describe());
-    if let Some(path) = &args.stats_json {
-        std::fs::write(path, serde_json::to_vec_pretty(report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    match report.end {
-        CallEnd::TimedOut | CallEnd::DeviceLost | CallEnd::SasMismatch => {
-            bail!("{}", report.end.describe())
+/// Says how the call ended, writes the stats, and fails the command for
+/// every end but a hang-up.
+fn finish(end: &CallSnapshot, report: Option<&CallReport>, args: &MediaArgs) -> anyhow::Result<()> {
+    if let Some(report) = report {
+        eprintln!();
+        eprintln!("call ended: {}", report.end.describe());
+        if let Some(path) = &args.stats_json {
+            std::fs::write(path, serde_json::to_vec_pretty(report)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        _ => Ok(()),
     }
-}
-
-fn record(
-    profile: &Profile,
-    call_id: &CallId,
-    peer: &str,
-    direction: Direction,
-    started_at: u64,
-    talked: u64,
-    outcome: Outcome,
-) {
-    let entry = HistoryEntry {
-        call_id: call_id.to_string(),
-        peer: peer.to_owned(),
-        direction,
-        started_at,
-        duration_s: talked,
-        outcome,
-    };
-    if let Err(e) = account::record_call(profile, entry) {
-        eprintln!("warning: the call was not added to the history: {e}");
+    let peer = &end.peer;
+    let (reason, message) = end.end.clone().unwrap_or((EndReason::Failed, None));
+    match reason {
+        EndReason::HungUp | EndReason::RemoteHungUp => Ok(()),
+        EndReason::Rejected => bail!("{peer} rejected the call"),
+        EndReason::Busy => bail!("{peer} is busy"),
+        EndReason::Missed => bail!("{peer} did not answer"),
+        EndReason::Offline => bail!("{peer} is not connected to the registry"),
+        EndReason::Cancelled => bail!("cancelled"),
+        EndReason::ConnectionLost | EndReason::Failed => {
+            bail!("{}", message.unwrap_or_else(|| "the call failed".into()))
+        }
     }
 }
 
@@ -520,147 +572,58 @@ pub fn call(
 ) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
     let callee_name = username(callee)?;
-    let opts = call_options(args)?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        let mut events = me.online().await?;
-        let (socket, candidates) = media_socket(args)?;
-        let started_at = now_secs();
-        let ringing = dial::place_call(&me.client, profile, &me.identity, &callee_name, candidates).await?;
-        let call_id = ringing.call_id.clone();
+    // Bad media flags fail before anything rings.
+    call_options(args)?;
+    runtime()?.block_on(async {
+        let (phone, mut events) = start_phone(&me, profile, args, false).await?;
+        let ringing = phone.place(callee_name).await?;
         eprintln!("ringing {callee}…");
-        let failed = |outcome, why: String| -> anyhow::Result<()> {
-            record(profile, &call_id, callee, Direction::Outgoing, started_at, 0, outcome);
-            bail!("{why}")
-        };
-        let answer = loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {
-                    let _ = me.client.hangup(&call_id).await;
-                    return failed(Outcome::Cancelled, "cancelled".into());
-                }
-                ev = events.next() => match ev {
-                    Some(RegistryEvent::Server(ev)) => match ev {
-                        ServerEvent::Accepted { call_id: id, answer } if id == call_id => break answer,
-                        ServerEvent::Rejected { call_id: id } if id == call_id =>
-                            return failed(Outcome::Rejected, format!("{callee} rejected the call")),
-                        ServerEvent::Busy { call_id: id, .. } if id == call_id =>
-                            return failed(Outcome::Busy, format!("{callee} is busy")),
-                        ServerEvent::Missed { call_id: id, .. } if id == call_id =>
-                            return failed(Outcome::Missed, format!("{callee} did not answer")),
-                        ServerEvent::Ended { call_id: id, .. } | ServerEvent::Cancelled { call_id: id }
-                            if id == call_id =>
-                            return failed(Outcome::Failed, "the call ended before it was answered".into()),
-                        _ => {}
-                    },
-                    Some(RegistryEvent::Disconnected { reason, .. }) => {
-                        eprintln!("registry connection lost ({reason}); reconnecting");
-                    }
-                    Some(RegistryEvent::Connected) => {
-                        // Events pushed while we were away are gone: ask.
-                        let s = me.client.status(&call_id).await?;
-                        if let Some(a) = s.answer {
-                            break a;
-                        }
-                    }
-                    None => return failed(Outcome::Failed, "the registry connection ended".into()),
-                },
-            }
-        };
-        let established = match ringing.answered(&answer.to_bytes()) {
-            Ok(e) => e,
-            Err(e) => {
-                let _ = me.client.hangup(&call_id).await;
-                return failed(Outcome::Failed, e.to_string());
-            }
-        };
-        match established.sas() {
-            Some(sas) => eprintln!("connected; SAS {sas} (compare it with {callee})"),
-            None => eprintln!("connected"),
-        }
-        let audio = open_audio(args)?;
-        let connected = Instant::now();
-        let report = talk(
-            &me,
-            &mut events,
-            &call_id,
-            Media {
-                established,
-                socket,
-                audio,
-                opts,
-                quiet: false,
-            },
-        )
-        .await?;
-        record(profile, &call_id, callee, Direction::Outgoing, started_at, connected.elapsed().as_secs(), outcome_of(&report));
-        finish(&report, args)
+        let mut printer = Printer::new(ringing.call, false);
+        let end = printer.until_ended(&phone, &mut events).await?;
+        finish(&end, printer.report.as_ref(), args)
     })
 }
 
-fn outcome_of(report: &CallReport) -> Outcome {
-    match report.end {
-        CallEnd::TimedOut | CallEnd::DeviceLost | CallEnd::SasMismatch => Outcome::Failed,
-        _ => Outcome::Completed,
-    }
-}
-
-/// Waits for the next ringing call that verifies and answers it. Calls
-/// that do not verify (or come from a contact whose key changed) are
-/// rejected with the reason printed, and the wait goes on: one bad offer
-/// costs that call, never the listener.
-async fn accept_next(
-    me: &Me,
-    profile: &Profile,
-    events: &mut EventStream,
-    args: &MediaArgs,
-    seen: &mut RecentOffers,
-) -> anyhow::Result<(CallId, String, Established, std::net::UdpSocket, u64)> {
+/// Waits for the next call that rings and answers it; returns its printer
+/// once the media runs. A caller whose key changed is refused with the
+/// reason printed (nobody is there to compare numbers), as is a call
+/// that could not be answered; the wait goes on: one bad offer costs that
+/// call, never the listener.
+async fn answer_next(
+    phone: &Phone,
+    events: &mut mpsc::UnboundedReceiver<PhoneEvent>,
+    quiet: bool,
+) -> anyhow::Result<Printer> {
     loop {
-        let (call_id, caller, offer) = tokio::select! {
+        let ev = tokio::select! {
             _ = tokio::signal::ctrl_c() => bail!("interrupted"),
-            ev = events.next() => match ev {
-                Some(RegistryEvent::Server(ServerEvent::IncomingCall { call_id, caller, offer, .. })) => (call_id, caller, offer),
-                Some(_) => continue,
-                None => bail!("the registry connection ended"),
-            },
+            ev = events.recv() => ev.context("the phone stopped")?,
         };
-        let started_at = now_secs();
-        let take = async {
-            let verified =
-                dial::verify_incoming(&me.client, profile, &caller, &offer.to_bytes(), seen)
-                    .await?;
-            let (socket, candidates) = media_socket(args)?;
-            let (answer, established) = verified.accept(&me.identity, candidates)?;
-            me.client.accept(&call_id, answer).await?;
-            anyhow::Ok((established, socket))
+        let s = match ev {
+            PhoneEvent::Call(s) if s.state == CallState::RingingIn => s,
+            other => {
+                Printer::new(CallRef(0), true).show(other);
+                continue;
+            }
         };
-        // A panic while checking one offer (a parser bug reached by a
-        // crafted message) is that call's failure, not the process's.
-        let outcome = AssertUnwindSafe(take)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("checking the call hit an internal error")));
-        match outcome {
-            Ok((established, socket)) => {
+        let caller = s.peer.clone();
+        if s.trust == PeerTrust::KeyChanged {
+            let why = format!(
+                "{caller}'s key changed; compare the safety number with them, then: \
+                 pqvoice trust {caller} --safety-number \"DIGITS\""
+            );
+            eprintln!("refusing the call from {caller}: {why}");
+            let _ = phone.refuse(s.call, why).await;
+            continue;
+        }
+        match phone.accept(s.call).await {
+            Ok(_) => {
                 eprintln!(
                     "answered {caller}; the SAS follows when {caller}'s first packets arrive"
                 );
-                return Ok((call_id, caller.to_string(), established, socket, started_at));
+                return Ok(Printer::new(s.call, quiet));
             }
-            Err(e) => {
-                eprintln!("refusing the call from {caller}: {e:#}");
-                let _ = me.client.reject(&call_id).await;
-                record(
-                    profile,
-                    &call_id,
-                    caller.as_str(),
-                    Direction::Incoming,
-                    started_at,
-                    0,
-                    Outcome::Rejected,
-                );
-            }
+            Err(e) => eprintln!("refusing the call from {caller}: {e}"),
         }
     }
 }
@@ -677,38 +640,13 @@ fn recent_offers(profile: &Profile) -> anyhow::Result<RecentOffers> {
 /// `pqvoice answer`: waits for one call and takes it.
 pub fn answer(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
-    let opts = call_options(args)?;
+    call_options(args)?;
     runtime()?.block_on(async {
-        let mut events = me.online().await?;
+        let (phone, mut events) = start_phone(&me, profile, args, false).await?;
         eprintln!("{} waiting for a call…", me.info.username);
-        let mut seen = recent_offers(profile)?;
-        let (call_id, caller, established, socket, started_at) =
-            accept_next(&me, profile, &mut events, args, &mut seen).await?;
-        let audio = open_audio(args)?;
-        let connected = Instant::now();
-        let report = talk(
-            &me,
-            &mut events,
-            &call_id,
-            Media {
-                established,
-                socket,
-                audio,
-                opts,
-                quiet: false,
-            },
-        )
-        .await?;
-        record(
-            profile,
-            &call_id,
-            &caller,
-            Direction::Incoming,
-            started_at,
-            connected.elapsed().as_secs(),
-            outcome_of(&report),
-        );
-        finish(&report, args)
+        let mut printer = answer_next(&phone, &mut events, false).await?;
+        let end = printer.until_ended(&phone, &mut events).await?;
+        finish(&end, printer.report.as_ref(), args)
     })
 }
 
@@ -717,35 +655,21 @@ pub fn answer(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow:
 pub fn echo_bot(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
     runtime()?.block_on(async {
-        let mut events = me.online().await?;
+        let (phone, mut events) = start_phone(&me, profile, args, true).await?;
         println!("echo bot {} ready", me.info.username);
-        let mut seen = recent_offers(profile)?;
         loop {
-            let (call_id, caller, established, socket, _) =
-                accept_next(&me, profile, &mut events, args, &mut seen).await?;
-            let opts = CallOptions {
-                echo: true,
-                dsp: DspConfig::off(),
-                duration: Some(Duration::from_secs(3600)),
-                ..Default::default()
-            };
-            let audio = NullAudio.open()?;
-            match talk(
-                &me,
-                &mut events,
-                &call_id,
-                Media {
-                    established,
-                    socket,
-                    audio,
-                    opts,
-                    quiet: true,
-                },
-            )
-            .await
-            {
-                Ok(r) => eprintln!("echo call with {caller} ended: {}", r.end.describe()),
-                Err(e) => eprintln!("echo call with {caller} failed: {e}"),
+            let mut printer = answer_next(&phone, &mut events, true).await?;
+            let end = printer.until_ended(&phone, &mut events).await?;
+            match (&printer.report, &end.end) {
+                (Some(r), _) => {
+                    eprintln!("echo call with {} ended: {}", end.peer, r.end.describe())
+                }
+                (None, Some((reason, msg))) => eprintln!(
+                    "echo call with {} failed: {reason:?} {}",
+                    end.peer,
+                    msg.as_deref().unwrap_or("")
+                ),
+                (None, None) => {}
             }
         }
     })

@@ -458,6 +458,7 @@ fn a_changed_key_rings_flagged_and_is_checked_again_on_answer() {
         ended(&out),
         (EndReason::Failed, Some("alice's key changed".into()))
     );
+    assert!(out.contains(&Action::Reject { id: id(7) }));
 
     // A front end that cannot ask the user refuses it: failed, not
     // rejected, with the reason.

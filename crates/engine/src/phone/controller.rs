@@ -837,7 +837,14 @@ impl CallController {
                 c.snap.trust = trust;
                 self.start_media(now_ms, call, None, hang_up);
             }
-            Err(msg) => self.end(now_ms, EndReason::Failed, Some(msg), Outcome::Failed),
+            Err(msg) => {
+                // Whatever failed (the recheck, the socket, the registry),
+                // the caller should not ring on.
+                if let Some(id) = c.snap.id.clone() {
+                    self.actions.push_back(Action::Reject { id });
+                }
+                self.end(now_ms, EndReason::Failed, Some(msg), Outcome::Failed)
+            }
         }
     }
 
