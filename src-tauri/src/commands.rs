@@ -5,7 +5,8 @@
 //! every failure into an [`AppError`]; the work itself lives in the phone
 //! service and the engine.
 
-use engine::account::{self, AccountInfo, Contacts, Outcome};
+use engine::account::{self, AccountInfo, Outcome};
+use engine::contacts::{Compared, ContactBook, Observation};
 use engine::dial;
 use proto::identity::PublicIdentity;
 use proto::safety::SafetyNumber as ProtoSafetyNumber;
@@ -19,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{CallDirection, CallSnapshot, Trust};
 use crate::hosting::{self, HostStatus, HostedRegistry};
 use crate::phone::{fingerprint, parse_username};
-use crate::state::{AppState, TrustMarks};
+use crate::state::{AppState, trust_in};
 
 /// Environment variable that points the app at a registry.
 pub const REGISTRY_URL_ENV: &str = "PQVOICE_REGISTRY_URL";
@@ -304,24 +305,23 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
             "The search text is too long.".into(),
         ));
     }
-    let contacts = Contacts::load(&state.profile)?;
+    let book = ContactBook::load(&state.profile)?;
     let mut last_call: std::collections::BTreeMap<String, u64> = Default::default();
     for h in account::history(&state.profile)? {
         let at = h.started_at.saturating_mul(1000);
         let e = last_call.entry(h.peer).or_default();
         *e = (*e).max(at);
     }
-    let (names, users): (Vec<&String>, Vec<Username>) = contacts
-        .pinned
-        .keys()
-        .filter(|n| n.contains(&q))
-        .filter_map(|n| parse_username(n).ok().map(|u| (n, u)))
-        .unzip();
+    let users: Vec<Username> = book
+        .names()
+        .filter(|n| n.as_str().contains(&q))
+        .cloned()
+        .collect();
     // The registry's view gives presence and shows a changed key; when it
     // cannot be asked, the local data still lists the contact.
     let checked = phone.check_keys(&session, &users).await;
     let mut out = Vec::new();
-    for (name, checked) in names.into_iter().zip(checked) {
+    for (name, checked) in users.iter().map(Username::as_str).zip(checked) {
         let presence = match checked {
             Ok((_, _, presence)) => presence,
             Err(e) => {
@@ -330,7 +330,7 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
             }
         };
         out.push(Contact {
-            username: name.clone(),
+            username: name.to_owned(),
             presence,
             trust: phone.trust_of(name),
             last_call_at: last_call.get(name).copied(),
@@ -342,7 +342,7 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
             .then_with(|| a.username.cmp(&b.username))
     });
     if !q.is_empty()
-        && !contacts.pinned.contains_key(&q)
+        && !users.iter().any(|u| u.as_str() == q)
         && q != session.info.username
         && let Ok(user) = parse_username(&q)
         && let Ok(info) = session.client.fetch(&user).await
@@ -525,22 +525,14 @@ pub async fn set_settings(state: State<'_, AppState>, settings: Settings) -> App
 
 /// The key of `name` to compute the safety number with: a pending new key,
 /// else the pinned one, else the one the registry serves now (not pinned).
-async fn key_for_safety(state: &AppState, name: &str) -> AppResult<(PublicIdentity, Trust)> {
-    let marks = TrustMarks::load(&state.profile)?;
-    let from_hex = |hex: &str| {
-        account::from_hex(hex)
-            .and_then(|b| PublicIdentity::from_bytes(&b).ok())
-            .ok_or_else(|| AppError::internal("damaged key in trust.json"))
-    };
-    if let Some(hex) = marks.changed.get(name) {
-        return Ok((from_hex(hex)?, Trust::KeyChanged));
-    }
-    if let Some(key) = Contacts::load(&state.profile)?.get(name)? {
-        return Ok((key, state.phone.trust_of(name)));
+async fn key_for_safety(state: &AppState, name: &Username) -> AppResult<(PublicIdentity, Trust)> {
+    let book = ContactBook::load(&state.profile)?;
+    if let Some(c) = book.get(name) {
+        let key = c.pending().unwrap_or(c.pinned()).clone();
+        return Ok((key, trust_in(&book, name)));
     }
     let s = state.phone.session()?;
-    let user = parse_username(name)?;
-    let (key, _, _) = state.phone.check_key(&s, &user).await?;
+    let (key, _, _) = state.phone.check_key(&s, name).await?;
     Ok((key, Trust::Unverified))
 }
 
@@ -552,7 +544,7 @@ pub async fn safety_number(
 ) -> AppResult<SafetyNumber> {
     let user = parse_username(&username)?;
     let s = state.phone.session()?;
-    let (theirs, trust) = key_for_safety(&state, user.as_str()).await?;
+    let (theirs, trust) = key_for_safety(&state, &user).await?;
     let n = ProtoSafetyNumber::new(
         &s.info.username,
         s.identity.public(),
@@ -569,8 +561,8 @@ pub async fn safety_number(
 
 /// What the UI says the user compared: the fingerprint that came with the
 /// safety number it showed.
-fn compared(fingerprint: &str) -> AppResult<account::Compared> {
-    account::Compared::fingerprint(fingerprint).map_err(|_| {
+fn compared(fingerprint: &str) -> AppResult<Compared> {
+    Compared::fingerprint(fingerprint).map_err(|_| {
         AppError::InvalidInput(
             "The key fingerprint must be the 64 hex digits that came with the safety number."
                 .into(),
@@ -581,7 +573,8 @@ fn compared(fingerprint: &str) -> AppResult<account::Compared> {
 /// Marks the key of `username` whose safety number the user compared
 /// (`fingerprint` came with that number) as verified, pinning it first if
 /// this is the first contact. Refused with `not-compared` when the pinned
-/// key, or on first contact the key the registry serves now, is another.
+/// key, or on first contact the key the registry serves now, is another;
+/// then nothing is pinned or marked. The check is the contact book's.
 #[tauri::command]
 pub async fn mark_verified(
     state: State<'_, AppState>,
@@ -591,21 +584,24 @@ pub async fn mark_verified(
     let user = parse_username(&username)?;
     let compared = compared(&fingerprint)?;
     let s = state.phone.session()?;
-    if state.phone.trust_of(user.as_str()) == Trust::KeyChanged {
+    let book = ContactBook::load(&state.profile)?;
+    if book.trust(&user) == Some(engine::contacts::Trust::KeyChanged) {
         return Err(AppError::KeyChanged(user.to_string()));
     }
-    let mut contacts = Contacts::load(&state.profile)?;
-    let key = match contacts.get(user.as_str())? {
-        Some(pinned) => pinned,
-        None => state.phone.check_key(&s, &user).await?.0,
+    // On first contact, the key to pin is the one the registry serves now.
+    let served = match book.pinned(&user) {
+        Some(_) => None,
+        None => Some(state.phone.check_key(&s, &user).await?.0),
     };
-    contacts.pin_compared(user.as_str(), &key, &compared)?;
-    contacts.save(&state.profile)?;
-    let mut marks = TrustMarks::load(&state.profile)?;
-    marks
-        .verified
-        .insert(user.to_string(), account::to_hex(&key.to_bytes()));
-    marks.save(&state.profile)?;
+    ContactBook::update(&state.profile, |book| {
+        if let Some(key) = &served
+            && book.observe(&user, key) == Observation::Changed
+        {
+            // Pinned meanwhile (a call) with another key than the served one.
+            return Err(account::AccountError::KeyChanged(user.to_string()));
+        }
+        book.mark_verified(&user, &compared)
+    })?;
     state.phone.resubscribe();
     // Someone whose key the user verified is a contact: they see our
     // presence (best effort; the next connect adds them if this fails).
@@ -625,19 +621,7 @@ pub fn accept_key_change(
 ) -> AppResult<()> {
     let user = parse_username(&username)?;
     let compared = compared(&fingerprint)?;
-    let mut marks = TrustMarks::load(&state.profile)?;
-    let Some(hex) = marks.changed.get(user.as_str()).cloned() else {
-        return Ok(());
-    };
-    let key = account::from_hex(&hex)
-        .and_then(|b| PublicIdentity::from_bytes(&b).ok())
-        .ok_or_else(|| AppError::internal("damaged key in trust.json"))?;
-    let mut contacts = Contacts::load(&state.profile)?;
-    contacts.pin_compared(user.as_str(), &key, &compared)?;
-    contacts.save(&state.profile)?;
-    marks.changed.remove(user.as_str());
-    marks.verified.remove(user.as_str());
-    marks.save(&state.profile)?;
+    ContactBook::update(&state.profile, |book| book.accept_change(&user, &compared))?;
     Ok(())
 }
 

@@ -29,9 +29,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use engine::account::{self, AccountInfo, Contacts, Direction, HistoryEntry, Outcome};
+use engine::account::{self, AccountInfo, Direction, HistoryEntry, Outcome};
 use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio};
 use engine::call::{CallEnd, CallOptions, CallStats, Levels, run_call};
+use engine::contacts::{Contact, ContactBook, Observation};
 use engine::dial::{self, Ringing, Verified, bind_media};
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
@@ -46,7 +47,7 @@ use crate::events::{
     self, AudioLevels, CallDirection, CallSnapshot, CallState, CallStatsPayload, EndReason,
     IncomingCall, KeyChanged, PresenceChange, RegistryState, RegistryStatus, Trust, UiSink, emit,
 };
-use crate::state::{AppConfig, StoredSettings, TrustMarks};
+use crate::state::{AppConfig, StoredSettings, trust_in};
 use futures_util::{FutureExt, StreamExt, stream};
 
 /// Contact lookups sent to the registry at once when listing contacts.
@@ -375,13 +376,8 @@ impl Phone {
     }
 
     fn pinned_usernames(&self) -> Vec<Username> {
-        Contacts::load(&self.profile)
-            .map(|c| {
-                c.pinned
-                    .keys()
-                    .filter_map(|n| Username::parse(n).ok())
-                    .collect()
-            })
+        ContactBook::load(&self.profile)
+            .map(|book| book.names().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -400,10 +396,7 @@ impl Phone {
     ) {
         // The pinned contacts the user chose see our presence, whatever
         // the registry's list lost or never had (pins older than it).
-        let verified = TrustMarks::load(&self.profile)
-            .map(|m| m.verified.into_keys().collect::<Vec<_>>())
-            .unwrap_or_default();
-        if let Ok(chosen) = dial::chosen_contacts(&self.profile, verified) {
+        if let Ok(chosen) = dial::chosen_contacts(&self.profile, []) {
             let sync = Arc::clone(&client);
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = sync.ensure_contacts(&chosen).await {
@@ -597,14 +590,12 @@ impl Phone {
 
     // ----- trust -----------------------------------------------------------
 
-    /// The trust of `name` from the local pins and marks.
+    /// The trust of `name` from the contact book.
     pub(crate) fn trust_of(&self, name: &str) -> Trust {
-        let pinned = Contacts::load(&self.profile)
-            .ok()
-            .and_then(|c| c.pinned.get(name).cloned());
-        TrustMarks::load(&self.profile)
-            .map(|m| m.trust(name, pinned.as_deref()))
-            .unwrap_or(Trust::Unverified)
+        match (Username::parse(name), ContactBook::load(&self.profile)) {
+            (Ok(user), Ok(book)) => trust_in(&book, &user),
+            _ => Trust::Unverified,
+        }
     }
 
     /// Compares the key the registry serves for `name` with the pin: a
@@ -661,30 +652,35 @@ impl Phone {
         Ok((key, self.trust_of(name.as_str()), info.presence))
     }
 
-    /// Records what `key` (just shown for `name`) means for its trust.
+    /// Records what `key` (just shown for `name`) means for its trust: a
+    /// contact's key that differs from the pin becomes its pending change
+    /// (announced the first time it is seen), the pinned key withdraws one.
+    /// Someone who is not a contact is not pinned here.
     pub(crate) fn note_key(&self, name: &str, key: &PublicIdentity) -> AppResult<()> {
-        let contacts = Contacts::load(&self.profile)?;
-        let Some(pinned) = contacts.get(name)? else {
+        let Ok(user) = Username::parse(name) else {
             return Ok(());
         };
-        let mut marks = TrustMarks::load(&self.profile)?;
-        let hex = account::to_hex(&key.to_bytes());
-        if pinned == *key {
-            if marks.changed.remove(name).is_some() {
-                marks.save(&self.profile)?;
+        let newly_changed = ContactBook::update(&self.profile, |book| {
+            if !book.contains(&user) {
+                return Ok(false);
             }
-        } else if marks.changed.get(name) != Some(&hex) {
-            marks.changed.insert(name.to_owned(), hex);
-            marks.save(&self.profile)?;
-            emit(
-                &*self.sink,
-                events::KEY_CHANGED,
-                &KeyChanged {
-                    username: name.to_owned(),
-                },
-            );
+            let was = book.get(&user).and_then(Contact::pending).cloned();
+            Ok(book.observe(&user, key) == Observation::Changed && was.as_ref() != Some(key))
+        })?;
+        if newly_changed {
+            self.announce_key_change(name);
         }
         Ok(())
+    }
+
+    fn announce_key_change(&self, name: &str) {
+        emit(
+            &*self.sink,
+            events::KEY_CHANGED,
+            &KeyChanged {
+                username: name.to_owned(),
+            },
+        );
     }
 
     // ----- snapshots and endings --------------------------------------------
@@ -1026,9 +1022,8 @@ impl Phone {
             Ok(v) => Some(Box::new(v)),
             Err(e) if e.is_key_change() => {
                 // Ring anyway, flagged: the user may compare and accept.
-                if let Err(e) = self.check_key(s, &caller).await {
-                    tracing::warn!(error = %e, "cannot fetch the changed key");
-                }
+                // The check above kept the new key as the pending change.
+                self.announce_key_change(caller.as_str());
                 None
             }
             Err(e) => {

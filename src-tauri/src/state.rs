@@ -1,17 +1,20 @@
 //! What the app keeps between commands: where the profile lives, the
-//! user's settings, the trust marks on contacts, and the running services
-//! (the phone, a hosted registry).
+//! user's settings, and the running services (the phone, a hosted
+//! registry).
 //!
-//! The engine's profile files (identity, account, pins, history) are the
-//! source of truth for the account; the app adds two files of its own in
-//! the same 0700 directory, both written atomically with mode 0600:
-//! `app-settings.json` and `trust.json`.
+//! The engine's profile files (identity, account, contact book with the
+//! pins and trust, history) are the source of truth for the account,
+//! shared with the CLI; the app adds one file of its own in the same 0700
+//! directory, written atomically with mode 0600: `app-settings.json`.
+//! (Its earlier `trust.json` is folded into the contact book by
+//! [`engine::contacts::ContactBook::load`].)
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use engine::contacts::ContactBook;
 use engine::profile::Profile;
+use proto::signaling::Username;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
@@ -27,7 +30,6 @@ pub const AUDIO_ENV: &str = "PQVOICE_AUDIO";
 pub const ECHO_BOT_ENV: &str = "PQVOICE_ECHO_BOT";
 
 const SETTINGS_FILE: &str = "app-settings.json";
-const TRUST_FILE: &str = "trust.json";
 
 /// How the app was started: everything read from the environment once.
 #[derive(Debug, Clone)]
@@ -109,45 +111,13 @@ impl StoredSettings {
     }
 }
 
-/// Trust marks beside the engine's pins: which pinned keys the user
-/// verified, and which contacts showed a different key that the user has
-/// not accepted yet. Both map a username to the hex of a key encoding, so a
-/// verification never carries over to a new key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TrustMarks {
-    /// Username → the pinned key the user verified.
-    pub verified: BTreeMap<String, String>,
-    /// Username → the new key the registry or the peer showed.
-    pub changed: BTreeMap<String, String>,
-}
-
-impl TrustMarks {
-    /// Reads the marks (empty if none).
-    pub fn load(profile: &Profile) -> AppResult<Self> {
-        match profile.read(TRUST_FILE)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(AppError::internal),
-            None => Ok(Self::default()),
-        }
-    }
-
-    /// Writes the marks atomically.
-    pub fn save(&self, profile: &Profile) -> AppResult<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(AppError::internal)?;
-        profile.write_secret(TRUST_FILE, &bytes)?;
-        Ok(())
-    }
-
-    /// The trust of `name`, whose pinned key is `pinned_hex`.
-    pub fn trust(&self, name: &str, pinned_hex: Option<&str>) -> Trust {
-        if self.changed.contains_key(name) {
-            Trust::KeyChanged
-        } else if pinned_hex.is_some() && self.verified.get(name).map(String::as_str) == pinned_hex
-        {
-            Trust::Verified
-        } else {
-            Trust::Unverified
-        }
+/// The trust the UI shows for `name` in `book`; someone who is not a
+/// contact is unverified.
+pub fn trust_in(book: &ContactBook, name: &Username) -> Trust {
+    match book.trust(name) {
+        Some(engine::contacts::Trust::Verified) => Trust::Verified,
+        Some(engine::contacts::Trust::KeyChanged) => Trust::KeyChanged,
+        Some(engine::contacts::Trust::Unverified) | None => Trust::Unverified,
     }
 }
 
@@ -181,16 +151,21 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proto::identity::IdentityKeyPair;
 
     #[test]
-    fn trust_follows_the_verified_key() {
-        let mut t = TrustMarks::default();
-        assert_eq!(t.trust("bob", Some("aa")), Trust::Unverified);
-        t.verified.insert("bob".into(), "aa".into());
-        assert_eq!(t.trust("bob", Some("aa")), Trust::Verified);
-        // A verification of an older key does not carry over.
-        assert_eq!(t.trust("bob", Some("bb")), Trust::Unverified);
-        t.changed.insert("bob".into(), "cc".into());
-        assert_eq!(t.trust("bob", Some("aa")), Trust::KeyChanged);
+    fn trust_follows_the_book() {
+        let key = |seed: u8| IdentityKeyPair::from_seed(&[seed; 32]).public().clone();
+        let bob = Username::parse("bob").expect("name");
+        let mut book = ContactBook::default();
+        assert_eq!(trust_in(&book, &bob), Trust::Unverified);
+        book.observe(&bob, &key(1));
+        let print =
+            engine::contacts::Compared::fingerprint(&engine::contacts::fingerprint_hex(&key(1)))
+                .expect("hex");
+        book.mark_verified(&bob, &print).expect("verified");
+        assert_eq!(trust_in(&book, &bob), Trust::Verified);
+        book.observe(&bob, &key(2));
+        assert_eq!(trust_in(&book, &bob), Trust::KeyChanged);
     }
 }

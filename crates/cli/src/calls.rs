@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use engine::account::{self, AccountInfo, Contacts, Direction};
+use engine::account::{self, AccountInfo, Direction};
 use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio, WavAudio};
 use engine::call::{CallOptions, CallReport, CallStats};
+use engine::contacts::{Compared, ContactBook, Observation, Trust};
 use engine::dial::{self, bind_media, safety_number};
 use engine::dsp::{DspConfig, NoiseSuppressor};
 use engine::phone::{
@@ -160,27 +161,33 @@ pub fn register(url: &str, profile: &Profile, name: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `pqvoice contacts`: the pinned contacts, with presence when the registry
-/// answers (a contact shows presence only if they added us too).
+/// `pqvoice contacts`: the contacts, with presence when the registry
+/// answers (a contact shows presence only if they added us too), the
+/// safety number of the pinned key and its trust.
 pub fn contacts(url: Option<&str>, profile: &Profile) -> anyhow::Result<()> {
-    let c = Contacts::load(profile)?;
+    let book = ContactBook::load(profile)?;
     let me = Me::load(profile, url)?;
     let rt = runtime()?;
-    // Those we called should see our presence, whatever the registry's list
-    // lost (or never had, before registries kept one).
+    // Those we called or verified should see our presence, whatever the
+    // registry's list lost (or never had, before registries kept one).
     let chosen = dial::chosen_contacts(profile, [])?;
     if let Err(e) = rt.block_on(me.client.ensure_contacts(&chosen)) {
         eprintln!("could not update the contact list at the registry: {e}");
     }
-    for name in c.pinned.keys() {
-        let presence = match rt.block_on(me.client.fetch(&username(name)?)) {
+    for name in book.names() {
+        let presence = match rt.block_on(me.client.fetch(name)) {
             Ok(info) => format!("{:?}", info.presence).to_lowercase(),
             Err(_) => "unknown".into(),
         };
-        let key = c.get(name)?.context("pinned key vanished")?;
+        let key = book.pinned(name).context("pinned key vanished")?;
+        let trust = match book.trust(name) {
+            Some(Trust::Verified) => "verified",
+            Some(Trust::KeyChanged) => "KEY CHANGED",
+            _ => "unverified",
+        };
         println!(
-            "{name}\t{presence}\t{}",
-            safety_number(&me.info.username, me.identity.public(), name, &key)
+            "{name}\t{presence}\t{}\t{trust}",
+            safety_number(&me.info.username, me.identity.public(), name.as_str(), key)
         );
     }
     Ok(())
@@ -216,7 +223,7 @@ fn print_key(me: &Me, name: &str, label: &str, key: &proto::identity::PublicIden
 pub fn show_safety_number(url: Option<&str>, profile: &Profile, name: &str) -> anyhow::Result<()> {
     let me = Me::load(profile, url)?;
     let user = username(name)?;
-    let pinned = Contacts::load(profile)?.get(name)?;
+    let pinned = ContactBook::load(profile)?.pinned(&user).cloned();
     let served = runtime()?
         .block_on(me.client.fetch(&user))
         .map(|info| proto::identity::PublicIdentity::from_bytes(info.identity_key.as_bytes()));
@@ -261,7 +268,9 @@ pub fn show_safety_number(url: Option<&str>, profile: &Profile, name: &str) -> a
 }
 
 /// `pqvoice trust NAME --safety-number DIGITS | --fingerprint HEX`: pins
-/// the key the registry serves now, if it is the one the user compared.
+/// the key the registry serves now and marks it verified, if it is the one
+/// the user compared; a changed key is accepted the same way. Nothing is
+/// written when the key is another.
 pub fn trust(
     url: Option<&str>,
     profile: &Profile,
@@ -271,9 +280,9 @@ pub fn trust(
     let me = Me::load(profile, url)?;
     let compared = match (&compared.safety_number, &compared.fingerprint) {
         (Some(digits), _) => {
-            account::Compared::safety_number(digits, &me.info.username, me.identity.public())?
+            Compared::safety_number(digits, &me.info.username, me.identity.public())?
         }
-        (None, Some(hex)) => account::Compared::fingerprint(hex)?,
+        (None, Some(hex)) => Compared::fingerprint(hex)?,
         (None, None) => bail!("give --safety-number or --fingerprint"),
     };
     let user = username(name)?;
@@ -281,9 +290,12 @@ pub fn trust(
     let info = rt.block_on(me.client.fetch(&user))?;
     let key = proto::identity::PublicIdentity::from_bytes(info.identity_key.as_bytes())
         .map_err(|_| anyhow::anyhow!("the registry sent a malformed key for {name}"))?;
-    let mut contacts = Contacts::load(profile)?;
-    contacts.pin_compared(name, &key, &compared)?;
-    contacts.save(profile)?;
+    ContactBook::update(profile, |book| {
+        if book.observe(&user, &key) == Observation::Changed {
+            book.accept_change(&user, &compared)?;
+        }
+        book.mark_verified(&user, &compared)
+    })?;
     // Someone whose key we verified is a contact: they see our presence.
     rt.block_on(dial::share_presence(&me.client, &user));
     println!(

@@ -1,7 +1,7 @@
 //! `pqvoice`: the headless command-line client.
 //!
 //! All state lives in the `--profile` directory: the identity key (0600),
-//! the registered username and the pinned contacts. Calls print progress and
+//! the registered username and the contact book (pins and trust). Calls print progress and
 //! statistics on stderr, the SAS once the call is established, and end with a
 //! non-zero exit and a clear message when they fail.
 
@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod backup_cmd;
 mod calls;
 mod netsim_cmd;
 mod registry_flags;
@@ -67,7 +68,7 @@ enum Command {
         #[command(flatten)]
         media: calls::MediaArgs,
     },
-    /// List pinned contacts with presence and safety number.
+    /// List contacts with presence, safety number and trust.
     Contacts,
     /// Show the safety number shared with NAME, for the pinned key and for
     /// the key the registry serves (both, labelled, when they differ).
@@ -76,9 +77,10 @@ enum Command {
         /// The contact.
         name: String,
     },
-    /// Pin NAME's key after comparing it with them. The key the registry
-    /// serves is pinned only if it is the one compared: give the safety
-    /// number or the fingerprint you compared.
+    /// Mark NAME's key verified after comparing it with them (pinning it
+    /// first, or accepting it in place of a changed one). The key the
+    /// registry serves is taken only if it is the one compared: give the
+    /// safety number or the fingerprint you compared.
     Trust {
         /// The contact.
         name: String,
@@ -87,6 +89,20 @@ enum Command {
     },
     /// List past calls.
     History,
+    /// Write an encrypted backup of this profile's identity and account to
+    /// FILE (never over an existing file). Passphrase: asked for, or
+    /// PQVOICE_BACKUP_PASSPHRASE.
+    Export {
+        /// The backup file to create.
+        file: PathBuf,
+    },
+    /// Restore an identity backup (from `export` or the app) into a
+    /// profile that has no identity yet. Passphrase: asked for, or
+    /// PQVOICE_BACKUP_PASSPHRASE.
+    Import {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Create the profile directory (mode 0700) if it does not exist and print its path.
     InitProfile,
     /// List sound devices.
@@ -139,6 +155,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::SafetyNumber { name } => calls::show_safety_number(registry, &profile()?, name)?,
         Command::Trust { name, compared } => calls::trust(registry, &profile()?, name, compared)?,
         Command::History => calls::history(&profile()?)?,
+        Command::Export { file } => backup_cmd::export(&profile()?, file)?,
+        Command::Import { file } => backup_cmd::import(&profile()?, file)?,
         Command::InitProfile => println!("{}", profile()?.dir().display()),
         Command::Devices => {
             let (ins, outs) = engine::audio::list_devices();

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use engine::account::{Contacts, fingerprint_hex};
+use engine::account::fingerprint_hex;
+use engine::contacts::{ContactBook, Trust};
 use engine::profile::Profile;
 use engine::registry_client::RegistryClient;
 use proto::identity::IdentityKeyPair;
@@ -44,12 +45,18 @@ fn values(text: &str, label: &str) -> Vec<String> {
         .collect()
 }
 
+fn book(profile: &Path) -> ContactBook {
+    ContactBook::load(&Profile::open(profile).expect("profile")).expect("contact book")
+}
+
 fn pinned(profile: &Path, name: &str) -> Option<proto::identity::PublicIdentity> {
-    let p = Profile::open(profile).expect("profile");
-    Contacts::load(&p)
-        .expect("contacts")
-        .get(name)
-        .expect("pin")
+    book(profile)
+        .pinned(&Username::parse(name).expect("name"))
+        .cloned()
+}
+
+fn trust_of(profile: &Path, name: &str) -> Option<Trust> {
+    book(profile).trust(&Username::parse(name).expect("name"))
 }
 
 #[test]
@@ -120,6 +127,7 @@ fn trust_refuses_a_key_other_than_the_one_compared() {
         &["trust", "carol", "--safety-number", second[0].as_str()],
     ));
     assert_eq!(pinned(&alice, "carol").as_ref(), Some(keys[1].public()));
+    assert_eq!(trust_of(&alice, "carol"), Some(Trust::Verified));
     let shown = stdout(&pqvoice(&alice, &["safety-number", "carol"]));
     assert!(
         shown.contains("pinned key (the registry serves the same)"),
@@ -148,4 +156,18 @@ fn trust_refuses_a_key_other_than_the_one_compared() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("60 digits"));
     assert_eq!(pinned(&alice, "carol").as_ref(), Some(keys[1].public()));
+    // The old key's number does not accept the new key...
+    let out = pqvoice(
+        &alice,
+        &["trust", "carol", "--safety-number", second[0].as_str()],
+    );
+    assert!(!out.status.success(), "the old number accepted a new key");
+    assert_eq!(pinned(&alice, "carol").as_ref(), Some(keys[1].public()));
+    // ...the new key's number does, and the new key is the verified one.
+    stdout(&pqvoice(
+        &alice,
+        &["trust", "carol", "--safety-number", both[1].as_str()],
+    ));
+    assert_eq!(pinned(&alice, "carol").as_ref(), Some(keys[2].public()));
+    assert_eq!(trust_of(&alice, "carol"), Some(Trust::Verified));
 }

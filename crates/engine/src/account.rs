@@ -1,34 +1,24 @@
 //! What a profile remembers about its user: the identity key, the username
-//! and registry it is registered with, the contacts' pinned keys, and the
-//! call history. Shared by the CLI and the desktop app.
+//! and registry it is registered with, and the call history. Shared by the CLI and the desktop app.
 //!
 //! Files (all 0600, written atomically by [`Profile`]):
 //! - `identity.key`: the private hybrid identity ([`IdentityKeyPair::to_bytes`]).
 //! - `account.json`: username and registry URL.
-//! - `contacts.json`: each contact's identity key, pinned on first use.
-//!   A contact whose registry key stops matching its pin is refused
-//!   ([`AccountError::KeyChanged`]) until the user verifies the new safety
-//!   number and re-pins it.
-//!
-//! Re-pinning takes what the user compared ([`Compared`]: the safety
-//! number or the key's fingerprint, as shown to them) and refuses a key
-//! that does not match it ([`Contacts::pin_compared`]). A registry that
-//! showed the genuine key while the user compared digits and serves its
-//! own a second later therefore gets nothing pinned.
 //! - `history.json`: the last [`HISTORY_LIMIT`] calls.
+//!
+//! The contacts, their pinned keys and how far each is trusted are in
+//! [`crate::contacts`] (`contact-book.json`).
 
-use std::collections::BTreeMap;
-
-use proto::identity::{IdentityKeyPair, PublicIdentity};
-use proto::safety::SafetyNumber;
+use proto::identity::IdentityKeyPair;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::profile::{Profile, ProfileError};
 
+pub use crate::contacts::{Compared, fingerprint_hex};
+
 const IDENTITY_FILE: &str = "identity.key";
 const ACCOUNT_FILE: &str = "account.json";
-const CONTACTS_FILE: &str = "contacts.json";
 const HISTORY_FILE: &str = "history.json";
 
 /// How many calls the history keeps; older ones are dropped.
@@ -71,6 +61,13 @@ pub enum AccountError {
     /// nor a whole fingerprint.
     #[error("{0}")]
     BadCompared(&'static str),
+    /// The profile already has an identity; restoring a backup never
+    /// replaces one.
+    #[error("this profile already has an identity; restore into a new profile")]
+    IdentityExists,
+    /// A step that needs a contact was asked for someone who is not one.
+    #[error("{0} is not a contact yet")]
+    NotAContact(String),
 }
 
 /// Username and registry of a registered profile, and how to reach the
@@ -140,6 +137,15 @@ fn load_identity_opt(profile: &Profile) -> Result<Option<IdentityKeyPair>, Accou
         })
 }
 
+/// Installs `identity` (from a backup) in a profile that has none yet.
+pub fn install_identity(profile: &Profile, identity: &IdentityKeyPair) -> Result<(), AccountError> {
+    if profile.read(IDENTITY_FILE)?.map(Zeroizing::new).is_some() {
+        return Err(AccountError::IdentityExists);
+    }
+    profile.write_secret(IDENTITY_FILE, &identity.to_bytes())?;
+    Ok(())
+}
+
 /// The raw identity file, for a backup export.
 pub fn export_identity(profile: &Profile) -> Result<Zeroizing<Vec<u8>>, AccountError> {
     profile
@@ -161,151 +167,6 @@ pub fn require_account(profile: &Profile) -> Result<AccountInfo, AccountError> {
 /// Remembers the registered username and registry.
 pub fn set_account(profile: &Profile, info: &AccountInfo) -> Result<(), AccountError> {
     write_json(profile, ACCOUNT_FILE, info)
-}
-
-/// Pinned contacts: username → hex of the identity key encoding.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Contacts {
-    /// The pins.
-    pub pinned: BTreeMap<String, String>,
-}
-
-impl Contacts {
-    /// Reads the contacts file (empty if none).
-    pub fn load(profile: &Profile) -> Result<Self, AccountError> {
-        Ok(read_json(profile, CONTACTS_FILE)?.unwrap_or_default())
-    }
-
-    /// Writes the contacts file atomically.
-    pub fn save(&self, profile: &Profile) -> Result<(), AccountError> {
-        write_json(profile, CONTACTS_FILE, self)
-    }
-
-    /// The pinned key of `name`, if any.
-    pub fn get(&self, name: &str) -> Result<Option<PublicIdentity>, AccountError> {
-        let Some(hex) = self.pinned.get(name) else {
-            return Ok(None);
-        };
-        let corrupt = AccountError::Corrupt {
-            file: CONTACTS_FILE,
-        };
-        let bytes = from_hex(hex).ok_or(AccountError::Corrupt {
-            file: CONTACTS_FILE,
-        })?;
-        PublicIdentity::from_bytes(&bytes)
-            .map(Some)
-            .map_err(|_| corrupt)
-    }
-
-    /// Checks `key` against the pin of `name`, pinning it on first use.
-    /// Returns true if it was newly pinned.
-    pub fn check_or_pin(&mut self, name: &str, key: &PublicIdentity) -> Result<bool, AccountError> {
-        match self.get(name)? {
-            Some(pinned) if pinned == *key => Ok(false),
-            Some(_) => Err(AccountError::KeyChanged(name.to_owned())),
-            None => {
-                self.pinned.insert(name.to_owned(), to_hex(&key.to_bytes()));
-                Ok(true)
-            }
-        }
-    }
-
-    /// Pins `key` as the key of `name`, replacing any earlier pin, but only
-    /// if it is the key the user compared; otherwise nothing changes and
-    /// the error says so. Both front ends pin through here.
-    pub fn pin_compared(
-        &mut self,
-        name: &str,
-        key: &PublicIdentity,
-        compared: &Compared,
-    ) -> Result<(), AccountError> {
-        compared.check(name, key)?;
-        self.pinned.insert(name.to_owned(), to_hex(&key.to_bytes()));
-        Ok(())
-    }
-}
-
-/// What the user compared before trusting a contact's key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Compared {
-    /// The key's whole fingerprint ([`fingerprint_hex`]), 64 hex digits.
-    Fingerprint(String),
-    /// The 60-digit safety number shared with the contact.
-    SafetyNumber {
-        /// The 60 digits.
-        digits: String,
-        /// Our username.
-        me: String,
-        /// Our identity key (boxed: it is kilobytes).
-        mine: Box<PublicIdentity>,
-    },
-}
-
-/// Digits of a whole safety number.
-const SAFETY_DIGITS: usize = 60;
-/// Hex digits of a whole fingerprint.
-const FINGERPRINT_HEX_DIGITS: usize = 64;
-
-impl Compared {
-    /// A fingerprint as the user gives it: spaces and colons between the
-    /// digits are allowed, case does not matter, all 64 digits are needed
-    /// (a prefix would be far easier to match with a key of one's own).
-    pub fn fingerprint(text: &str) -> Result<Self, AccountError> {
-        let hex: String = text
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != ':')
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        if hex.len() != FINGERPRINT_HEX_DIGITS || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(AccountError::BadCompared(
-                "a fingerprint has 64 hex digits (0-9, a-f)",
-            ));
-        }
-        Ok(Self::Fingerprint(hex))
-    }
-
-    /// A safety number as the user gives it (spaces allowed), computed
-    /// between `me` with key `mine` and the contact.
-    pub fn safety_number(
-        text: &str,
-        me: &str,
-        mine: &PublicIdentity,
-    ) -> Result<Self, AccountError> {
-        let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        if digits.len() != SAFETY_DIGITS || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(AccountError::BadCompared(
-                "a safety number has 60 digits (12 groups of 5)",
-            ));
-        }
-        Ok(Self::SafetyNumber {
-            digits,
-            me: me.to_owned(),
-            mine: Box::new(mine.clone()),
-        })
-    }
-
-    /// Ok if `key`, as the key of `name`, is what was compared.
-    pub fn check(&self, name: &str, key: &PublicIdentity) -> Result<(), AccountError> {
-        let (matches, what) = match self {
-            Compared::Fingerprint(hex) => (*hex == fingerprint_hex(key), "fingerprint"),
-            Compared::SafetyNumber { digits, me, mine } => (
-                *digits == SafetyNumber::new(me, mine, name, key).digits(),
-                "safety number",
-            ),
-        };
-        if matches {
-            Ok(())
-        } else {
-            Err(AccountError::NotCompared(name.to_owned(), what))
-        }
-    }
-}
-
-/// The whole fingerprint of an identity key in lower-case hex: what
-/// [`Compared::Fingerprint`] is checked against.
-pub fn fingerprint_hex(key: &PublicIdentity) -> String {
-    to_hex(&key.fingerprint())
 }
 
 /// Which way a call went.
@@ -337,7 +198,7 @@ pub enum Outcome {
 }
 
 /// One call in the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryEntry {
     /// The registry's call id (hex).
@@ -374,7 +235,6 @@ pub fn history(profile: &Profile) -> Result<Vec<HistoryEntry>, AccountError> {
 fn file_const(name: &str) -> &'static str {
     match name {
         ACCOUNT_FILE => ACCOUNT_FILE,
-        CONTACTS_FILE => CONTACTS_FILE,
         HISTORY_FILE => HISTORY_FILE,
         _ => "a profile file",
     }
@@ -413,9 +273,10 @@ pub fn to_hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Parses lower- or upper-case hex; `None` if malformed.
+/// Parses lower- or upper-case hex; `None` if malformed (including a
+/// sign, which `from_str_radix` alone would take).
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -469,87 +330,10 @@ mod tests {
     }
 
     #[test]
-    fn pins_detect_a_changed_key() {
-        let (_d, p) = profile();
-        let a = IdentityKeyPair::from_seed(&[1; 32]);
-        let other = IdentityKeyPair::from_seed(&[9; 32]);
-        let mut c = Contacts::default();
-        assert!(c.check_or_pin("bob", a.public()).expect("pin"));
-        assert!(!c.check_or_pin("bob", a.public()).expect("same key"));
-        assert!(matches!(
-            c.check_or_pin("bob", other.public()),
-            Err(AccountError::KeyChanged(n)) if n == "bob"
-        ));
-        c.save(&p).expect("save");
-        let mut back = Contacts::load(&p).expect("load");
-        assert_eq!(back.get("bob").expect("get"), Some(a.public().clone()));
-        let compared = Compared::fingerprint(&fingerprint_hex(other.public())).expect("hex");
-        back.pin_compared("bob", other.public(), &compared)
-            .expect("the compared key is pinned");
-        assert!(!back.check_or_pin("bob", other.public()).expect("repinned"));
-    }
-
-    #[test]
-    fn only_the_key_that_was_compared_is_pinned() {
-        let me = IdentityKeyPair::from_seed(&[3; 32]);
-        let genuine = IdentityKeyPair::from_seed(&[1; 32]);
-        let substitute = IdentityKeyPair::from_seed(&[2; 32]);
-        let mut c = Contacts::default();
-        c.check_or_pin("bob", genuine.public()).expect("first pin");
-
-        // The user compared the genuine key; the registry now serves another.
-        let shown = crate::dial::safety_number("alice", me.public(), "bob", genuine.public());
-        let by_number = Compared::safety_number(&shown, "alice", me.public()).expect("60 digits");
-        let by_print = Compared::fingerprint(&fingerprint_hex(genuine.public())).expect("hex");
-        for compared in [&by_number, &by_print] {
-            assert!(matches!(
-                c.pin_compared("bob", substitute.public(), compared),
-                Err(AccountError::NotCompared(n, _)) if n == "bob"
-            ));
-            assert_eq!(c.get("bob").expect("get"), Some(genuine.public().clone()));
-        }
-        // The same digits do not vouch for the key under another name.
-        assert!(
-            c.pin_compared("carol", genuine.public(), &by_number)
-                .is_err()
-        );
-        // What was compared is pinned.
-        c.pin_compared("bob", genuine.public(), &by_number)
-            .expect("number matches");
-        let upper = fingerprint_hex(substitute.public()).to_uppercase();
-        let spaced: String = upper
-            .as_bytes()
-            .chunks(4)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        c.pin_compared(
-            "bob",
-            substitute.public(),
-            &Compared::fingerprint(&spaced).expect("spaces and case are fine"),
-        )
-        .expect("fingerprint matches");
-        assert_eq!(
-            c.get("bob").expect("get"),
-            Some(substitute.public().clone())
-        );
-    }
-
-    #[test]
-    fn partial_or_malformed_comparisons_are_refused() {
-        let me = IdentityKeyPair::from_seed(&[3; 32]);
-        let full = fingerprint_hex(me.public());
-        for bad in [&full[..16], "", "zz", &format!("{full}0")] {
-            assert!(matches!(
-                Compared::fingerprint(bad),
-                Err(AccountError::BadCompared(_))
-            ));
-        }
-        for bad in ["12345", &"1".repeat(59), &"x".repeat(60)] {
-            assert!(matches!(
-                Compared::safety_number(bad, "alice", me.public()),
-                Err(AccountError::BadCompared(_))
-            ));
+    fn hex_takes_digits_only() {
+        assert_eq!(from_hex("00fFa0"), Some(vec![0, 0xff, 0xa0]));
+        for bad in ["+f", "-1", "0", "zz", " 1", "é1"] {
+            assert_eq!(from_hex(bad), None, "{bad:?}");
         }
     }
 

@@ -19,8 +19,9 @@ use proto::safety::SafetyNumber;
 use proto::signaling::{CallId, Username};
 use proto::time::UnixTime;
 
-use crate::account::{AccountError, Contacts};
+use crate::account::AccountError;
 use crate::codec::{DEFAULT_PACKET_LEN, DEFAULT_REDUNDANCY};
+use crate::contacts::{ContactBook, Observation};
 use crate::profile::Profile;
 use crate::recent_offers::{RecentOffers, RecentOffersError};
 use crate::registry_client::{RegistryClient, RegistryError};
@@ -133,6 +134,8 @@ fn outbound_ip() -> Option<IpAddr> {
 
 /// A contact's key as the registry serves it, checked against the pin (and
 /// pinned on first use). Returns the key and whether it was newly pinned.
+/// A key that differs from the pin is kept in the contact book as the
+/// pending change and refused ([`AccountError::KeyChanged`]).
 pub async fn contact_key(
     client: &RegistryClient,
     profile: &Profile,
@@ -141,12 +144,12 @@ pub async fn contact_key(
     let info = client.fetch(name).await?;
     let key = PublicIdentity::from_bytes(info.identity_key.as_bytes())
         .map_err(|_| DialError::BadKey(name.to_string()))?;
-    let mut contacts = Contacts::load(profile)?;
-    let new = contacts.check_or_pin(name.as_str(), &key)?;
-    if new {
-        contacts.save(profile)?;
+    let seen = ContactBook::update(profile, |book| Ok(book.observe(name, &key)))?;
+    match seen {
+        Observation::FirstSeen => Ok((key, true)),
+        Observation::Same => Ok((key, false)),
+        Observation::Changed => Err(AccountError::KeyChanged(name.to_string()).into()),
     }
-    Ok((key, new))
 }
 
 /// Adds `name` to our contacts at the registry, so they see our presence.
@@ -163,26 +166,24 @@ pub async fn share_presence(client: &RegistryClient, name: &Username) {
     }
 }
 
-/// The pinned contacts the user chose (called at least once, or listed in
-/// `verified`), for [`RegistryClient::ensure_contacts`] when a front end
-/// connects.
+/// The contacts the user chose ([`ContactBook::chosen`]: called at least
+/// once, or verified), plus those of `also` that are contacts, for
+/// [`RegistryClient::ensure_contacts`] when a front end connects.
 pub fn chosen_contacts(
     profile: &Profile,
-    verified: impl IntoIterator<Item = String>,
+    also: impl IntoIterator<Item = String>,
 ) -> Result<Vec<Username>, AccountError> {
-    let pinned = Contacts::load(profile)?.pinned;
-    let mut chosen: std::collections::BTreeSet<String> = verified.into_iter().collect();
-    chosen.extend(
-        crate::account::history(profile)?
-            .into_iter()
-            .filter(|h| h.direction == crate::account::Direction::Outgoing)
-            .map(|h| h.peer),
-    );
-    Ok(chosen
+    let book = ContactBook::load(profile)?;
+    let mut chosen: std::collections::BTreeSet<Username> = book
+        .chosen(&crate::account::history(profile)?)
         .into_iter()
-        .filter(|n| pinned.contains_key(n))
-        .filter_map(|n| Username::parse(&n).ok())
-        .collect())
+        .collect();
+    chosen.extend(
+        also.into_iter()
+            .filter_map(|n| Username::parse(&n).ok())
+            .filter(|n| book.contains(n)),
+    );
+    Ok(chosen.into_iter().collect())
 }
 
 /// The safety number of `me` and `them`, in groups of digits.

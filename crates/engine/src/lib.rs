@@ -6,8 +6,10 @@
 
 pub mod account;
 pub mod audio;
+pub mod backup;
 pub mod call;
 pub mod codec;
+pub mod contacts;
 pub mod dial;
 pub mod dsp;
 pub mod jitter;

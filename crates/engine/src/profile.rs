@@ -1,5 +1,5 @@
-//! The on-disk profile: one directory that holds a device's identity, pinned
-//! contacts and call history.
+//! The on-disk profile: one directory that holds a device's identity,
+//! account, contact book and call history.
 //!
 //! Files holding secrets are written with mode 0600 inside a 0700 directory,
 //! and every write is atomic (temporary file, fsync, rename) so that a crash
@@ -91,6 +91,14 @@ impl Profile {
             let _ = fs::remove_file(&tmp);
         }
         result.map_err(io_err)
+    }
+
+    /// Renames a file of the profile (both names inside it), replacing
+    /// any file of the new name.
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), ProfileError> {
+        let (src, dst) = (self.path_of(from)?, self.path_of(to)?);
+        let result = fs::rename(&src, &dst).and_then(|()| File::open(&self.dir)?.sync_all());
+        result.map_err(|source| ProfileError::Io { path: src, source })
     }
 
     fn path_of(&self, name: &str) -> Result<PathBuf, ProfileError> {
