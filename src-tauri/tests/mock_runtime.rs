@@ -742,6 +742,103 @@ fn export_writes_a_private_backup_once() {
     assert_eq!(user, "alice");
     assert_eq!(&id[..], &identity[..]);
     assert_eq!(alice.err_kind("export_identity", args), "io");
+    // What `pqvoice import` does with it: the app's backup restores in the
+    // CLI's code path, into a profile of its own.
+    let elsewhere = engine::profile::Profile::open(out.path().join("restored")).expect("profile");
+    let info = engine::backup::restore_profile(&elsewhere, &bytes, "long enough passphrase")
+        .expect("restores");
+    assert_eq!(info.username, "alice");
+    assert_eq!(
+        std::fs::read(out.path().join("restored/identity.key")).expect("identity"),
+        identity
+    );
+}
+
+#[test]
+fn a_profile_from_before_the_contact_book_keeps_its_pins_and_marks() {
+    use engine::account::{self, AccountInfo};
+    use proto::identity::IdentityKeyPair;
+    use proto::signaling::Username;
+    use std::sync::Arc;
+
+    let reg = registry();
+    let a = tempfile::tempdir().expect("tmp");
+    let register = |name: &str, seed: u8| {
+        let key = Arc::new(IdentityKeyPair::from_seed(&[seed; 32]));
+        let client = engine::registry_client::RegistryClient::new(
+            &reg.url,
+            Username::parse(name).expect("name"),
+            key.clone(),
+        )
+        .expect("client");
+        tauri::async_runtime::block_on(client.register()).expect("registers");
+        key
+    };
+    let hex = |k: &IdentityKeyPair| account::to_hex(k.public().as_bytes());
+    let (bob, carol) = (register("bob", 40), register("carol", 41));
+    let carol_new = IdentityKeyPair::from_seed(&[42; 32]);
+
+    // Alice's profile as an earlier app version left it: bob's key pinned
+    // and verified, carol's pinned with a change seen and not accepted.
+    let p = engine::profile::Profile::open(a.path()).expect("profile");
+    let (me, _) = account::load_or_create_identity(&p).expect("identity");
+    register_existing(&reg.url, "alice", me);
+    account::set_account(
+        &p,
+        &AccountInfo {
+            username: "alice".into(),
+            registry: reg.url.clone(),
+            ..AccountInfo::default()
+        },
+    )
+    .expect("account");
+    let pins = format!(
+        r#"{{"pinned": {{"bob": "{}", "carol": "{}"}}}}"#,
+        hex(&bob),
+        hex(&carol)
+    );
+    let marks = format!(
+        r#"{{"verified": {{"bob": "{}"}}, "changed": {{"carol": "{}"}}}}"#,
+        hex(&bob),
+        hex(&carol_new)
+    );
+    p.write_secret("contacts.json", pins.as_bytes())
+        .expect("contacts.json");
+    p.write_secret("trust.json", marks.as_bytes())
+        .expect("trust.json");
+
+    let mut alice = TestApp::new(a.path(), &reg.url);
+    alice.wait_event("registry-status", "connected", |v| {
+        v["state"] == "connected"
+    });
+    // The change is still pending: the number to compare is the new key's.
+    let n = alice.ok("safety_number", json!({"username": "carol"}));
+    assert_eq!(n["trust"], "key-changed");
+    assert_eq!(
+        n["fingerprint"],
+        account::fingerprint_hex(carol_new.public()).as_str()
+    );
+    let list = alice.ok("list_contacts", json!({"query": "bob"}));
+    assert_eq!(list[0]["trust"], "verified");
+    // The book replaced the old files, which are kept under another name.
+    assert!(a.path().join("contact-book.json").exists());
+    assert!(!a.path().join("trust.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(a.path().join("trust.json.migrated")).expect("kept"),
+        marks
+    );
+    assert!(a.path().join("contacts.json.migrated").exists());
+}
+
+/// Registers `name` with an identity made outside the app.
+fn register_existing(url: &str, name: &str, identity: proto::identity::IdentityKeyPair) {
+    let client = engine::registry_client::RegistryClient::new(
+        url,
+        proto::signaling::Username::parse(name).expect("name"),
+        std::sync::Arc::new(identity),
+    )
+    .expect("client");
+    tauri::async_runtime::block_on(client.register()).expect("registers");
 }
 
 #[test]
