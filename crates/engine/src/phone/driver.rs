@@ -23,9 +23,10 @@ use proto::identity::IdentityKeyPair;
 use proto::signaling::{CallId, ErrorCode, ServerEvent, Username};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::controller::{
-    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust,
-    PhoneError, PlaceFailure, StatusReport,
+use super::controller::CallController;
+use super::types::{
+    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust, PhoneError,
+    PlaceFailure, StatusReport,
 };
 use crate::account::{self, HistoryEntry};
 use crate::audio::AudioIo;

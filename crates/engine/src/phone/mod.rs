@@ -21,9 +21,11 @@
 
 mod controller;
 mod driver;
+mod types;
 
-pub use controller::{
-    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust,
-    PhoneError, PlaceFailure, StatusReport,
-};
+pub use controller::CallController;
 pub use driver::{Phone, PhoneEvent, PhoneHooks, SetupError, unix_ms};
+pub use types::{
+    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust, PhoneError,
+    PlaceFailure, StatusReport,
+};

@@ -1,0 +1,236 @@
+//! What the call controller takes and gives: call names, states, end
+//! reasons, the actions for the driver and the snapshot for a front end.
+
+use proto::signaling::{CallId, CallState as RegistryState, Username};
+
+use crate::account::{Direction, HistoryEntry};
+
+/// The controller's name for one call, from the moment it is placed or
+/// rings (the registry's id of an outgoing call is known only later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// How far the peer's key is trusted, as the contact book says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerTrust {
+    /// Pinned on first use; nobody compared the safety number yet.
+    Unverified,
+    /// The user compared the safety number.
+    Verified,
+    /// The registry or the offer showed another key than the pinned one.
+    KeyChanged,
+}
+
+/// Where a call stands. Each state is named for what it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// Waiting for the registry to take our offer (initiate in flight).
+    Placing,
+    /// Waiting for the callee to answer.
+    RingingOut,
+    /// An incoming offer is being checked; nothing shown yet.
+    Verifying,
+    /// Waiting for the user to answer or decline.
+    RingingIn,
+    /// Waiting for our answer to reach the registry, or for the callee's
+    /// answer to verify.
+    Answering,
+    /// Media started; waiting for the SAS and the peer's first packets.
+    Connecting,
+    /// Talking.
+    Active,
+    /// Over; [`CallSnapshot::end`] says why.
+    Ended,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// We hung up.
+    HungUp,
+    /// The peer hung up.
+    RemoteHungUp,
+    /// We cancelled while it rang.
+    Cancelled,
+    /// Declined, by the peer or by us.
+    Rejected,
+    /// Nobody answered in time, or the caller gave up while it rang.
+    Missed,
+    /// The peer was in another call.
+    Busy,
+    /// The peer was not connected to the registry.
+    Offline,
+    /// No authenticated packet from the peer for the idle timeout.
+    ConnectionLost,
+    /// Setup, verification, the device or the security check failed.
+    Failed,
+}
+
+/// Why a call we placed did not ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceFailure {
+    /// The callee is not connected.
+    Offline,
+    /// The registry serves another key for the callee than the pinned one.
+    KeyChanged,
+    /// Anything else, in words for the user.
+    Failed(String),
+}
+
+/// What the driver found when it checked an incoming offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferCheck {
+    /// Signed by the pinned key, fresh, not seen before.
+    Genuine(PeerTrust),
+    /// The caller's key differs from the pin. The call rings flagged; it
+    /// can be answered only once the user accepted the new key.
+    KeyChanged,
+    /// Refused (forged, stale, replayed, unreadable); the words say why.
+    Refused(String),
+}
+
+/// What the registry said about a call when asked (after a reconnect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The registry's state of the call.
+    pub state: RegistryState,
+    /// The callee's answer, once the call is active.
+    pub answer: Option<Vec<u8>>,
+}
+
+/// A registry step or a job for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Check the callee's key, sign an offer and ring them; report with
+    /// [`CallController::handle_placed`].
+    Place {
+        /// The call.
+        call: CallRef,
+        /// Whom to ring.
+        peer: Username,
+    },
+    /// Check an incoming offer; report with
+    /// [`CallController::handle_offer_checked`].
+    CheckOffer {
+        /// The call.
+        call: CallRef,
+        /// Who rings.
+        peer: Username,
+        /// The signed offer as pushed.
+        offer: Vec<u8>,
+    },
+    /// Sign the answer (checking the offer again first when `recheck`) and
+    /// send it; report with [`CallController::handle_accept_sent`].
+    Accept {
+        /// The call.
+        call: CallRef,
+        /// The registry's id.
+        id: CallId,
+        /// The offer rang with a changed key: verify it again.
+        recheck: bool,
+    },
+    /// Verify the callee's answer; report with
+    /// [`CallController::handle_answer_checked`].
+    CheckAnswer {
+        /// The call.
+        call: CallRef,
+        /// The signed answer.
+        answer: Vec<u8>,
+    },
+    /// Tell the registry we decline (no answer expected).
+    Reject {
+        /// The registry's id.
+        id: CallId,
+    },
+    /// Tell the registry the call is over or cancelled (no answer expected).
+    Hangup {
+        /// The registry's id.
+        id: CallId,
+    },
+    /// Ask the registry where the call stands; report with
+    /// [`CallController::handle_status`].
+    QueryStatus {
+        /// The call.
+        call: CallRef,
+        /// The registry's id.
+        id: CallId,
+    },
+    /// Start the call's media; report its end with
+    /// [`CallController::handle_media_ended`].
+    StartMedia {
+        /// The call.
+        call: CallRef,
+        /// Start muted (chosen while it rang).
+        muted: bool,
+    },
+    /// Stop the call's media (its end is still reported).
+    StopMedia {
+        /// The call.
+        call: CallRef,
+    },
+    /// Mute or unmute the running media.
+    SetMute {
+        /// The call.
+        call: CallRef,
+        /// The new state.
+        muted: bool,
+    },
+    /// Drop whatever the driver holds for the call (keys, socket).
+    Release {
+        /// The call.
+        call: CallRef,
+    },
+    /// Add this to the call history.
+    Record(HistoryEntry),
+    /// The call changed; show it.
+    Snapshot(CallSnapshot),
+    /// An incoming call was refused before it rang; for the log.
+    Refused {
+        /// Who called.
+        peer: Username,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// The whole description of a call, for a front end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSnapshot {
+    /// The controller's name of the call.
+    pub call: CallRef,
+    /// The registry's id, once known.
+    pub id: Option<CallId>,
+    /// The other party.
+    pub peer: Username,
+    /// Which way.
+    pub direction: Direction,
+    /// Where it stands.
+    pub state: CallState,
+    /// How far the peer's key is trusted.
+    pub trust: PeerTrust,
+    /// The short authentication string in groups ("042 917"), once known.
+    pub sas: Option<String>,
+    /// When it went active, Unix milliseconds.
+    pub active_since_ms: Option<u64>,
+    /// Our microphone is muted.
+    pub muted: bool,
+    /// Why it ended, and a sentence for the user, once over.
+    pub end: Option<(EndReason, Option<String>)>,
+}
+
+/// Misuse of the controller by a front end (never the peer's doing).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    /// A call is in progress already.
+    #[error("already in a call; hang up first")]
+    Busy,
+    /// No such call, or it is over.
+    #[error("that call is not in progress any more")]
+    NoCall,
+    /// The call is not ringing here (accept/reject).
+    #[error("this call is not ringing any more")]
+    NotRinging,
+    /// The call is still being set up; a moment later it can be ended.
+    #[error("the call is still being set up; try again in a moment")]
+    SettingUp,
+}
