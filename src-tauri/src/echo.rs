@@ -16,7 +16,9 @@ use engine::audio::{AudioBackend, NullAudio};
 use engine::call::{CallOptions, run_call};
 use engine::dial::{bind_media, media_profile, unix_now};
 use engine::dsp::DspConfig;
-use proto::handshake::{CallId, Established, ExpectAnswer, Offer, OfferParams, OfferPolicy};
+use proto::handshake::{
+    Established, ExpectAnswer, HandshakeCallId, Offer, OfferParams, OfferPolicy,
+};
 use proto::identity::IdentityKeyPair;
 use proto::signaling::Username;
 use zeroize::Zeroizing;
@@ -54,7 +56,7 @@ pub fn connect(identity: &IdentityKeyPair, caller: &str, bot: &Username) -> AppR
     let mut id = [0u8; 16];
     id.copy_from_slice(&seed()?[..16]);
     let params = OfferParams {
-        call_id: CallId(id),
+        call_id: HandshakeCallId(id),
         caller: caller.to_owned(),
         callee: bot.to_string(),
         candidates,

@@ -11,7 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
 use proto::handshake::{
-    Answer, CallId as HandshakeCallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams,
+    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
     OfferPolicy, VerifiedOffer,
 };
 use proto::identity::{IdentityKeyPair, PublicIdentity};

@@ -9,7 +9,7 @@
 //! rings) and loads them at start. Only ids inside the window are kept:
 //! older ones are refused as expired anyway.
 
-use proto::handshake::{CallId, HandshakeError, OfferPolicy, SeenOffers, VerifiedOffer};
+use proto::handshake::{HandshakeCallId, HandshakeError, OfferPolicy, SeenOffers, VerifiedOffer};
 use proto::time::UnixTime;
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +71,7 @@ impl RecentOffers {
             let id = from_hex(&o.call_id)
                 .and_then(|b| <[u8; 16]>::try_from(b).ok())
                 .ok_or_else(corrupt)?;
-            saved.push((CallId(id), UnixTime::from_secs(o.seen_at)));
+            saved.push((HandshakeCallId(id), UnixTime::from_secs(o.seen_at)));
         }
         Ok(Self {
             profile: profile.clone(),
@@ -123,7 +123,7 @@ impl RecentOffers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::handshake::{CallId as HandshakeCallId, ExpectAnswer, Offer, OfferParams};
+    use proto::handshake::{ExpectAnswer, HandshakeCallId, Offer, OfferParams};
     use proto::identity::IdentityKeyPair;
 
     const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);

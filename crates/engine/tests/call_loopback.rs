@@ -11,7 +11,8 @@ use engine::audio::{AudioBackend, NullAudio, WavAudio, read_wav_mono_48k};
 use engine::call::{CallEnd, CallOptions, CallReport, run_call};
 use engine::dsp::DspConfig;
 use proto::handshake::{
-    Answer, CallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams, OfferPolicy,
+    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
+    OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
@@ -41,7 +42,7 @@ fn handshake(caller_addr: SocketAddr, callee_addr: SocketAddr) -> (Established, 
     let bob = IdentityKeyPair::from_seed(&[0xB0; 32]);
     let now = unix_now();
     let params = OfferParams {
-        call_id: CallId([7; 16]),
+        call_id: HandshakeCallId([7; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
         candidates: vec![caller_addr],

@@ -17,7 +17,8 @@ use engine::audio::{AudioBackend, NullAudio};
 use engine::call::{CallEnd, CallOptions, CallReport, PeerPath, run_call};
 use engine::dsp::DspConfig;
 use proto::handshake::{
-    Answer, CallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams, OfferPolicy,
+    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
+    OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
@@ -41,7 +42,7 @@ fn handshake(
     let bob = IdentityKeyPair::from_seed(&[0xB0; 32]);
     let now = unix_now();
     let params = OfferParams {
-        call_id: CallId([9; 16]),
+        call_id: HandshakeCallId([9; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
         candidates: vec![caller_addr],

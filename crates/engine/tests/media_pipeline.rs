@@ -14,7 +14,8 @@ use engine::jitter::{JitterConfig, JitterStats};
 use engine::media::{MediaReceiver, MediaSender, Protection};
 use engine::netsim::{Fate, Impairment, ImpairmentConfig};
 use proto::handshake::{
-    Answer, CallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams, OfferPolicy,
+    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
+    OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::session::{CallSession, Incoming, SessionConfig};
@@ -30,7 +31,7 @@ fn established() -> (Established, Established) {
     // here reads the wall clock.
     let now = UnixTime::from_secs(1_800_000_000);
     let params = OfferParams {
-        call_id: CallId([9; 16]),
+        call_id: HandshakeCallId([9; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
         candidates: vec!["127.0.0.1:1".parse().expect("address")],

@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use proto::handshake::{
-    Answer, CallId, ExpectAnswer, MediaProfile, Offer, OfferParams, OfferPolicy,
+    Answer, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams, OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
@@ -20,7 +20,7 @@ const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
 
 fn params() -> OfferParams {
     OfferParams {
-        call_id: CallId([7; 16]),
+        call_id: HandshakeCallId([7; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
         candidates: vec!["127.0.0.1:40000".parse().expect("literal")],

@@ -176,11 +176,13 @@ pub enum HandshakeError {
     KeyExchangeFailed,
 }
 
-/// A random 16-byte call identifier chosen by the caller.
+/// A random 16-byte call identifier chosen by the caller and signed into
+/// the offer and the answer. Not the registry's id for the same call
+/// ([`crate::signaling::CallId`]), which the registry draws on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId(pub [u8; CALL_ID_LEN]);
+pub struct HandshakeCallId(pub [u8; CALL_ID_LEN]);
 
-impl CallId {
+impl HandshakeCallId {
     /// Lowercase hex, as used in the registry's URLs.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
@@ -386,7 +388,7 @@ fn fields_after_header(body: &[u8]) -> Result<&[u8], HandshakeError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfferParams {
     /// Random id of this call (the engine draws it from OS randomness).
-    pub call_id: CallId,
+    pub call_id: HandshakeCallId,
     /// The caller's username.
     pub caller: String,
     /// The callee's username.
@@ -400,7 +402,7 @@ pub struct OfferParams {
 /// The caller's signed offer.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Offer {
-    call_id: CallId,
+    call_id: HandshakeCallId,
     caller: String,
     callee: String,
     caller_identity: PublicIdentity,
@@ -470,7 +472,7 @@ impl Offer {
         }
         let (body, signature) = split_signed(bytes, KIND_OFFER)?;
         let mut r = Reader::new(fields_after_header(body)?);
-        let call_id = CallId(
+        let call_id = HandshakeCallId(
             r.array()
                 .ok_or(HandshakeError::Malformed("truncated call id"))?,
         );
@@ -514,7 +516,7 @@ impl Offer {
     }
 
     /// The call id.
-    pub fn call_id(&self) -> CallId {
+    pub fn call_id(&self) -> HandshakeCallId {
         self.call_id
     }
     /// The caller's username: look up the pinned key under this name.
@@ -631,7 +633,7 @@ impl Default for OfferPolicy {
 /// forgotten: by then [`Offer::verify`] refuses the offer as expired.
 #[derive(Debug, Default, Clone)]
 pub struct SeenOffers {
-    entries: VecDeque<(CallId, UnixTime)>,
+    entries: VecDeque<(HandshakeCallId, UnixTime)>,
 }
 
 impl SeenOffers {
@@ -672,7 +674,7 @@ impl SeenOffers {
 
     /// The remembered call ids with the time each was seen, oldest first,
     /// so that a client can keep them across a restart.
-    pub fn entries(&self) -> impl Iterator<Item = (CallId, UnixTime)> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = (HandshakeCallId, UnixTime)> + '_ {
         self.entries.iter().copied()
     }
 
@@ -682,12 +684,12 @@ impl SeenOffers {
     /// cannot grow the set beyond what [`SeenOffers::check_and_insert`]
     /// would hold.
     pub fn restore(
-        saved: impl IntoIterator<Item = (CallId, UnixTime)>,
+        saved: impl IntoIterator<Item = (HandshakeCallId, UnixTime)>,
         now: UnixTime,
         policy: &OfferPolicy,
     ) -> Self {
         let horizon = (policy.max_age + policy.max_clock_skew).as_secs();
-        let mut entries: Vec<(CallId, UnixTime)> = saved
+        let mut entries: Vec<(HandshakeCallId, UnixTime)> = saved
             .into_iter()
             .filter(|(_, seen)| now.as_secs().saturating_sub(seen.as_secs()) <= horizon)
             .collect();
@@ -818,7 +820,7 @@ fn transcript_hash(offer_hash: &[u8; 32], answer_hash: &[u8; 32]) -> [u8; 32] {
 /// The callee's signed answer.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Answer {
-    call_id: CallId,
+    call_id: HandshakeCallId,
     callee_identity: PublicIdentity,
     ciphertext: Box<[u8; CIPHERTEXT_SIZE]>,
     candidates: Vec<SocketAddr>,
@@ -842,7 +844,7 @@ impl core::fmt::Debug for Answer {
 
 impl Answer {
     fn encode_body(
-        call_id: &CallId,
+        call_id: &HandshakeCallId,
         identity: &PublicIdentity,
         ciphertext: &[u8; CIPHERTEXT_SIZE],
         candidates: &[SocketAddr],
@@ -876,7 +878,7 @@ impl Answer {
         }
         let (body, signature) = split_signed(bytes, KIND_ANSWER)?;
         let mut r = Reader::new(fields_after_header(body)?);
-        let call_id = CallId(
+        let call_id = HandshakeCallId(
             r.array()
                 .ok_or(HandshakeError::Malformed("truncated call id"))?,
         );
@@ -910,7 +912,7 @@ impl Answer {
     }
 
     /// The call this answer belongs to.
-    pub fn call_id(&self) -> CallId {
+    pub fn call_id(&self) -> HandshakeCallId {
         self.call_id
     }
     /// The identity key the answer claims to be signed with.
@@ -1114,7 +1116,7 @@ impl ExpectAnswer {
 /// [`crate::session::CallSession`].
 pub struct Established {
     role: Role,
-    call_id: CallId,
+    call_id: HandshakeCallId,
     peer_username: String,
     peer_identity: PublicIdentity,
     peer_candidates: Vec<SocketAddr>,
@@ -1145,7 +1147,7 @@ impl Established {
         self.role
     }
     /// The call id.
-    pub fn call_id(&self) -> CallId {
+    pub fn call_id(&self) -> HandshakeCallId {
         self.call_id
     }
     /// The other person's username.
@@ -1208,7 +1210,7 @@ mod tests {
         let b = IdentityKeyPair::from_seed(&[2; 32]);
         let v6: SocketAddr = "[2001:db8::1]:5000".parse().expect("literal");
         let params = OfferParams {
-            call_id: CallId([0; CALL_ID_LEN]),
+            call_id: HandshakeCallId([0; CALL_ID_LEN]),
             caller: "a".repeat(MAX_USERNAME_LEN),
             callee: "b".repeat(MAX_USERNAME_LEN),
             candidates: vec![v6; MAX_CANDIDATES],

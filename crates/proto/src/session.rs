@@ -845,7 +845,7 @@ enum EpochChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handshake::{CallId, ExpectAnswer, OfferParams, OfferPolicy};
+    use crate::handshake::{ExpectAnswer, HandshakeCallId, OfferParams, OfferPolicy};
     use crate::identity::IdentityKeyPair;
     use crate::time::UnixTime;
 
@@ -854,7 +854,7 @@ mod tests {
         let a = IdentityKeyPair::from_seed(&[1; 32]);
         let b = IdentityKeyPair::from_seed(&[2; 32]);
         let params = OfferParams {
-            call_id: CallId([3; 16]),
+            call_id: HandshakeCallId([3; 16]),
             caller: "alice".into(),
             callee: "bob".into(),
             candidates: vec![],

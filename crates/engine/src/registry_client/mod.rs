@@ -36,8 +36,8 @@
 //! file holds the client's state, its errors and its TLS setup.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::sync::Mutex as StdMutex;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proto::identity::IdentityKeyPair;

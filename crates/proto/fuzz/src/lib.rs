@@ -16,8 +16,8 @@ use core::time::Duration;
 
 use proto::control::ByeReason;
 use proto::handshake::{
-    Answer, CALL_ID_LEN, CallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams,
-    OfferPolicy, SAS_NONCE_LEN, VerifiedOffer,
+    Answer, CALL_ID_LEN, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer,
+    OfferParams, OfferPolicy, SAS_NONCE_LEN, VerifiedOffer,
 };
 use proto::identity::{HYBRID_SIGNATURE_ENCODED_LEN, IdentityKeyPair, PUBLIC_IDENTITY_ENCODED_LEN};
 use proto::packet::{MediaFrame, MediaPayload};
@@ -52,7 +52,7 @@ pub fn callee_identity() -> IdentityKeyPair {
 /// The offer parameters, with the given media candidates.
 pub fn offer_params(candidates: Vec<SocketAddr>) -> OfferParams {
     OfferParams {
-        call_id: CallId(CALL_ID),
+        call_id: HandshakeCallId(CALL_ID),
         caller: CALLER.into(),
         callee: CALLEE.into(),
         candidates,

@@ -131,7 +131,7 @@ fn a_restored_set_still_refuses_a_replay_and_forgets_what_expired() {
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&i.to_be_bytes());
         (
-            proto::handshake::CallId(id),
+            proto::handshake::HandshakeCallId(id),
             UnixTime::from_secs(NOW.as_secs() + i % 7),
         )
     });

@@ -6,7 +6,8 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use proto::handshake::{
-    Answer, CallId, Established, ExpectAnswer, MediaProfile, Offer, OfferParams, OfferPolicy,
+    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
+    OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
@@ -29,7 +30,7 @@ pub fn mallory() -> IdentityKeyPair {
 
 pub fn params() -> OfferParams {
     OfferParams {
-        call_id: CallId([0x42; 16]),
+        call_id: HandshakeCallId([0x42; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
         candidates: vec!["127.0.0.1:40000".parse::<SocketAddr>().expect("literal")],
