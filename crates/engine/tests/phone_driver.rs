@@ -1,0 +1,209 @@
+//! `engine::phone::Phone` against a real registry: two phones call each
+//! other over loopback with silent audio. The driver carries out what the
+//! controller decides (steps, checks, media) and a panic in one call's job
+//! costs that call only.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::account::{self, Direction, Outcome};
+use engine::audio::{AudioBackend, AudioIo, NullAudio};
+use engine::call::CallOptions;
+use engine::dsp::DspConfig;
+use engine::phone::{
+    CallSnapshot, CallState, EndReason, PeerTrust, Phone, PhoneEvent, PhoneHooks, SetupError,
+};
+use engine::profile::Profile;
+use engine::recent_offers::RecentOffers;
+use engine::registry_client::{RegistryClient, RegistryEvent};
+use proto::identity::IdentityKeyPair;
+use proto::signaling::Username;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+struct Quiet;
+
+impl PhoneHooks for Quiet {
+    fn trust_of(&self, _peer: &Username) -> PeerTrust {
+        PeerTrust::Unverified
+    }
+
+    fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String> {
+        engine::dial::bind_media(SocketAddr::from(([127, 0, 0, 1], 0)), None)
+            .map_err(|e| e.to_string())
+    }
+
+    fn open_media(&self, _call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String> {
+        let opts = CallOptions {
+            dsp: DspConfig::off(),
+            ..CallOptions::default()
+        };
+        Ok((NullAudio.open().map_err(|e| e.to_string())?, opts))
+    }
+}
+
+struct User {
+    phone: Phone,
+    events: UnboundedReceiver<PhoneEvent>,
+    profile: Profile,
+}
+
+async fn user(url: &str, dir: &Path, name: &str, seed: u8) -> User {
+    let identity = Arc::new(IdentityKeyPair::from_seed(&[seed; 32]));
+    let client = Arc::new(
+        RegistryClient::new(url, Username::parse(name).expect("name"), identity.clone())
+            .expect("client"),
+    );
+    client.register().await.expect("registers");
+    let profile = Profile::open(dir.join(name)).expect("profile");
+    let (phone, mut events) = Phone::start(
+        client,
+        identity,
+        profile.clone(),
+        RecentOffers::empty(&profile),
+        Arc::new(Quiet),
+        Vec::new(),
+    );
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), events.recv()).await {
+            Ok(Some(PhoneEvent::Registry(RegistryEvent::Connected))) => break,
+            Ok(Some(_)) => {}
+            other => panic!("{name} not online: {other:?}"),
+        }
+    }
+    User {
+        phone,
+        events,
+        profile,
+    }
+}
+
+/// The next call snapshot that `pred` accepts.
+async fn snapshot(u: &mut User, what: &str, pred: impl Fn(&CallSnapshot) -> bool) -> CallSnapshot {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), u.events.recv()).await {
+            Ok(Some(PhoneEvent::Call(s))) if pred(&s) => return s,
+            Ok(Some(_)) => {}
+            other => panic!("waiting for {what}: {other:?}"),
+        }
+    }
+}
+
+/// The `nth` newest history entry, waiting a moment for it: the peer may
+/// hear of the end before this side's history file is written.
+fn outcome(profile: &Profile, nth: usize) -> (Direction, Outcome) {
+    for _ in 0..100 {
+        let h = account::history(profile).expect("history");
+        if let Some(e) = h.len().checked_sub(nth + 1).map(|i| &h[i]) {
+            return (e.direction, e.outcome);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no history entry {nth}");
+}
+
+async fn registry(dir: &Path) -> (registry::Server, String) {
+    let mut c = registry::Config::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        dir.join("registry.sqlite3"),
+    );
+    c.rate_per_ip = 0;
+    c.rate_per_account = 0;
+    let server = registry::Server::start(c).await.expect("registry starts");
+    let url = format!("http://{}", server.addr);
+    (server, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phones_reject_then_talk_and_hang_up() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_server, url) = registry(dir.path()).await;
+    let mut alice = user(&url, dir.path(), "alice", 1).await;
+    let mut bob = user(&url, dir.path(), "bob", 2).await;
+    let bob_name = Username::parse("bob").expect("name");
+
+    // Declined.
+    let ringing = alice.phone.place(bob_name.clone()).await.expect("rings");
+    assert_eq!(ringing.state, CallState::RingingOut);
+    let inc = snapshot(&mut bob, "ringing", |s| s.state == CallState::RingingIn).await;
+    assert_eq!(inc.id, ringing.id);
+    // One call at a time.
+    assert_eq!(
+        alice.phone.place(bob_name.clone()).await,
+        Err(SetupError::Phone(engine::phone::PhoneError::Busy))
+    );
+    bob.phone.reject(inc.call).await.expect("ringing");
+    let end = snapshot(&mut alice, "rejected", |s| s.state == CallState::Ended).await;
+    assert_eq!(end.end.map(|e| e.0), Some(EndReason::Rejected));
+
+    // Answered, active on both sides with one SAS, hung up by alice.
+    let ringing = alice.phone.place(bob_name.clone()).await.expect("rings");
+    let inc = snapshot(&mut bob, "ringing", |s| s.state == CallState::RingingIn).await;
+    let connecting = bob.phone.accept(inc.call).await.expect("answers");
+    assert_eq!(connecting.state, CallState::Connecting);
+    let a = snapshot(&mut alice, "active", |s| s.state == CallState::Active).await;
+    let b = snapshot(&mut bob, "active", |s| s.state == CallState::Active).await;
+    assert_eq!(a.sas, b.sas);
+    assert!(a.sas.is_some());
+    alice
+        .phone
+        .set_muted(ringing.call, true)
+        .await
+        .expect("in a call");
+    alice.phone.hang_up(ringing.call).await.expect("in a call");
+    // A second hang-up while the media stops changes nothing.
+    alice.phone.hang_up(ringing.call).await.expect("stopping");
+    let a = snapshot(&mut alice, "ended", |s| s.state == CallState::Ended).await;
+    let b = snapshot(&mut bob, "ended", |s| s.state == CallState::Ended).await;
+    assert_eq!(a.end.map(|e| e.0), Some(EndReason::HungUp));
+    assert_eq!(b.end.map(|e| e.0), Some(EndReason::RemoteHungUp));
+    assert_eq!(
+        outcome(&alice.profile, 0),
+        (Direction::Outgoing, Outcome::Completed)
+    );
+    assert_eq!(
+        outcome(&alice.profile, 1),
+        (Direction::Outgoing, Outcome::Rejected)
+    );
+    assert_eq!(
+        outcome(&bob.profile, 0),
+        (Direction::Incoming, Outcome::Completed)
+    );
+    assert_eq!(account::history(&alice.profile).expect("history").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_while_checking_an_offer_costs_that_call_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_server, url) = registry(dir.path()).await;
+    let mut alice = user(&url, dir.path(), "alice", 1).await;
+    let mut bob = user(&url, dir.path(), "bob", 2).await;
+    let bob_name = Username::parse("bob").expect("name");
+
+    bob.phone.fault_next_offer_check();
+    let first = alice.phone.place(bob_name.clone()).await.expect("rings");
+    let end = snapshot(&mut alice, "refused", |s| s.state == CallState::Ended).await;
+    assert_eq!(end.end.map(|e| e.0), Some(EndReason::Rejected));
+    assert_eq!(
+        outcome(&bob.profile, 0),
+        (Direction::Incoming, Outcome::Failed)
+    );
+
+    // The next call rings, and a panic while answering it ends it alone.
+    let second = alice.phone.place(bob_name.clone()).await.expect("rings");
+    assert_ne!(second.id, first.id);
+    let inc = snapshot(&mut bob, "ringing", |s| s.state == CallState::RingingIn).await;
+    bob.phone.fault_next_accept();
+    assert!(bob.phone.accept(inc.call).await.is_err());
+    let end = snapshot(&mut alice, "ended", |s| s.state == CallState::Ended).await;
+    assert_ne!(end.end.map(|e| e.0), Some(EndReason::HungUp));
+
+    // And the third connects.
+    alice.phone.place(bob_name).await.expect("rings");
+    let inc = snapshot(&mut bob, "ringing", |s| s.state == CallState::RingingIn).await;
+    bob.phone.accept(inc.call).await.expect("answers");
+    snapshot(&mut alice, "active", |s| s.state == CallState::Active).await;
+    bob.phone.hang_up(inc.call).await.expect("in a call");
+    snapshot(&mut alice, "ended", |s| s.state == CallState::Ended).await;
+}
