@@ -72,6 +72,7 @@ use crate::identity::{
     PublicIdentity,
 };
 use crate::schedule::{self, Role, Sas, SessionSecrets};
+use crate::signaling::Username;
 use crate::time::UnixTime;
 use crate::wire::Reader;
 use crate::xwing::{
@@ -91,8 +92,9 @@ pub const CALL_ID_LEN: usize = 16;
 pub const SAS_NONCE_LEN: usize = 32;
 /// Most candidates one side may list.
 pub const MAX_CANDIDATES: usize = 16;
-/// Longest username accepted inside an offer, in bytes.
-pub const MAX_USERNAME_LEN: usize = 64;
+/// Longest username accepted inside an offer, in bytes: the registry's
+/// limit, since names in offers follow its rule ([`Username::check`]).
+pub const MAX_USERNAME_LEN: usize = crate::signaling::USERNAME_MAX_LEN;
 /// Upper bound of an encoded offer (with the maximum names and candidates).
 pub const MAX_OFFER_LEN: usize = 2
     + CALL_ID_LEN
@@ -322,17 +324,16 @@ fn decode_username(r: &mut Reader<'_>) -> Result<String, HandshakeError> {
     let raw = r
         .short_bytes()
         .ok_or(HandshakeError::Malformed("truncated username"))?;
-    if raw.is_empty() || raw.len() > MAX_USERNAME_LEN {
-        return Err(HandshakeError::Malformed("username length"));
-    }
-    String::from_utf8(raw.to_vec()).map_err(|_| HandshakeError::Malformed("username not UTF-8"))
+    let name =
+        core::str::from_utf8(raw).map_err(|_| HandshakeError::Malformed("username not UTF-8"))?;
+    check_username(name)?;
+    Ok(name.to_owned())
 }
 
+/// One username rule for the registry and the handshake: a name the
+/// registry would refuse never appears in a valid offer either.
 fn check_username(name: &str) -> Result<(), HandshakeError> {
-    if name.is_empty() || name.len() > MAX_USERNAME_LEN {
-        return Err(HandshakeError::Malformed("username length"));
-    }
-    Ok(())
+    Username::check(name).map_err(|_| HandshakeError::Malformed("username"))
 }
 
 fn check_candidates(cands: &[SocketAddr]) -> Result<(), HandshakeError> {

@@ -17,6 +17,14 @@ pub struct Username(String);
 impl Username {
     /// Checks `name` against the username rule.
     pub fn parse(name: &str) -> Result<Self, SignalingError> {
+        Self::check(name)?;
+        Ok(Self(name.to_owned()))
+    }
+
+    /// Checks `name` against the username rule without keeping it. The
+    /// handshake checks the names inside offers with it too, so a signed
+    /// offer can only name someone the registry could have registered.
+    pub fn check(name: &str) -> Result<(), SignalingError> {
         let len = name.len();
         if !(USERNAME_MIN_LEN..=USERNAME_MAX_LEN).contains(&len) {
             return Err(SignalingError::new(
@@ -32,7 +40,7 @@ impl Username {
                 format!("username may only contain a-z 0-9 _ . - (found {bad:?})"),
             ));
         }
-        Ok(Self(name.to_owned()))
+        Ok(())
     }
 
     /// The name as text.

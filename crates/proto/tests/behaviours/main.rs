@@ -13,6 +13,7 @@ mod handshake_mitm_key_substitution;
 mod handshake_replayed_offer;
 mod handshake_short_body;
 mod handshake_success;
+mod handshake_username_rule;
 mod handshake_wrong_signature;
 mod header_protection;
 mod identity;
