@@ -404,16 +404,18 @@ fn live_stats(s: &CallStats) {
 
 /// The CLI's side of the phone: sockets and sound from the flags.
 struct CliHooks {
+    profile: Profile,
     args: MediaArgs,
     /// The echo bot: no sound devices, what is heard is sent back.
     echo: bool,
 }
 
 impl PhoneHooks for CliHooks {
-    fn trust_of(&self, _peer: &Username) -> PeerTrust {
-        // The CLI keeps no verified marks of its own: a pinned key is
-        // trusted on first use (`trust` re-pins what was compared).
-        PeerTrust::Unverified
+    fn trust_of(&self, peer: &Username) -> PeerTrust {
+        ContactBook::load(&self.profile)
+            .ok()
+            .and_then(|book| book.trust(peer))
+            .map_or(PeerTrust::Unverified, PeerTrust::from)
     }
 
     fn bind_media(&self) -> Result<(std::net::UdpSocket, Vec<SocketAddr>), String> {
@@ -445,6 +447,7 @@ async fn start_phone(
     echo: bool,
 ) -> anyhow::Result<(Phone, mpsc::UnboundedReceiver<PhoneEvent>)> {
     let hooks = Arc::new(CliHooks {
+        profile: profile.clone(),
         args: args.clone(),
         echo,
     });

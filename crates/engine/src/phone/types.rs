@@ -21,6 +21,16 @@ pub enum PeerTrust {
     KeyChanged,
 }
 
+impl From<crate::contacts::Trust> for PeerTrust {
+    fn from(t: crate::contacts::Trust) -> Self {
+        match t {
+            crate::contacts::Trust::Unverified => Self::Unverified,
+            crate::contacts::Trust::Verified => Self::Verified,
+            crate::contacts::Trust::KeyChanged => Self::KeyChanged,
+        }
+    }
+}
+
 /// Where a call stands. Each state is named for what it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallState {
