@@ -21,6 +21,10 @@
 //! and, in the app, the verified and changed marks in `trust.json`; the
 //! first [`ContactBook::load`] folds both into the book, writes it, and
 //! renames the old files to `*.migrated` (left readable, never read again).
+//!
+//! Within one process, read-modify-write ([`ContactBook::update`]) and the
+//! migration are serialised. Two processes on one profile at once (the CLI
+//! beside the app) are not: the last write wins, though never half of one.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -49,6 +53,11 @@ const BOOK_VERSION: u32 = 1;
 /// Serialises read-modify-write of the book within this process, so that
 /// two tasks updating different contacts do not lose one another's change.
 static UPDATE: Mutex<()> = Mutex::new(());
+
+/// Serialises migrations within this process: a second loader must find
+/// the book the first one wrote, not old files half renamed (taken after
+/// [`UPDATE`] when both are held).
+static MIGRATE: Mutex<()> = Mutex::new(());
 
 /// The SHA-256 fingerprint of an identity key: what a user compares when
 /// they compare keys rather than safety numbers.
@@ -470,6 +479,11 @@ struct OldTrust {
 /// no old files there is nothing to write. A damaged old file is an error
 /// and everything is left as it was.
 fn migrate(profile: &Profile) -> Result<ContactBook, AccountError> {
+    let _guard = MIGRATE.lock().unwrap_or_else(|p| p.into_inner());
+    // Another task may have migrated while this one waited.
+    if let Some(bytes) = profile.read(BOOK_FILE)? {
+        return ContactBook::decode(&bytes);
+    }
     let old_contacts = profile.read(OLD_CONTACTS_FILE)?;
     let old_trust = profile.read(OLD_TRUST_FILE)?;
     if old_contacts.is_none() && old_trust.is_none() {
@@ -818,6 +832,30 @@ mod tests {
         let again = ContactBook::load(&p).expect("load");
         assert_eq!(again.pinned(&user("carol")), Some(&key(9)));
         assert!(!again.contains(&user("erin")));
+    }
+
+    #[test]
+    fn loaders_racing_on_an_old_profile_all_see_the_migrated_pins() {
+        let (_d, p) = profile();
+        let pins: Vec<(String, PublicIdentity)> = (0..20u8)
+            .map(|i| (format!("user{i}"), key(i + 1)))
+            .collect();
+        let refs: Vec<(&str, &PublicIdentity)> =
+            pins.iter().map(|(n, k)| (n.as_str(), k)).collect();
+        old_profile(&p, &refs, Some("{}".into()));
+        let books: Vec<ContactBook> = std::thread::scope(|s| {
+            let loaders: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| ContactBook::load(&p).expect("load")))
+                .collect();
+            loaders
+                .into_iter()
+                .map(|h| h.join().expect("no panic"))
+                .collect()
+        });
+        for book in books {
+            assert_eq!(book.names().count(), 20);
+        }
+        assert_eq!(ContactBook::load(&p).expect("load").names().count(), 20);
     }
 
     #[test]
