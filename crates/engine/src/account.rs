@@ -266,11 +266,7 @@ fn write_json<T: Serialize>(profile: &Profile, name: &str, value: &T) -> Result<
 
 /// Lower-case hex.
 pub fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    proto::hex::encode(bytes)
 }
 
 /// Parses lower- or upper-case hex; `None` if malformed (including a

@@ -88,7 +88,7 @@ impl CertFingerprint {
     /// Lower-case hex without separators, for files and environment
     /// variables.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        proto::hex::encode(&self.0)
     }
 
     /// Sixteen groups of four upper-case hex digits: short enough chunks to

@@ -187,7 +187,7 @@ pub struct HandshakeCallId(pub [u8; CALL_ID_LEN]);
 impl HandshakeCallId {
     /// Lowercase hex, as used in the registry's URLs.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&self.0)
     }
 }
 

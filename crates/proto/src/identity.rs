@@ -326,11 +326,11 @@ impl core::hash::Hash for PublicIdentity {
 
 impl fmt::Debug for PublicIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicIdentity(")?;
-        for b in &self.fingerprint[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write!(
+            f,
+            "PublicIdentity({}…)",
+            crate::hex::encode(&self.fingerprint[..8])
+        )
     }
 }
 
@@ -377,11 +377,11 @@ impl HybridSignature {
 
 impl fmt::Debug for HybridSignature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HybridSignature(")?;
-        for b in &self.ed25519[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write!(
+            f,
+            "HybridSignature({}…)",
+            crate::hex::encode(&self.ed25519[..8])
+        )
     }
 }
 

@@ -84,12 +84,14 @@
 //! * [`replay`]: the sliding replay window.
 //! * [`session`]: the call state machine.
 //! * [`time`]: the caller-supplied time types.
+//! * [`hex`]: the lowercase hex encoder every crate uses.
 //!
 //! `docs/protocol.md` in the repository describes the wire format, the key
 //! schedule and the choice of crypto crates in one place.
 
 pub mod control;
 pub mod handshake;
+pub mod hex;
 pub mod identity;
 pub mod packet;
 pub mod replay;

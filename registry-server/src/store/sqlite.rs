@@ -415,7 +415,7 @@ mod tests {
         let version: i64 = row.get(0);
         let description: String = row.get(1);
         let checksum: Vec<u8> = row.get(2);
-        let hex: String = checksum.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = proto::hex::encode(&checksum);
         assert_eq!((version, description.as_str()), (1, "init"));
         assert_eq!(hex, INIT_CHECKSUM);
     }

@@ -89,6 +89,9 @@ mod names;
 mod origin;
 mod socket;
 
+/// Lowercase hex: the workspace's one encoder ([`crate::hex::encode`]),
+/// under the name the registry has always imported it by.
+pub use crate::hex::encode as hex;
 pub use account::{
     ChallengeRequest, ChallengeResponse, RegisterRequest, RegisterResponse, RotateKeyRequest,
     SignInRequest, SignInResponse, check_timestamp, register_message, rotate_key_message,
@@ -104,6 +107,6 @@ pub use directory::{
 };
 pub use error::{ErrorBody, ErrorCode, SignalingError};
 pub use json::{Validate, parse};
-pub use names::{CallId, Username, hex};
+pub use names::{CallId, Username};
 pub use origin::Origin;
 pub use socket::{ClientMessage, ServerEvent};

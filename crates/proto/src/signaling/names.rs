@@ -69,7 +69,7 @@ pub struct CallId(String);
 impl CallId {
     /// The id for 16 bytes (the registry draws them at random).
     pub fn from_bytes(bytes: [u8; CALL_ID_LEN]) -> Self {
-        Self(hex(&bytes))
+        Self(crate::hex::encode(&bytes))
     }
 
     /// Checks that `text` is 32 lowercase hex digits.
@@ -101,14 +101,3 @@ impl fmt::Display for CallId {
 }
 
 text_serde!(CallId, parse);
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}

@@ -12,19 +12,13 @@ use std::path::PathBuf;
 
 use crate::common::*;
 use proto::handshake::{Answer, OfferPolicy};
+use proto::hex::encode as hex;
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
 use proto::safety::SafetyNumber;
 use proto::session::{CallSession, SessionConfig};
 use proto::time::Instant;
 use sha2::{Digest, Sha256};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
 
 fn sha(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
