@@ -17,7 +17,6 @@ use proto::handshake::{
 use proto::identity::{IdentityKeyPair, PublicIdentity};
 use proto::safety::SafetyNumber;
 use proto::signaling::{CallId, Username};
-use proto::time::UnixTime;
 
 use crate::account::AccountError;
 use crate::codec::{DEFAULT_PACKET_LEN, DEFAULT_REDUNDANCY};
@@ -72,15 +71,9 @@ pub fn media_profile() -> MediaProfile {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> UnixTime {
-    UnixTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
-}
+/// Seconds since the Unix epoch (kept here for the callers that import it
+/// from `dial`; the clock itself is read in [`crate::clock`]).
+pub use crate::clock::unix_now;
 
 fn random32() -> Result<zeroize::Zeroizing<[u8; 32]>, DialError> {
     let mut b = zeroize::Zeroizing::new([0u8; 32]);

@@ -8,6 +8,7 @@ pub mod account;
 pub mod audio;
 pub mod backup;
 pub mod call;
+pub mod clock;
 pub mod codec;
 pub mod contacts;
 pub mod dial;

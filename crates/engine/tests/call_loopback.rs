@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use engine::audio::{AudioBackend, NullAudio, WavAudio, read_wav_mono_48k};
 use engine::call::{CallEnd, CallOptions, CallReport, run_call};
+use engine::clock::unix_now;
 use engine::dsp::DspConfig;
 use proto::handshake::{
     Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
@@ -17,15 +18,6 @@ use proto::handshake::{
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
 use proto::session::{CallSession, SessionConfig};
-use proto::time::UnixTime;
-
-fn unix_now() -> UnixTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    UnixTime::from_secs(secs)
-}
 
 fn profile() -> MediaProfile {
     MediaProfile {

@@ -169,10 +169,7 @@ impl Backoff {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::unix_now().as_secs()
 }
 
 /// The rustls configuration for `options`: a [`PinnedCertVerifier`] when
