@@ -1,4 +1,6 @@
-//! `pqvoice simulate`: the one-way media path offline, on a virtual clock.
+//! `pqvoice simulate`: the one-way media path offline, on a virtual clock:
+//! a call's `engine::media` sender and receiver with the seeded impairment
+//! model between them (`engine::offline`).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //!   before, decoded with `fec = true` when the earlier frame is missing.
 //!   The encoder only spends bits on it when told to expect loss, so the
 //!   receiver's loss reports feed [`VoiceEncoder::set_loss_hint`].
-//! * Whole-frame redundancy in [`crate::media::AudioPayload`]: each packet
+//! * Whole-frame redundancy ([`crate::media::MediaSender`]): each packet
 //!   also repeats the previous encoded frame(s) verbatim, so an isolated loss
 //!   is repaired at full quality.
 
@@ -75,7 +75,7 @@ impl Default for CodecConfig {
 /// media packets a second plus about two control packets (a receiver report
 /// every second, a ping every two seconds and the pong to the peer's ping),
 /// all of the same size: 52 × 232 × 8 = 96.5 kbit/s on the wire, under the
-/// 100 kbit/s budget. In the protected mode ([`crate::call`]) a packet holds
+/// 100 kbit/s budget. In the protected mode ([`crate::media::Protection`]) a packet holds
 /// two 83-byte frames (Opus at 33.2 kbit/s); in the clear mode one 169-byte
 /// frame (67.6 kbit/s).
 pub const DEFAULT_PACKET_LEN: u16 = 204;
@@ -170,7 +170,7 @@ impl VoiceEncoder {
 
     /// Tells the encoder how much loss its in-band FEC should prepare for,
     /// in percent; libopus sizes the coarse copy (LBRR) from it, and 0 turns
-    /// it off. See [`crate::call::Protection::fec_hint`] for what the call
+    /// it off. See [`crate::media::Protection::fec_hint`] for what the call
     /// passes.
     pub fn set_loss_hint(&mut self, percent: u8) -> Result<(), CodecError> {
         let p = if self.cfg.inband_fec {

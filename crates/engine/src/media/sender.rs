@@ -29,7 +29,7 @@ impl Protection {
     /// packet and the one after it are both lost: for independent losses
     /// that is `loss²`. Every bit the coarse copy takes is a bit the primary
     /// frame does not get (the measurements behind `loss²` are in
-    /// bench/RESULTS.md, "FEC sizing").
+    /// bench/RESULTS.md, "FEC sizing in the redundant mode").
     pub fn fec_hint(self, loss_pct: f64) -> u8 {
         let p = loss_pct.clamp(0.0, 100.0);
         let hint = match self {
