@@ -590,3 +590,35 @@ fn mute_chosen_while_ringing_carries_into_the_media() {
     c.set_muted(T0 + 4, call, false).expect("in a call");
     assert!(drain(&mut c).contains(&Action::SetMute { call, muted: false }));
 }
+
+#[test]
+fn a_local_call_goes_straight_to_its_media_and_tells_no_registry() {
+    let mut c = CallController::new();
+    let call = c
+        .start_local(T0, name("echo"), "echo-1".into(), Some("042 917".into()))
+        .expect("no call yet");
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::StartMedia { call, muted: false }));
+    assert_eq!(snapshots(&out)[0].state, CallState::Connecting);
+    // An incoming call meanwhile is busy here.
+    c.handle_push(
+        T0 + 1,
+        ServerEvent::IncomingCall {
+            call_id: id(9),
+            caller: name("carol"),
+            offer: blob(b"offer"),
+            created_at: T0 / 1000,
+        },
+    );
+    assert!(drain(&mut c).contains(&Action::Reject { id: id(9) }));
+    c.hang_up(T0 + 3_000, call).expect("in a call");
+    drain(&mut c);
+    c.handle_media_ended(T0 + 3_100, call, Ok(CallEnd::HungUp));
+    let out = drain(&mut c);
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Hangup { .. } | Action::Reject { .. }))
+    );
+    assert_eq!(records(&out)[0].call_id, "echo-1");
+    assert_eq!(ended(&out).0, EndReason::HungUp);
+}

@@ -207,3 +207,83 @@ async fn a_panic_while_checking_an_offer_costs_that_call_only() {
     bob.phone.hang_up(inc.call).await.expect("in a call");
     snapshot(&mut alice, "ended", |s| s.state == CallState::Ended).await;
 }
+
+/// Agrees a call's keys in process, as the app's local echo test does:
+/// (caller, callee) for the media sockets at `caller_addr` and
+/// `callee_addr`.
+fn local_handshake(
+    caller_addr: SocketAddr,
+    callee_addr: SocketAddr,
+) -> (proto::handshake::Established, proto::handshake::Established) {
+    use proto::handshake::{
+        Answer, ExpectAnswer, HandshakeCallId, Offer, OfferParams, OfferPolicy,
+    };
+    let alice = IdentityKeyPair::from_seed(&[1; 32]);
+    let bot = IdentityKeyPair::from_seed(&[9; 32]);
+    let now = engine::dial::unix_now();
+    let params = OfferParams {
+        call_id: HandshakeCallId([3; 16]),
+        caller: "alice".into(),
+        callee: "echo".into(),
+        candidates: vec![caller_addr],
+        profile: engine::dial::media_profile(),
+    };
+    let (waiting, offer) =
+        ExpectAnswer::start(&alice, params, bot.public().clone(), [4; 32], [5; 32], now)
+            .expect("offer");
+    let verified = Offer::from_bytes(&offer.to_bytes())
+        .expect("parses")
+        .verify(alice.public(), "echo", now, &OfferPolicy::default())
+        .expect("verifies");
+    let (answer, callee) = verified
+        .accept(&bot, vec![callee_addr], [6; 32], now)
+        .expect("accept");
+    let answer = Answer::from_bytes(&answer.to_bytes()).expect("parses");
+    let caller = waiting
+        .handle_answer(&answer, now, &OfferPolicy::default())
+        .expect("answer verifies");
+    (caller, callee)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_call_runs_its_media_without_the_registry() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_server, url) = registry(dir.path()).await;
+    let mut alice = user(&url, dir.path(), "alice", 1).await;
+    let (mine, bots) = (
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+    );
+    let (caller, callee) = local_handshake(
+        mine.local_addr().expect("addr"),
+        bots.local_addr().expect("addr"),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bot_stop = stop.clone();
+    let bot = std::thread::spawn(move || {
+        let opts = CallOptions {
+            echo: true,
+            dsp: DspConfig::off(),
+            hang_up: bot_stop,
+            ..CallOptions::default()
+        };
+        let audio = NullAudio.open().expect("null audio");
+        engine::call::run_call(callee, bots, audio, opts, &mut |_| {})
+    });
+    let echo = Username::parse("echo").expect("name");
+    let started = alice
+        .phone
+        .start_local(echo, "echo-1".into(), caller, mine)
+        .await
+        .expect("starts");
+    assert_eq!(started.state, CallState::Connecting);
+    let active = snapshot(&mut alice, "active", |s| s.state == CallState::Active).await;
+    assert!(active.sas.is_some());
+    alice.phone.hang_up(started.call).await.expect("in a call");
+    let end = snapshot(&mut alice, "ended", |s| s.state == CallState::Ended).await;
+    assert_eq!(end.end.map(|e| e.0), Some(EndReason::HungUp));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = bot.join();
+    let h = account::history(&alice.profile).expect("history");
+    assert_eq!(h.last().map(|e| e.call_id.as_str()), Some("echo-1"));
+}

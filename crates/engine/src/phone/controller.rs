@@ -58,6 +58,8 @@ struct Call {
     snap: CallSnapshot,
     phase: Phase,
     started_ms: u64,
+    /// The history's name of a call without a registry id (a local call).
+    local_label: Option<String>,
 }
 
 /// The sans-IO call controller. See the module docs for how to drive it.
@@ -146,6 +148,7 @@ impl CallController {
                 .id
                 .as_ref()
                 .map(ToString::to_string)
+                .or(c.local_label)
                 .unwrap_or_default(),
             peer: c.snap.peer.to_string(),
             direction: c.snap.direction,
@@ -185,6 +188,7 @@ impl CallController {
             },
             phase: Phase::Placing { cancel: false },
             started_ms: now_ms,
+            local_label: None,
         });
         self.actions.push_back(Action::Place { call, peer });
         Ok(call)
@@ -320,6 +324,41 @@ impl CallController {
             }
         }
         self.end(now_ms, EndReason::Failed, Some(message), Outcome::Failed);
+    }
+
+    /// Starts a call that needs no registry because its keys are agreed
+    /// already (the app's echo test against a bot in the same process):
+    /// it goes straight to its media. `label` names it in the history.
+    pub fn start_local(
+        &mut self,
+        now_ms: u64,
+        peer: Username,
+        label: String,
+        sas: Option<String>,
+    ) -> Result<CallRef, PhoneError> {
+        if self.call.is_some() {
+            return Err(PhoneError::Busy);
+        }
+        let call = self.new_ref();
+        self.call = Some(Call {
+            snap: CallSnapshot {
+                call,
+                id: None,
+                peer,
+                direction: Direction::Outgoing,
+                state: CallState::Answering,
+                trust: PeerTrust::Verified,
+                sas: None,
+                active_since_ms: None,
+                muted: false,
+                end: None,
+            },
+            phase: Phase::Answering { hang_up: false },
+            started_ms: now_ms,
+            local_label: Some(label),
+        });
+        self.start_media(now_ms, call, sas, false);
+        Ok(call)
     }
 
     // ----- registry -----------------------------------------------------
@@ -552,6 +591,7 @@ impl CallController {
             },
             phase: Phase::Verifying,
             started_ms: now_ms,
+            local_label: None,
         });
         self.actions
             .push_back(Action::CheckOffer { call, peer, offer });

@@ -113,7 +113,16 @@ enum Command {
     HangUp(CallRef, oneshot::Sender<Result<(), PhoneError>>),
     Mute(CallRef, bool, oneshot::Sender<Result<(), PhoneError>>),
     Current(oneshot::Sender<Option<CallSnapshot>>),
+    Local(LocalCall, oneshot::Sender<Result<CallSnapshot, PhoneError>>),
     Subscribe(Vec<Username>),
+}
+
+/// A call whose keys were agreed without the registry.
+struct LocalCall {
+    peer: Username,
+    label: String,
+    established: Box<Established>,
+    socket: UdpSocket,
 }
 
 /// What a job reports back.
@@ -268,6 +277,28 @@ impl Phone {
             .unwrap_or(Err(PhoneError::NoCall))
     }
 
+    /// Starts a call whose keys were agreed without the registry (the
+    /// app's echo test against a bot in this process): its media starts
+    /// at once, and no registry step is sent for it. `label` names it in
+    /// the history.
+    pub async fn start_local(
+        &self,
+        peer: Username,
+        label: String,
+        established: Established,
+        socket: UdpSocket,
+    ) -> Result<CallSnapshot, PhoneError> {
+        let local = LocalCall {
+            peer,
+            label,
+            established: Box::new(established),
+            socket,
+        };
+        self.ask(|tx| Command::Local(local, tx))
+            .await
+            .unwrap_or(Err(PhoneError::NoCall))
+    }
+
     /// The call in progress, if it was shown.
     pub async fn current(&self) -> Option<CallSnapshot> {
         self.ask(Command::Current).await.flatten()
@@ -391,6 +422,23 @@ impl Driver {
             Command::Current(reply) => {
                 let shown = self.ctl.announced().then(|| self.ctl.current().cloned());
                 let _ = reply.send(shown.flatten());
+            }
+            Command::Local(local, reply) => {
+                let sas = local.established.sas().map(|s| s.to_display_string());
+                // Held before the controller asks for the media (in `act`).
+                let call = self
+                    .ctl
+                    .start_local(now, local.peer, local.label, sas)
+                    .inspect(|call| {
+                        let held = self.held.entry(*call).or_default();
+                        held.established = Some(local.established);
+                        held.socket = Some(local.socket);
+                    });
+                let _ = reply.send(call.map(|call| {
+                    let mut s = self.ctl.current().cloned().expect("the call just started");
+                    s.call = call;
+                    s
+                }));
             }
             Command::Subscribe(_) => {}
         }
