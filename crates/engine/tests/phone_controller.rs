@@ -552,8 +552,16 @@ fn a_failure_after_a_panic_ends_that_call_and_tells_the_registry() {
     let out = drain(&mut c);
     assert!(out.contains(&Action::Reject { id: id(7) }));
     assert_eq!(ended(&out).0, EndReason::Failed);
-    // The phone takes the next call.
-    ringing_in(&mut c);
+    // The phone takes the next call; a failure while answering it both
+    // declines it and hangs it up, whichever the registry still allows.
+    let call = ringing_in(&mut c);
+    c.accept(T0 + 20, call).expect("ringing");
+    drain(&mut c);
+    c.fail(T0 + 30, call, "internal error".into());
+    let out = drain(&mut c);
+    assert!(out.contains(&Action::Reject { id: id(7) }));
+    assert!(out.contains(&Action::Hangup { id: id(7) }));
+    assert_eq!(ended(&out).0, EndReason::Failed);
 }
 
 #[test]

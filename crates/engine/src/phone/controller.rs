@@ -311,15 +311,20 @@ impl CallController {
         let (id, direction) = (c.snap.id.clone(), c.snap.direction);
         let media = matches!(c.phase, Phase::Media { .. });
         let ringing_in = matches!(c.phase, Phase::Verifying | Phase::RingingIn { .. });
+        let answering = matches!(c.phase, Phase::Answering { .. });
         if media {
             self.actions.push_back(Action::StopMedia { call });
         }
         if let Some(id) = id {
             // An incoming call not yet accepted is declined; anything else
-            // may be live at the registry, and only a hang-up ends it.
-            if direction == Direction::Incoming && ringing_in {
-                self.actions.push_back(Action::Reject { id });
-            } else {
+            // may be live at the registry, and only a hang-up ends it. One
+            // being answered may be either: both are sent, and the
+            // registry refuses the one that does not fit.
+            let incoming = direction == Direction::Incoming;
+            if incoming && (ringing_in || answering) {
+                self.actions.push_back(Action::Reject { id: id.clone() });
+            }
+            if !(incoming && ringing_in) {
                 self.actions.push_back(Action::Hangup { id });
             }
         }
