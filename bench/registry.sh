@@ -29,7 +29,8 @@ if [ "$HARD" != "unlimited" ] && [ "$HARD" -lt "$NEED" ]; then
 fi
 ulimit -n "$HARD"
 
-cargo build --release -p pqvoice-registry --bins
+# The load generator is its own crate (tools/registry-load), built alongside.
+cargo build --release -p pqvoice-registry -p pqvoice-registry-load --bins
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 WORK="$(mktemp -d)"
