@@ -8,12 +8,10 @@
 //! Only the registry relay is missing, since both ends live here.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use engine::audio::{AudioBackend, NullAudio};
-use engine::call::{CallOptions, run_call};
+use engine::call::{Call, CallHandle, CallOptions};
 use engine::dial::{bind_media, media_profile, unix_now};
 use engine::dsp::DspConfig;
 use proto::handshake::{
@@ -34,8 +32,8 @@ pub struct EchoPair {
     pub caller: Established,
     /// The app's media socket.
     pub socket: UdpSocket,
-    /// Set to stop the bot.
-    pub bot_hang_up: Arc<AtomicBool>,
+    /// Stops the bot.
+    pub bot_hang_up: CallHandle,
 }
 
 fn seed() -> AppResult<Zeroizing<[u8; 32]>> {
@@ -88,19 +86,21 @@ pub fn connect(identity: &IdentityKeyPair, caller: &str, bot: &Username) -> AppR
         .handle_answer(&answer, now, &OfferPolicy::default())
         .map_err(|_| AppError::internal("the local echo bot's answer did not verify"))?;
 
-    let bot_hang_up = Arc::new(AtomicBool::new(false));
+    let bot_hang_up = CallHandle::default();
+    let bot = bot_hang_up.clone();
     let opts = CallOptions {
         echo: true,
         dsp: DspConfig::off(),
         duration: Some(BOT_LIMIT),
-        hang_up: bot_hang_up.clone(),
         ..CallOptions::default()
     };
     let audio = NullAudio.open().map_err(AppError::internal)?;
     std::thread::Builder::new()
         .name("pqvoice-echo-bot".into())
         .spawn(move || {
-            if let Err(e) = run_call(bot_call, bot_socket, audio, opts, &mut |_| {}) {
+            let ran = Call::with_handle(bot_call, bot_socket, audio, opts, bot)
+                .and_then(|c| c.run(&mut |_| {}));
+            if let Err(e) = ran {
                 tracing::warn!(error = %e, "local echo bot failed");
             }
         })

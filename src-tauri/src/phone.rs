@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use engine::account::{self, AccountInfo, Direction, HistoryEntry, Outcome};
 use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio};
-use engine::call::{CallEnd, CallOptions, CallStats, Levels, run_call};
+use engine::call::{CallEnd, CallHandle, CallOptions, CallStats};
 use engine::contacts::{Contact, ContactBook, Observation};
 use engine::dial::{self, Ringing, Verified, bind_media};
 use engine::profile::Profile;
@@ -77,13 +77,12 @@ impl Drop for PushTask {
 /// Switches shared between the call record and its media thread.
 #[derive(Clone, Default)]
 struct MediaCtl {
-    hang_up: Arc<AtomicBool>,
-    mute: Arc<AtomicBool>,
-    levels: Arc<Levels>,
+    /// Hang-up, mute and level meters of the running media.
+    call: CallHandle,
     /// The registry said the peer ended the call.
     remote_ended: Arc<AtomicBool>,
     /// The local echo bot of an echo test, stopped with the call.
-    bot_hang_up: Option<Arc<AtomicBool>>,
+    bot_hang_up: Option<CallHandle>,
 }
 
 enum Phase {
@@ -569,7 +568,7 @@ impl Phone {
                     // registry's backup notice. The media task finishes.
                     Some(ctl) => {
                         ctl.remote_ended.store(true, Ordering::SeqCst);
-                        ctl.hang_up.store(true, Ordering::SeqCst);
+                        ctl.call.hang_up();
                     }
                     None if direction == CallDirection::Incoming => {
                         self.finish(&id, EndReason::Missed, None, Outcome::Missed);
@@ -751,9 +750,9 @@ impl Phone {
         };
         let talked = match &call.phase {
             Phase::Media { ctl, connected_at } => {
-                ctl.hang_up.store(true, Ordering::SeqCst);
+                ctl.call.hang_up();
                 if let Some(bot) = &ctl.bot_hang_up {
-                    bot.store(true, Ordering::SeqCst);
+                    bot.hang_up();
                 }
                 connected_at.elapsed().as_secs()
             }
@@ -1197,7 +1196,7 @@ impl Phone {
             // The media task sees the switch, says bye to the peer and
             // finishes the call as `hung-up`.
             Act::Media(ctl) => {
-                ctl.hang_up.store(true, Ordering::SeqCst);
+                ctl.call.hang_up();
                 Ok(())
             }
             Act::Cancel => self.cancel_call(id).await,
@@ -1215,7 +1214,7 @@ impl Phone {
                 .filter(|c| !matches!(c.phase, Phase::Placing | Phase::Verifying))
                 .ok_or_else(|| AppError::NoCall("There is no call to mute.".into()))?;
             if let Phase::Media { ctl, .. } = &c.phase {
-                ctl.mute.store(muted, Ordering::SeqCst);
+                ctl.call.set_muted(muted);
             }
             c.snap.call_id.clone()
         };
@@ -1230,7 +1229,7 @@ impl Phone {
         id: &str,
         est: Established,
         socket: UdpSocket,
-        bot_hang_up: Option<Arc<AtomicBool>>,
+        bot_hang_up: Option<CallHandle>,
     ) -> Option<CallSnapshot> {
         // The caller knows the SAS now; the callee once the caller's first
         // packets reveal it (then `on_stats` fills it in).
@@ -1242,7 +1241,7 @@ impl Phone {
         let mut echo = false;
         let snap = self.update(id, |c| {
             // Mute chosen while it rang carries over.
-            ctl.mute.store(c.snap.muted, Ordering::SeqCst);
+            ctl.call.set_muted(c.snap.muted);
             echo = c.snap.echo;
             c.snap.state = CallState::Connecting;
             c.snap.sas = sas;
@@ -1253,14 +1252,11 @@ impl Phone {
         });
         let Some(snap) = snap else {
             if let Some(bot) = &ctl.bot_hang_up {
-                bot.store(true, Ordering::SeqCst);
+                bot.hang_up();
             }
             return None;
         };
         let opts = CallOptions {
-            hang_up: ctl.hang_up.clone(),
-            mute: ctl.mute.clone(),
-            levels: ctl.levels.clone(),
             duration: echo.then_some(ECHO_TEST_LIMIT),
             // Silent test audio has no echo or noise to remove; skipping the
             // DSP also keeps unoptimised debug builds in real time.
@@ -1292,14 +1288,14 @@ impl Phone {
     ) {
         let running = Arc::new(AtomicBool::new(true));
         let meters = {
-            let (levels, running, sink) = (ctl.levels.clone(), running.clone(), self.sink.clone());
+            let (levels, running, sink) = (ctl.call.clone(), running.clone(), self.sink.clone());
             tauri::async_runtime::spawn(async move {
                 let mut tick = tokio::time::interval(events::call_levels_interval());
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let mut filter = events::LevelsFilter::default();
                 while running.load(Ordering::Relaxed) {
                     tick.tick().await;
-                    let (mic, speaker) = levels.take();
+                    let (mic, speaker) = levels.levels().take();
                     let now = AudioLevels::perceptual(mic, speaker);
                     if let Some(l) = filter.changed(now) {
                         emit(&*sink, events::AUDIO_LEVELS, &l);
@@ -1310,16 +1306,19 @@ impl Phone {
         let choice = self.audio_choice();
         let me = Arc::clone(&self);
         let media_id = id.clone();
+        let call = ctl.call.clone();
         let result = tauri::async_runtime::spawn_blocking(move || {
             let audio = choice.open()?;
             let mut on_stats = |s: &CallStats| me.on_stats(&media_id, s);
-            run_call(est, socket, audio, opts, &mut on_stats).map_err(AppError::internal)
+            engine::call::Call::with_handle(est, socket, audio, opts, call)
+                .and_then(|c| c.run(&mut on_stats))
+                .map_err(AppError::internal)
         })
         .await;
         running.store(false, Ordering::Relaxed);
         meters.abort();
         if let Some(bot) = &ctl.bot_hang_up {
-            bot.store(true, Ordering::SeqCst);
+            bot.hang_up();
         }
         let remote = ctl.remote_ended.load(Ordering::SeqCst);
         if let Ok(Ok(report)) = &result {
@@ -1479,7 +1478,7 @@ impl Phone {
                         )
                         .is_none()
                     {
-                        pair.bot_hang_up.store(true, Ordering::SeqCst);
+                        pair.bot_hang_up.hang_up();
                     }
                 }
                 Ok(Err(e)) => {

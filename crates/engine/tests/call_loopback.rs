@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use engine::audio::{AudioBackend, NullAudio, WavAudio, read_wav_mono_48k};
-use engine::call::{CallEnd, CallOptions, CallReport, run_call};
+use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, run_call};
 use engine::clock::unix_now;
 use engine::dsp::DspConfig;
 use proto::handshake::{
@@ -165,24 +165,29 @@ fn wav_options(duration: Duration) -> CallOptions {
     }
 }
 
-/// Starts an echo bot on its own thread; returns its hang-up switch.
+/// Starts an echo bot on its own thread; returns its handle.
 fn echo_bot(
     established: Established,
     socket: UdpSocket,
-) -> (Arc<AtomicBool>, std::thread::JoinHandle<CallReport>) {
-    let stop = Arc::new(AtomicBool::new(false));
+) -> (CallHandle, std::thread::JoinHandle<CallReport>) {
     let opts = CallOptions {
         echo: true,
         dsp: DspConfig::off(),
-        hang_up: stop.clone(),
         duration: Some(Duration::from_secs(30)),
         ..Default::default()
     };
-    let handle = std::thread::spawn(move || {
-        let audio = NullAudio.open().expect("null audio");
-        run_call(established, socket, audio, opts, &mut |_| {}).expect("echo bot runs")
-    });
-    (stop, handle)
+    let bot = CallHandle::default();
+    let handle = {
+        let bot = bot.clone();
+        std::thread::spawn(move || {
+            let audio = NullAudio.open().expect("null audio");
+            Call::with_handle(established, socket, audio, opts, bot)
+                .expect("echo bot set up")
+                .run(&mut |_| {})
+                .expect("echo bot runs")
+        })
+    };
+    (bot, handle)
 }
 
 #[test]
@@ -209,7 +214,7 @@ fn echo_call_returns_the_input() {
     )
     .expect("call runs");
     let bot_report = bot.join().expect("bot thread");
-    bot_stop.store(true, Ordering::Relaxed);
+    bot_stop.hang_up();
     assert_eq!(report.end, CallEnd::Finished);
     assert_eq!(bot_report.end, CallEnd::PeerHungUp);
     // Every datagram of the call had the same size, both ways.
@@ -344,7 +349,7 @@ fn a_garbage_flood_changes_nothing() {
     .expect("call runs");
     flooding.store(false, Ordering::Relaxed);
     let sent = flood.join().expect("flood thread");
-    bot_stop.store(true, Ordering::Relaxed);
+    bot_stop.hang_up();
     let _ = bot.join();
     assert_eq!(report.end, CallEnd::Finished);
     assert!(sent > 1000, "flood too small: {sent}");

@@ -9,8 +9,6 @@
 //! leaves from.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use engine::audio::{AudioBackend, NullAudio};
@@ -234,11 +232,9 @@ fn candidates_that_never_answer_get_a_bounded_number_of_datagrams() {
     let victims: Vec<UdpSocket> = (0..16).map(|_| bind()).collect();
     let victim_addrs: Vec<SocketAddr> = victims.iter().map(addr).collect();
     let (caller, _callee) = handshake(addr(&a), victim_addrs);
-    let stop = Arc::new(AtomicBool::new(false));
     let opts = CallOptions {
         dsp: DspConfig::off(),
         duration: Some(Duration::from_secs(30)),
-        hang_up: stop.clone(),
         session: SessionConfig {
             idle_timeout: Duration::from_secs(4),
             ..CallOptions::default().session
@@ -264,5 +260,4 @@ fn candidates_that_never_answer_get_a_bounded_number_of_datagrams() {
             "victim {i} got {n} datagrams"
         );
     }
-    stop.store(true, Ordering::Relaxed);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use engine::account::{self, Direction, Outcome};
 use engine::audio::{AudioBackend, AudioIo, NullAudio};
-use engine::call::CallOptions;
+use engine::call::{Call, CallHandle, CallOptions};
 use engine::dsp::DspConfig;
 use engine::phone::{
     CallSnapshot, CallState, EndReason, PeerTrust, Phone, PhoneEvent, PhoneHooks, SetupError,
@@ -258,17 +258,16 @@ async fn a_local_call_runs_its_media_without_the_registry() {
         mine.local_addr().expect("addr"),
         bots.local_addr().expect("addr"),
     );
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = CallHandle::default();
     let bot_stop = stop.clone();
     let bot = std::thread::spawn(move || {
         let opts = CallOptions {
             echo: true,
             dsp: DspConfig::off(),
-            hang_up: bot_stop,
             ..CallOptions::default()
         };
         let audio = NullAudio.open().expect("null audio");
-        engine::call::run_call(callee, bots, audio, opts, &mut |_| {})
+        Call::with_handle(callee, bots, audio, opts, bot_stop).and_then(|c| c.run(&mut |_| {}))
     });
     let echo = Username::parse("echo").expect("name");
     let started = alice
@@ -282,7 +281,7 @@ async fn a_local_call_runs_its_media_without_the_registry() {
     alice.phone.hang_up(started.call).await.expect("in a call");
     let end = snapshot(&mut alice, "ended", |s| s.state == CallState::Ended).await;
     assert_eq!(end.end.map(|e| e.0), Some(EndReason::HungUp));
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    stop.hang_up();
     let _ = bot.join();
     let h = account::history(&alice.profile).expect("history");
     assert_eq!(h.last().map(|e| e.call_id.as_str()), Some("echo-1"));

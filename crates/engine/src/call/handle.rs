@@ -13,20 +13,6 @@ pub struct CallHandle {
 }
 
 impl CallHandle {
-    /// A handle over switches the caller already holds (the options'
-    /// fields of the old entry point).
-    pub(super) fn sharing(
-        hang_up: &Arc<AtomicBool>,
-        mute: &Arc<AtomicBool>,
-        levels: &Arc<Levels>,
-    ) -> Self {
-        Self {
-            hang_up: Arc::clone(hang_up),
-            mute: Arc::clone(mute),
-            levels: Arc::clone(levels),
-        }
-    }
-
     /// Ends the call from this side; the loop notices within one wait of
     /// its poll (50 ms at most) and sends its goodbye.
     pub fn hang_up(&self) {

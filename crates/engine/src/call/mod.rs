@@ -45,8 +45,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use proto::control::{ByeReason, ControlMessage};
@@ -122,16 +121,6 @@ pub struct CallOptions {
     pub playback_low_water: Duration,
     /// Interval of the stats callback.
     pub stats_interval: Duration,
-    /// Set from another thread to hang up. The switches of [`Call::handle`];
-    /// kept here for the callers of [`run_call`], which have no handle.
-    pub hang_up: Arc<AtomicBool>,
-    /// Set from another thread to mute: silence is sent instead of the
-    /// microphone, in packets of the same size and rate as speech (as
-    /// [`CallHandle::set_muted`]).
-    pub mute: Arc<AtomicBool>,
-    /// Peak levels of the microphone and the speaker, for meters (as
-    /// [`CallHandle::levels`]).
-    pub levels: Arc<Levels>,
     /// Session timers.
     pub session: SessionConfig,
 }
@@ -147,9 +136,6 @@ impl Default for CallOptions {
             echo: false,
             playback_low_water: Duration::from_millis(10),
             stats_interval: Duration::from_secs(1),
-            hang_up: Arc::new(AtomicBool::new(false)),
-            mute: Arc::new(AtomicBool::new(false)),
-            levels: Arc::new(Levels::default()),
             // Reports every second so that the protection mode follows the
             // network within a second or two; pings every two seconds keep
             // the control traffic near two packets a second (see
@@ -256,7 +242,10 @@ const AUDIO: mio::Token = mio::Token(1);
 /// `socket` is the call's own UDP socket (bound by the caller to the
 /// `--listen` address). `on_stats` is called every
 /// [`CallOptions::stats_interval`]. The same as [`Call::new`] followed by
-/// [`Call::run`], with the options' own switches as the call's handle.
+/// [`Call::run`], for a call nothing steers from outside: it ends with its
+/// duration or its input, the peer's goodbye or the idle timeout. A call
+/// that another thread hangs up, mutes or meters runs through [`Call`] and
+/// its [`CallHandle`].
 pub fn run_call(
     established: Established,
     socket: UdpSocket,
@@ -307,6 +296,20 @@ impl Call {
         audio: AudioIo,
         opts: CallOptions,
     ) -> Result<Self, CallError> {
+        Self::with_handle(established, socket, audio, opts, CallHandle::default())
+    }
+
+    /// [`Call::new`] with a handle made beforehand ([`CallHandle::default`]),
+    /// for a driver that must hold the controls before the thread that sets
+    /// up and runs the call has started: a mute or hang-up given in between
+    /// is not lost.
+    pub fn with_handle(
+        established: Established,
+        socket: UdpSocket,
+        audio: AudioIo,
+        opts: CallOptions,
+        handle: CallHandle,
+    ) -> Result<Self, CallError> {
         let clock = Clock::new();
         let profile = *established.profile();
         if profile.frame_ms != 20 {
@@ -333,9 +336,6 @@ impl Call {
             .counters
             .wake
             .set(mio::Waker::new(poll.registry(), AUDIO)?);
-        // The options' switches are the handle's, so that callers that
-        // still set them keep working.
-        let handle = CallHandle::sharing(&opts.hang_up, &opts.mute, &opts.levels);
         Ok(Self {
             clock,
             path,

@@ -30,7 +30,7 @@ use super::types::{
 };
 use crate::account::{self, HistoryEntry};
 use crate::audio::AudioIo;
-use crate::call::{CallOptions, CallReport, CallStats, run_call};
+use crate::call::{Call, CallHandle, CallOptions, CallReport, CallStats};
 use crate::dial::{self, DialError, Ringing, Verified};
 use crate::profile::Profile;
 use crate::recent_offers::RecentOffers;
@@ -52,8 +52,8 @@ pub trait PhoneHooks: Send + Sync + 'static {
     /// Binds a call's media socket and lists the addresses to offer.
     fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String>;
     /// Opens the audio and sets the options of `call`'s media. Runs on the
-    /// media thread (a sound server can take a moment); the phone sets the
-    /// hang-up and mute switches of the options it gets back.
+    /// media thread (a sound server can take a moment); the phone runs the
+    /// call with its own [`CallHandle`] for hang-up and mute.
     fn open_media(&self, call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String>;
 }
 
@@ -152,8 +152,8 @@ struct Held {
     verified: Option<Box<Verified>>,
     socket: Option<UdpSocket>,
     established: Option<Box<Established>>,
-    hang_up: Option<Arc<AtomicBool>>,
-    mute: Arc<AtomicBool>,
+    /// The running media's controls, once it started.
+    media: Option<CallHandle>,
 }
 
 /// Test hooks: make the next offer check or answer panic.
@@ -593,10 +593,10 @@ impl Driver {
             }
             Action::Release { call } => {
                 if let Some(h) = self.held.remove(&call)
-                    && let Some(stop) = h.hang_up
+                    && let Some(media) = h.media
                 {
                     // Media still runs: stop it; its end is ignored.
-                    stop.store(true, Ordering::SeqCst);
+                    media.hang_up();
                 }
             }
             Action::Reject { id } => {
@@ -641,13 +641,15 @@ impl Driver {
             }
             Action::StartMedia { call, muted } => self.start_media(call, muted),
             Action::StopMedia { call } => {
-                if let Some(stop) = self.held.get(&call).and_then(|h| h.hang_up.as_ref()) {
-                    stop.store(true, Ordering::SeqCst);
+                if let Some(media) = self.held.get(&call).and_then(|h| h.media.as_ref()) {
+                    media.hang_up();
                 }
             }
             Action::SetMute { call, muted } => {
-                if let Some(h) = self.held.get(&call) {
-                    h.mute.store(muted, Ordering::SeqCst);
+                // Before the media starts, the controller keeps the choice
+                // and hands it to StartMedia.
+                if let Some(media) = self.held.get(&call).and_then(|h| h.media.as_ref()) {
+                    media.set_muted(muted);
                 }
             }
         }
@@ -758,10 +760,9 @@ impl Driver {
             ));
             return;
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        held.hang_up = Some(Arc::clone(&stop));
-        held.mute.store(muted, Ordering::SeqCst);
-        let mute = Arc::clone(&held.mute);
+        let media = CallHandle::default();
+        media.set_muted(muted);
+        held.media = Some(media.clone());
         let (hooks, events, done) = (
             Arc::clone(&self.hooks),
             self.events.clone(),
@@ -770,14 +771,13 @@ impl Driver {
         tokio::spawn(async move {
             let progress = done.clone();
             let media = tokio::task::spawn_blocking(move || {
-                let (audio, mut opts) = hooks.open_media(&snap)?;
-                opts.hang_up = stop;
-                opts.mute = mute;
+                let (audio, opts) = hooks.open_media(&snap)?;
                 let mut on_stats = |s: &CallStats| {
                     let _ = progress.send(Done::Progress(call, s.sas.clone(), s.packets_received));
                     let _ = events.send(PhoneEvent::Stats(call, Box::new(s.clone())));
                 };
-                run_call(*est, socket, audio, opts, &mut on_stats)
+                Call::with_handle(*est, socket, audio, opts, media)
+                    .and_then(|c| c.run(&mut on_stats))
                     .map(Box::new)
                     .map_err(|e| e.to_string())
             })
