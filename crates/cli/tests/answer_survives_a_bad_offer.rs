@@ -63,12 +63,7 @@ async fn outcome(events: &mut EventStream, id: &proto::signaling::CallId) -> Ser
 fn the_echo_bot_refuses_a_crafted_offer_and_answers_the_next_call() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tmp");
-    let mut config = registry::Config::new(
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.path().join("registry.sqlite3"),
-    );
-    config.rate_per_ip = 0;
-    config.rate_per_account = 0;
+    let config = testkit::registry_config(dir.path());
     let server = rt
         .block_on(registry::Server::start(config))
         .expect("registry");

@@ -17,12 +17,7 @@ struct Registry {
 fn registry() -> Registry {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tmp");
-    let mut config = registry::Config::new(
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.path().join("registry.sqlite3"),
-    );
-    config.rate_per_ip = 0;
-    config.rate_per_account = 0;
+    let config = testkit::registry_config(dir.path());
     let server = rt
         .block_on(registry::Server::start(config))
         .expect("registry");

@@ -3,7 +3,6 @@
 //! the pending change (the pin stays), so either front end shows the
 //! contact as changed and the user can compare the new key and accept it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use engine::contacts::{Compared, ContactBook, Trust, fingerprint_hex};
@@ -11,21 +10,12 @@ use engine::dial::{DialError, contact_key};
 use engine::profile::Profile;
 use engine::registry_client::RegistryClient;
 use proto::identity::IdentityKeyPair;
-use proto::signaling::Username;
-
-fn name(s: &str) -> Username {
-    Username::parse(s).expect("username")
-}
+use testkit::name;
 
 #[tokio::test]
 async fn a_changed_key_is_refused_and_kept_pending_until_accepted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut c = registry::Config::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.path().join("registry.sqlite3"),
-    );
-    c.rate_per_ip = 0;
-    c.rate_per_account = 0;
+    let c = testkit::registry_config(dir.path());
     let server = registry::Server::start(c).await.expect("registry starts");
     let url = format!("http://{}", server.addr);
     let client = |user: &str, seed: u8| {

@@ -36,12 +36,7 @@ fn presence_of(e: &RegistryEvent, who: &str) -> Option<Presence> {
 #[tokio::test]
 async fn a_contact_sees_presence_only_while_on_the_list() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut c = registry::Config::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.path().join("registry.sqlite3"),
-    );
-    c.rate_per_ip = 0;
-    c.rate_per_account = 0;
+    let c = testkit::registry_config(dir.path());
     let server = registry::Server::start(c).await.expect("registry starts");
     let alice = client(server.addr, "alice", 1);
     let bob = client(server.addr, "bob", 2);
@@ -114,12 +109,7 @@ async fn a_contact_sees_presence_only_while_on_the_list() {
 #[tokio::test]
 async fn calling_someone_adds_them_but_being_rung_does_not() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut c = registry::Config::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.path().join("registry.sqlite3"),
-    );
-    c.rate_per_ip = 0;
-    c.rate_per_account = 0;
+    let c = testkit::registry_config(dir.path());
     let server = registry::Server::start(c).await.expect("registry starts");
     let alice = client(server.addr, "alice", 1);
     let bob = client(server.addr, "bob", 2);

@@ -8,12 +8,9 @@ use std::sync::Arc;
 
 use engine::registry_client::RegistryClient;
 use proto::identity::IdentityKeyPair;
-use proto::signaling::{ErrorCode, Username};
+use proto::signaling::ErrorCode;
+use testkit::name;
 use tokio::net::{TcpListener, TcpStream};
-
-fn name(s: &str) -> Username {
-    Username::parse(s).expect("valid test name")
-}
 
 /// Forwards every connection made to the returned port to `to`, byte for
 /// byte, as a relaying registry would.

@@ -25,12 +25,7 @@ fn client(addr: SocketAddr, user: &str, seed: u8) -> Arc<RegistryClient> {
 }
 
 async fn start(dir: &tempfile::TempDir) -> registry::Server {
-    let mut c = registry::Config::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.path().join("registry.sqlite3"),
-    );
-    c.rate_per_ip = 0;
-    c.rate_per_account = 0;
+    let c = testkit::registry_config(dir.path());
     registry::Server::start(c).await.expect("registry starts")
 }
 

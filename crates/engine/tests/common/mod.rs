@@ -3,11 +3,8 @@
 use std::time::Duration;
 
 use engine::registry_client::{EventStream, RegistryEvent};
-use proto::signaling::Username;
 
-pub fn name(s: &str) -> Username {
-    Username::parse(s).expect("valid test name")
-}
+pub use testkit::name;
 
 /// Waits for the first event matching `want`, skipping others.
 pub async fn until(
