@@ -116,12 +116,23 @@ fn mute_sends_silence_and_hang_up_ends_both_ends() {
     assert_eq!(mic, 0.0, "a muted microphone reads silence");
     assert!(heard < 0.01, "the far end heard {heard} while muted");
 
-    // Unmuted: the far end hears the tone.
+    // Unmuted: the far end hears the tone. Polled, not timed: a debug
+    // build on a loaded machine may run late, and lateness is not what this
+    // test is about.
     alice.set_muted(false);
     assert!(!alice.is_muted());
-    std::thread::sleep(Duration::from_millis(1500));
-    let (_, heard) = bob.levels().take();
-    assert!(heard > 0.1, "the far end heard only {heard} after unmuting");
+    let mut loudest = 0.0f32;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        loudest = loudest.max(bob.levels().take().1);
+        if loudest > 0.1 {
+            break;
+        }
+    }
+    assert!(
+        loudest > 0.1,
+        "the far end heard only {loudest} after unmuting"
+    );
 
     alice.hang_up();
     let (mine, theirs) = (
