@@ -8,7 +8,7 @@
 //! checks that make a call genuine stay in `engine::dial`.
 //!
 //! Threads: the push loop and the commands run as async tasks; each call's
-//! media runs `engine::call::run_call` on a blocking thread, reporting
+//! media runs an `engine::call::Call` on a blocking thread, reporting
 //! stats through a callback, while a task polls the level meters. Locks are
 //! plain mutexes held only for field updates, never across an `.await`.
 //!
@@ -186,10 +186,7 @@ fn sas_groups(display: &str) -> Vec<String> {
 
 /// Current Unix time in milliseconds.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    engine::clock::unix_now_ms()
 }
 
 fn random_hex(n: usize) -> AppResult<String> {
