@@ -68,7 +68,7 @@ fn synthetic(n: usize) -> Vec<f32> {
 }
 
 /// The two encoder set-ups a call switches between, fitted to the default
-/// packet as `engine::call` fits them.
+/// packet as `engine::media::MediaSender::for_call` fits them.
 fn modes() -> [(&'static str, CodecConfig); 2] {
     let packet = usize::from(DEFAULT_PACKET_LEN);
     let base = CodecConfig::default();
