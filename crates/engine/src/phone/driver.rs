@@ -38,10 +38,7 @@ use crate::registry_client::{RegistryClient, RegistryEvent};
 
 /// Now, in Unix milliseconds: the controller's clock.
 pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::clock::unix_now_ms()
 }
 
 /// What the phone needs from its front end.
