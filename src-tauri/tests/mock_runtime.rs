@@ -129,12 +129,7 @@ struct Registry {
 
 fn registry() -> Registry {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut c = registry::Config::new(
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.path().join("registry.sqlite3"),
-    );
-    c.rate_per_ip = 0;
-    c.rate_per_account = 0;
+    let c = testkit::registry_config(dir.path());
     let server = tauri::async_runtime::block_on(registry::Server::start(c)).expect("registry");
     let url = format!("http://{}", server.addr);
     // The server runs on the shared runtime for the rest of the test
