@@ -361,15 +361,14 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
 
 /// The call in progress, if any.
 #[tauri::command]
-pub fn current_call(state: State<'_, AppState>) -> Option<CallSnapshot> {
-    state.phone.current()
+pub async fn current_call(state: State<'_, AppState>) -> AppResult<Option<CallSnapshot>> {
+    Ok(state.phone.current().await)
 }
 
 /// Rings `username`.
 #[tauri::command]
 pub async fn start_call(state: State<'_, AppState>, username: String) -> AppResult<CallSnapshot> {
-    let echo = username.trim() == state.config.echo_bot;
-    state.phone.start_call(&username, echo).await
+    state.phone.start_call(&username).await
 }
 
 /// Starts the echo test.
@@ -404,8 +403,8 @@ pub async fn hang_up(state: State<'_, AppState>, call_id: String) -> AppResult<(
 
 /// Mutes or unmutes the microphone of the current call.
 #[tauri::command]
-pub fn set_mute(state: State<'_, AppState>, muted: bool) -> AppResult<()> {
-    state.phone.set_mute(muted)
+pub async fn set_mute(state: State<'_, AppState>, muted: bool) -> AppResult<()> {
+    state.phone.set_mute(muted).await
 }
 
 /// The sound devices.

@@ -688,6 +688,63 @@ fn a_call_between_two_apps_connects_shows_the_sas_and_ends_on_both_sides() {
 }
 
 #[test]
+fn calling_someone_offline_rings_then_ends_offline_and_is_missed() {
+    let reg = registry();
+    let a = tempfile::tempdir().expect("tmp");
+    let mut alice = signed_up(&reg, a.path(), "alice");
+    // Bob exists at the registry but has no push connection.
+    register_existing(
+        &reg.url,
+        "bob",
+        proto::identity::IdentityKeyPair::from_seed(&[7; 32]),
+    );
+    let snap = alice.ok("start_call", json!({"username": "bob"}));
+    assert_eq!(snap["state"], "ringing-out");
+    assert!(snap["reason"].is_null());
+    let id = snap["callId"].as_str().expect("id").to_owned();
+    let end = alice.wait_event("call-state", "offline", |v| {
+        v["callId"] == id.as_str() && v["state"] == "ended"
+    });
+    assert_eq!(end["reason"], "offline");
+    assert_eq!(alice.ok("current_call", json!({})), Value::Null);
+    let h = alice.ok("history", json!({}));
+    assert_eq!(h[0]["callId"], id.as_str());
+    assert_eq!(h[0]["outcome"], "missed");
+}
+
+#[test]
+fn a_call_cancelled_while_it_rings_is_cancelled_here_and_missed_there() {
+    let reg = registry();
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let mut alice = signed_up(&reg, a.path(), "alice");
+    let mut bob = signed_up(&reg, b.path(), "bob");
+    let id = ring(&alice, &mut bob, "the call to cancel");
+    // Only the caller cancels, and only while it rings.
+    assert_eq!(
+        bob.err_kind("cancel_call", json!({"callId": id})),
+        "no-call"
+    );
+    alice.ok("cancel_call", json!({"callId": id}));
+    let end = alice.wait_event("call-state", "cancelled", |v| {
+        v["callId"] == id.as_str() && v["state"] == "ended"
+    });
+    assert_eq!(end["reason"], "cancelled");
+    let end = bob.wait_event("call-state", "missed", |v| {
+        v["callId"] == id.as_str() && v["state"] == "ended"
+    });
+    assert_eq!(end["reason"], "missed");
+    assert_eq!(alice.ok("history", json!({}))[0]["outcome"], "cancelled");
+    assert_eq!(bob.ok("history", json!({}))[0]["outcome"], "missed");
+    assert_eq!(
+        alice.err_kind("cancel_call", json!({"callId": id})),
+        "no-call"
+    );
+}
+
+#[test]
 fn the_echo_test_without_a_registry_bot_runs_a_real_handshake_locally() {
     let reg = registry();
     let a = tempfile::tempdir().expect("tmp");
@@ -703,6 +760,7 @@ fn the_echo_test_without_a_registry_bot_runs_a_real_handshake_locally() {
     alice.wait_event("call-stats", "echo stats", |v| {
         v["callId"] == id.as_str() && v["rttMs"].is_number()
     });
+    alice.wait_event("audio-levels", "echo levels", |v| v["mic"].is_number());
     alice.ok("hang_up", json!({"callId": id}));
     let end = alice.wait_event("call-state", "echo ended", |v| {
         v["callId"] == id.as_str() && v["state"] == "ended"

@@ -276,11 +276,33 @@ async fn a_local_call_runs_its_media_without_the_registry() {
         .await
         .expect("starts");
     assert_eq!(started.state, CallState::Connecting);
+    // The front end gets the running media's handle (the app's level
+    // meters read it), before the call shows connecting.
+    let media = loop {
+        match tokio::time::timeout(Duration::from_secs(20), alice.events.recv()).await {
+            Ok(Some(PhoneEvent::MediaStarted(call, handle))) if call == started.call => {
+                break handle;
+            }
+            Ok(Some(PhoneEvent::Call(s))) if s.state != CallState::Connecting => {
+                panic!("the media's handle came after {:?}", s.state)
+            }
+            Ok(Some(_)) => {}
+            other => panic!("waiting for the media's handle: {other:?}"),
+        }
+    };
     let active = snapshot(&mut alice, "active", |s| s.state == CallState::Active).await;
     assert!(active.sas.is_some());
+    alice
+        .phone
+        .set_muted(started.call, true)
+        .await
+        .expect("in a call");
+    snapshot(&mut alice, "muted", |s| s.muted).await;
+    assert!(media.is_muted(), "the handle is the running call's");
     alice.phone.hang_up(started.call).await.expect("in a call");
     let end = snapshot(&mut alice, "ended", |s| s.state == CallState::Ended).await;
     assert_eq!(end.end.map(|e| e.0), Some(EndReason::HungUp));
+    assert!(media.is_hung_up());
     stop.hang_up();
     let _ = bot.join();
     let h = account::history(&alice.profile).expect("history");

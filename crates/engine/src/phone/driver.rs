@@ -63,6 +63,9 @@ pub enum PhoneEvent {
     Stats(CallRef, Box<CallStats>),
     /// The media's final report, just before the call's `Ended` snapshot.
     Report(CallRef, Box<CallReport>),
+    /// The call's media is starting; the handle reads its level meters
+    /// (and could mute or hang up, which front ends leave to the phone).
+    MediaStarted(CallRef, CallHandle),
     /// An incoming call was refused before it rang.
     Refused {
         /// Who called.
@@ -760,6 +763,7 @@ impl Driver {
         let media = CallHandle::default();
         media.set_muted(muted);
         held.media = Some(media.clone());
+        self.emit(PhoneEvent::MediaStarted(call, media.clone()));
         let (hooks, events, done) = (
             Arc::clone(&self.hooks),
             self.events.clone(),
