@@ -1,7 +1,7 @@
 //! The SAS is committed: the callee learns it only from the caller's
 //! revealed nonce, the reveal survives loss, and it stops once
 //! acknowledged. (A reveal that does not match the commitment is tested in
-//! `session.rs`, where a test can make the caller lie.)
+//! `session/mod.rs`, where a test can make the caller lie.)
 
 use crate::common::*;
 use proto::control::ControlMessage;
