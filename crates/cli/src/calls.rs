@@ -15,12 +15,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use engine::account::{self, AccountInfo, Direction};
 use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio, WavAudio};
-use engine::call::{CallOptions, CallReport, CallStats};
+use engine::call::{CallEnd, CallOptions, CallReport, CallStats};
 use engine::contacts::{Compared, ContactBook, Observation, Trust};
 use engine::dial::{self, bind_media, safety_number};
 use engine::dsp::{DspConfig, NoiseSuppressor};
 use engine::phone::{
     CallRef, CallSnapshot, CallState, EndReason, PeerTrust, Phone, PhoneEvent, PhoneHooks,
+    SetupError,
 };
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
@@ -557,7 +558,13 @@ impl Printer {
 fn finish(end: &CallSnapshot, report: Option<&CallReport>, args: &MediaArgs) -> anyhow::Result<()> {
     if let Some(report) = report {
         eprintln!();
-        eprintln!("call ended: {}", report.end.describe());
+        // The registry's notice that the peer hung up can stop our media
+        // before the peer's own goodbye arrives; the phone knows who ended it.
+        let said = match end.end.as_ref().map(|e| e.0) {
+            Some(EndReason::RemoteHungUp) => CallEnd::PeerHungUp.describe(),
+            _ => report.end.describe(),
+        };
+        eprintln!("call ended: {said}");
         if let Some(path) = &args.stats_json {
             std::fs::write(path, serde_json::to_vec_pretty(report)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -591,7 +598,13 @@ pub fn call(
     call_options(args)?;
     runtime()?.block_on(async {
         let (phone, mut events) = start_phone(&me, profile, args, false).await?;
-        let ringing = phone.place(callee_name).await?;
+        let ringing = match phone.place(callee_name).await {
+            Ok(ringing) => ringing,
+            // It ended before the ring was shown (a busy push that overtook
+            // the registry's answer, a refused key): told as any other end.
+            Err(SetupError::Ended(end)) => return finish(&end, None, args),
+            Err(e) => return Err(e.into()),
+        };
         eprintln!("ringing {callee}…");
         let mut printer = Printer::new(ringing.call, false);
         let end = printer.until_ended(&phone, &mut events).await?;

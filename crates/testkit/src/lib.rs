@@ -29,3 +29,5 @@ pub fn registry_config(dir: &Path) -> registry::Config {
 pub fn name(s: &str) -> Username {
     Username::parse(s).expect("test names follow the username rule")
 }
+
+pub mod scenarios;
