@@ -153,13 +153,13 @@ impl Phone {
         if s.calls.current().await.is_some() {
             return Err(phone_error(PhoneError::Busy));
         }
-        // The registry's answer tells a missing user or a changed key
-        // apart, and announces a key change to the UI.
+        // The registry's answer tells a missing user apart and announces a
+        // key change to the UI. A changed key is refused by the phone below,
+        // which records the attempt in the history as it does for the CLI.
         let (_, trust, _) = self.check_key(&s, &callee).await?;
-        if trust == events::Trust::KeyChanged {
-            return Err(AppError::KeyChanged(callee.to_string()));
+        if trust != events::Trust::KeyChanged {
+            self.stop_mic_test();
         }
-        self.stop_mic_test();
         match s.calls.place(callee.clone()).await {
             Ok(c) => self.shown(&c).map(ui::ringing),
             Err(SetupError::Phone(e)) => Err(phone_error(e)),
