@@ -34,6 +34,18 @@ pub fn list_devices() -> (Vec<String>, Vec<String>) {
     (ins, outs)
 }
 
+/// The system's default input and output device names, if it has them.
+///
+/// With [`list_devices`] this is all a settings screen needs to show the
+/// choice, so front ends never talk to cpal themselves.
+pub fn default_devices() -> (Option<String>, Option<String>) {
+    use cpal::traits::{DeviceTrait, HostTrait};
+    let host = cpal::default_host();
+    let input = host.default_input_device().and_then(|d| d.name().ok());
+    let output = host.default_output_device().and_then(|d| d.name().ok());
+    (input, output)
+}
+
 type Opened = (HeapCons<f32>, HeapProd<f32>, u32, u32);
 
 impl AudioBackend for CpalAudio {

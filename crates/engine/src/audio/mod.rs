@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
-use ringbuf::traits::{Observer, Split};
+use ringbuf::traits::{Consumer, Observer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 // `self::` because the `cpal` module shares its name with the crate.
@@ -36,7 +36,7 @@ mod cpal;
 mod null;
 mod wav;
 
-pub use self::cpal::{CpalAudio, INPUT_BUFFER, OUTPUT_BUFFER, list_devices};
+pub use self::cpal::{CpalAudio, INPUT_BUFFER, OUTPUT_BUFFER, default_devices, list_devices};
 pub use null::NullAudio;
 pub use wav::{WavAudio, read_wav_mono_48k};
 
@@ -143,6 +143,20 @@ impl AudioIo {
         self.counters.device_lost.load(Ordering::Relaxed)
     }
 
+    /// Takes every captured sample waiting in the ring, through `scratch`,
+    /// and returns the loudest one's magnitude (0 for none): the level of a
+    /// microphone test, which listens without sending anything anywhere.
+    pub fn drain_capture_peak(&mut self, scratch: &mut [f32]) -> f32 {
+        let mut peak = 0.0f32;
+        loop {
+            let n = self.capture.pop_slice(scratch);
+            if n == 0 {
+                return peak;
+            }
+            peak = scratch[..n].iter().fold(peak, |m, s| m.max(s.abs()));
+        }
+    }
+
     /// Stops the streams, finishing any output file. Also done on drop.
     pub fn close(mut self) {
         self.shutdown();
@@ -178,4 +192,37 @@ fn ring(rate: u32) -> (HeapProd<f32>, HeapCons<f32>) {
 /// Samples waiting in the playback ring (the engine's output latency).
 pub fn playback_queued(io: &AudioIo) -> usize {
     io.playback.occupied_len()
+}
+
+#[cfg(test)]
+mod tests {
+    use ringbuf::traits::Producer;
+
+    use super::*;
+
+    fn io_with_capture(samples: &[f32]) -> AudioIo {
+        let (mut cap_prod, capture) = ring(48_000);
+        let (playback, _play_cons) = ring(48_000);
+        assert_eq!(cap_prod.push_slice(samples), samples.len());
+        AudioIo {
+            capture,
+            playback,
+            capture_rate: 48_000,
+            playback_rate: 48_000,
+            counters: Arc::default(),
+            stop: Arc::default(),
+            thread: None,
+        }
+    }
+
+    #[test]
+    fn capture_peak_drains_everything_through_a_small_buffer() {
+        // More samples than the scratch holds, the peak negative and late.
+        let mut samples = vec![0.1f32; 1000];
+        samples[900] = -0.75;
+        let mut io = io_with_capture(&samples);
+        let mut scratch = [0.0f32; 64];
+        assert_eq!(io.drain_capture_peak(&mut scratch), 0.75);
+        assert_eq!(io.drain_capture_peak(&mut scratch), 0.0);
+    }
 }
