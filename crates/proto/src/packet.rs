@@ -120,8 +120,8 @@ pub struct Header {
 impl Header {
     /// Reads a header whose protection was already removed, without
     /// authenticating anything. Fails on a short datagram or an unknown
-    /// type/version byte. (On the wire, bytes 1..10 are masked: see
-    /// [`HeaderProtection`].)
+    /// type/version byte. (On the wire, bytes 1..10 are masked by this
+    /// module's private `HeaderProtection`.)
     pub fn parse(datagram: &[u8]) -> Option<Header> {
         let mut r = Reader::new(datagram);
         if r.u8()? != TYPE_BYTE {

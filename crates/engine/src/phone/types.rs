@@ -112,7 +112,7 @@ pub struct StatusReport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Check the callee's key, sign an offer and ring them; report with
-    /// [`CallController::handle_placed`].
+    /// [`CallController::handle_placed`](super::CallController::handle_placed).
     Place {
         /// The call.
         call: CallRef,
@@ -120,7 +120,7 @@ pub enum Action {
         peer: Username,
     },
     /// Check an incoming offer; report with
-    /// [`CallController::handle_offer_checked`].
+    /// [`CallController::handle_offer_checked`](super::CallController::handle_offer_checked).
     CheckOffer {
         /// The call.
         call: CallRef,
@@ -130,7 +130,7 @@ pub enum Action {
         offer: Vec<u8>,
     },
     /// Sign the answer (checking the offer again first when `recheck`) and
-    /// send it; report with [`CallController::handle_accept_sent`].
+    /// send it; report with [`CallController::handle_accept_sent`](super::CallController::handle_accept_sent).
     Accept {
         /// The call.
         call: CallRef,
@@ -140,7 +140,7 @@ pub enum Action {
         recheck: bool,
     },
     /// Verify the callee's answer; report with
-    /// [`CallController::handle_answer_checked`].
+    /// [`CallController::handle_answer_checked`](super::CallController::handle_answer_checked).
     CheckAnswer {
         /// The call.
         call: CallRef,
@@ -158,7 +158,7 @@ pub enum Action {
         id: CallId,
     },
     /// Ask the registry where the call stands; report with
-    /// [`CallController::handle_status`].
+    /// [`CallController::handle_status`](super::CallController::handle_status).
     QueryStatus {
         /// The call.
         call: CallRef,
@@ -166,7 +166,7 @@ pub enum Action {
         id: CallId,
     },
     /// Start the call's media; report its end with
-    /// [`CallController::handle_media_ended`].
+    /// [`CallController::handle_media_ended`](super::CallController::handle_media_ended).
     StartMedia {
         /// The call.
         call: CallRef,
