@@ -226,9 +226,8 @@ pub struct CallReport {
 /// samples (a sound server every ~21 ms, the WAV clock every 10 ms) and the
 /// peer's packets come every 20 ms, and the wait also ends at the session's
 /// next timer; so this only bounds how late a hang-up flag or a device that
-/// stopped ringing is noticed. At 10 ms, a third of the loop's wake-ups in
-/// a call through PipeWire were this timeout firing between two bursts of
-/// events, each one a context switch for nothing.
+/// stopped ringing is noticed. Why not 10 ms: bench/RESULTS.md, desktop
+/// app, "The once-a-second redraw rides on a meter update".
 pub(crate) const MAX_WAIT: Duration = Duration::from_millis(50);
 /// Datagrams read per turn of the loop at most.
 const MAX_DATAGRAMS_PER_TURN: usize = 32;

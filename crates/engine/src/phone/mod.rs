@@ -12,7 +12,7 @@
 //! * [`Phone`] (the driver) does: it runs the controller on a tokio task
 //!   against the [`RegistryClient`](crate::registry_client::RegistryClient)
 //!   (push socket, call steps, status), the checks of [`crate::dial`], and
-//!   the media loop [`crate::call::run_call`] on a blocking thread. Front
+//!   the media loop ([`crate::call::Call`]) on a blocking thread. Front
 //!   ends send it commands and read [`PhoneEvent`]s; what they need from
 //!   the profile and the devices comes through [`PhoneHooks`].
 //!
