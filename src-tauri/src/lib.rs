@@ -180,7 +180,7 @@ pub(crate) fn startup_mark(done: &AtomicBool, what: &'static str) {
 }
 
 /// Runs the desktop app until its last window closes (or it gets SIGTERM,
-/// SIGINT or SIGHUP, see [`quit_on_signals`]).
+/// SIGINT or SIGHUP, see `quit_on_signals`).
 pub fn run() {
     STARTED.get_or_init(Instant::now);
     init_logging();

@@ -5,7 +5,7 @@
 //! docs/engine.md): its driver runs the one call at a time against the
 //! registry and the media thread. This module is the adapter: commands
 //! become the driver's inputs ([`Phone::start_call`], …), the driver's
-//! snapshots become the contract's events ([`ui`]), and [`hooks`] gives
+//! snapshots become the contract's events (`ui`), and `hooks` gives
 //! the driver the app's devices, settings and contact book. What the UI
 //! calls a call is the registry's id in hex, or the label of a local echo
 //! test.
