@@ -1,5 +1,7 @@
-//! Commands the UI may invoke (docs/ui-api.md). Each one is registered in
-//! `lib.rs`, declared in `build.rs` and granted in `capabilities/`.
+//! Commands the UI may invoke (docs/ui-api.md). Their names are written
+//! once, in `src-tauri/commands.list`, which registers them (`lib.rs`),
+//! declares them to the ACL (`build.rs`) and is what `capabilities/`
+//! must grant.
 //!
 //! Commands validate their arguments again (the UI already did) and turn
 //! every failure into an [`AppError`]; the work itself lives in the phone
@@ -17,24 +19,10 @@ use zeroize::Zeroizing;
 
 use crate::devices::{self, DeviceList};
 use crate::error::{AppError, AppResult};
-use crate::events::{CallDirection, CallSnapshot, Trust};
+use crate::events::{CallDirection, CallSnapshot, Trust, trust_in};
 use crate::hosting::{self, HostStatus, HostedRegistry};
 use crate::phone::{fingerprint, parse_username};
-use crate::state::{AppState, trust_in};
-
-/// Environment variable that points the app at a registry.
-pub const REGISTRY_URL_ENV: &str = "PQVOICE_REGISTRY_URL";
-
-/// Registry used when nothing else is configured: one on this computer.
-pub const DEFAULT_REGISTRY_URL: &str = "http://127.0.0.1:5001";
-
-/// The registry offered on first run: `PQVOICE_REGISTRY_URL` or the default.
-pub fn default_registry_url() -> String {
-    std::env::var(REGISTRY_URL_ENV)
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_REGISTRY_URL.to_owned())
-}
+use crate::state::AppState;
 
 /// What the UI shows about this build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -214,7 +202,7 @@ fn account_of(state: &AppState) -> AppResult<Option<Account>> {
 pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     // The page's first command: WebKit is up and the UI's script runs.
     static ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    crate::startup_mark(&ASKED, "page loaded (first command)");
+    crate::startup::mark(&ASKED, "page loaded (first command)");
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         registry_url: state.config.default_registry.clone(),
@@ -296,7 +284,7 @@ async fn register_at(
 #[tauri::command]
 pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResult<Vec<Contact>> {
     static ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    crate::startup_mark(&ASKED, "first contact list asked");
+    crate::startup::mark(&ASKED, "first contact list asked");
     let phone = &state.phone;
     let session = phone.session()?;
     let q = query.trim().to_lowercase();
@@ -355,7 +343,7 @@ pub async fn list_contacts(state: State<'_, AppState>, query: String) -> AppResu
         });
     }
     phone.resubscribe();
-    crate::first_contacts_listed();
+    crate::startup::first_contacts_listed();
     Ok(out)
 }
 
@@ -745,32 +733,14 @@ pub fn host_registry_status(state: State<'_, AppState>) -> HostStatus {
     host_status(&state)
 }
 
-/// Every command, for `build.rs`'s manifest and the tests.
-pub const COMMANDS: &[&str] = &[
-    "app_info",
-    "get_account",
-    "sign_up",
-    "list_contacts",
-    "current_call",
-    "start_call",
-    "echo_test",
-    "cancel_call",
-    "accept_call",
-    "reject_call",
-    "hang_up",
-    "set_mute",
-    "list_devices",
-    "select_devices",
-    "start_mic_test",
-    "stop_mic_test",
-    "get_settings",
-    "set_settings",
-    "safety_number",
-    "mark_verified",
-    "accept_key_change",
-    "history",
-    "export_identity",
-    "host_registry_start",
-    "host_registry_stop",
-    "host_registry_status",
-];
+/// Every command's name, from the one list in `commands.list` that also
+/// registers the handlers (`lib.rs`) and declares them to the ACL
+/// (`build.rs`).
+pub const COMMANDS: &[&str] = {
+    macro_rules! app_commands {
+        ($($name:ident),* $(,)?) => {
+            &[$(stringify!($name)),*]
+        };
+    }
+    include!("../commands.list")
+};

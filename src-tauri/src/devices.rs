@@ -1,16 +1,50 @@
-//! Sound devices for the settings screen: the list, and the microphone test.
+//! Sound devices for the settings screen: the list, and the microphone
+//! test; and which audio a call or that test opens. Everything device
+//! specific sits behind `engine::audio`, so the shell never talks to cpal.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ringbuf::traits::Consumer;
+use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio};
 use serde::Serialize;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, sentence};
 use crate::events::{self, AudioLevels, UiSink, emit};
-use crate::phone::AudioChoice;
 
-/// One device; its id is its name, which is what cpal opens and what stays
+/// Which audio the calls use.
+#[derive(Debug, Clone)]
+pub enum AudioChoice {
+    /// Silence in, nothing out (tests and CI).
+    Null,
+    /// Sound devices by name; `None` = the system default.
+    Devices {
+        /// Capture device.
+        input: Option<String>,
+        /// Playback device.
+        output: Option<String>,
+    },
+}
+
+impl AudioChoice {
+    /// Opens the streams (blocking: sound servers can take a moment).
+    pub fn open(&self) -> Result<AudioIo, AppError> {
+        let opened = match self {
+            AudioChoice::Null => NullAudio.open(),
+            AudioChoice::Devices { input, output } => CpalAudio {
+                input_device: input.clone(),
+                output_device: output.clone(),
+            }
+            .open(),
+        };
+        opened.map_err(|e| {
+            AppError::Device(sentence(&format!(
+                "The audio device could not be opened: {e}"
+            )))
+        })
+    }
+}
+
+/// One device; its id is its name, which is what the engine opens and what stays
 /// the same across runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,10 +74,7 @@ pub struct DeviceList {
 /// The devices of the default host, with the defaults marked. Devices
 /// without a name cannot be selected again later, so they are left out.
 pub fn list(selected_input: Option<String>, selected_output: Option<String>) -> DeviceList {
-    use cpal::traits::{DeviceTrait, HostTrait};
-    let host = cpal::default_host();
-    let default_in = host.default_input_device().and_then(|d| d.name().ok());
-    let default_out = host.default_output_device().and_then(|d| d.name().ok());
+    let (default_in, default_out) = engine::audio::default_devices();
     let (ins, outs) = engine::audio::list_devices();
     let mark = |names: Vec<String>, default: &Option<String>| {
         let mut seen = std::collections::BTreeSet::new();
@@ -88,14 +119,7 @@ pub fn mic_test(
     let mut filter = events::LevelsFilter::default();
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(events::MIC_TEST_LEVELS_INTERVAL);
-        let mut peak = 0.0f32;
-        loop {
-            let n = audio.capture.pop_slice(&mut buf);
-            if n == 0 {
-                break;
-            }
-            peak = buf[..n].iter().fold(peak, |m, s| m.max(s.abs()));
-        }
+        let peak = audio.drain_capture_peak(&mut buf);
         if audio.device_lost() {
             tracing::warn!("microphone lost during the mic test");
             break;

@@ -5,7 +5,8 @@
 //! [`Presence`] is proto's own type so the registry's value passes through
 //! unchanged (`online` or `offline`).
 
-use proto::signaling::Presence;
+use engine::contacts::ContactBook;
+use proto::signaling::{Presence, Username};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -72,6 +73,16 @@ pub enum Trust {
     Verified,
     /// The registry or the peer showed another key than the pinned one.
     KeyChanged,
+}
+
+/// The trust the UI shows for `name` in `book`; someone who is not a
+/// contact is unverified.
+pub fn trust_in(book: &ContactBook, name: &Username) -> Trust {
+    match book.trust(name) {
+        Some(engine::contacts::Trust::Verified) => Trust::Verified,
+        Some(engine::contacts::Trust::KeyChanged) => Trust::KeyChanged,
+        Some(engine::contacts::Trust::Unverified) | None => Trust::Unverified,
+    }
 }
 
 /// Which way a call goes.
@@ -315,6 +326,7 @@ pub fn emit<T: Serialize>(sink: &dyn UiSink, event: &str, payload: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proto::identity::IdentityKeyPair;
 
     #[test]
     fn snapshot_uses_the_contract_spelling() {
@@ -376,5 +388,21 @@ mod tests {
         assert_eq!(f.changed(silent), Some(silent));
         assert_eq!(f.changed(silent), None);
         assert_eq!(f.changed(a), Some(a));
+    }
+
+    #[test]
+    fn trust_follows_the_book() {
+        let key = |seed: u8| IdentityKeyPair::from_seed(&[seed; 32]).public().clone();
+        let bob = Username::parse("bob").expect("name");
+        let mut book = ContactBook::default();
+        assert_eq!(trust_in(&book, &bob), Trust::Unverified);
+        book.observe(&bob, &key(1));
+        let print =
+            engine::contacts::Compared::fingerprint(&engine::contacts::fingerprint_hex(&key(1)))
+                .expect("hex");
+        book.mark_verified(&bob, &print).expect("verified");
+        assert_eq!(trust_in(&book, &bob), Trust::Verified);
+        book.observe(&bob, &key(2));
+        assert_eq!(trust_in(&book, &bob), Trust::KeyChanged);
     }
 }

@@ -5,13 +5,17 @@
 //! app with Tauri's mock runtime, and [`build_app_with`] does so with an
 //! explicit [`AppConfig`] instead of the environment.
 //!
-//! Modules: [`commands`] (what the UI may call), [`events`] (what Rust
-//! tells the UI), [`error`], [`state`], [`phone`] (account, push channel and
-//! calls), [`echo`] (the local echo bot), [`devices`], [`backup`] and
-//! [`hosting`].
+//! Modules, each using only those before it (checked by
+//! `tests/module_order.rs`): [`config`] (the environment), [`settings`],
+//! [`error`] and [`events`] (what Rust tells the UI), [`devices`],
+//! [`echo`] (the local echo bot), [`backup`] and [`hosting`], [`phone`]
+//! (account, push channel and calls), [`state`], and [`commands`] (what
+//! the UI may call, named once in `commands.list`); this file wires them
+//! to Tauri.
 
 pub mod backup;
 pub mod commands;
+pub mod config;
 pub mod devices;
 pub mod echo;
 pub mod error;
@@ -19,16 +23,18 @@ pub mod events;
 pub mod hosting;
 pub mod phone;
 pub mod render;
+pub mod settings;
+mod startup;
 pub mod state;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use engine::profile::Profile;
 use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
 
-pub use state::{AppConfig, AppState};
+pub use config::AppConfig;
+pub use state::AppState;
 
 /// Delivers the phone's events through a Tauri app handle.
 struct TauriSink<R: Runtime> {
@@ -81,34 +87,15 @@ pub fn run_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
 pub fn build_app_with<R: Runtime>(builder: Builder<R>, config: AppConfig) -> Builder<R> {
     builder
         .plugin(tauri_plugin_notification::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::get_account,
-            commands::sign_up,
-            commands::list_contacts,
-            commands::current_call,
-            commands::start_call,
-            commands::echo_test,
-            commands::cancel_call,
-            commands::accept_call,
-            commands::reject_call,
-            commands::hang_up,
-            commands::set_mute,
-            commands::list_devices,
-            commands::select_devices,
-            commands::start_mic_test,
-            commands::stop_mic_test,
-            commands::get_settings,
-            commands::set_settings,
-            commands::safety_number,
-            commands::mark_verified,
-            commands::accept_key_change,
-            commands::history,
-            commands::export_identity,
-            commands::host_registry_start,
-            commands::host_registry_stop,
-            commands::host_registry_status,
-        ])
+        .invoke_handler({
+            // The one list of commands (see `commands::COMMANDS`).
+            macro_rules! app_commands {
+                ($($name:ident),* $(,)?) => {
+                    tauri::generate_handler![$(commands::$name),*]
+                };
+            }
+            include!("../commands.list")
+        })
         .setup(move |app| init(app.handle(), &config))
 }
 
@@ -124,7 +111,7 @@ pub fn init<R: Runtime>(
         return Ok(());
     }
     static SETTING_UP: AtomicBool = AtomicBool::new(false);
-    startup_mark(&SETTING_UP, "GTK and Tauri up, setting up the app state");
+    startup::mark(&SETTING_UP, "GTK and Tauri up, setting up the app state");
     let dir = match &config.profile_dir {
         Some(d) => d.clone(),
         None => app.path().app_data_dir()?,
@@ -143,7 +130,7 @@ pub fn init<R: Runtime>(
         render::apply(&window);
     }
     static SET_UP: AtomicBool = AtomicBool::new(false);
-    startup_mark(&SET_UP, "app state set up, window opening");
+    startup::mark(&SET_UP, "app state set up, window opening");
     Ok(())
 }
 
@@ -156,33 +143,10 @@ pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     }
 }
 
-/// When [`run`] began.
-static STARTED: OnceLock<Instant> = OnceLock::new();
-
-/// Logs, once per process, that the first contact list has been answered:
-/// the contacts screen asks for it as it opens, so this marks the end of a
-/// start-up for a signed-in user. Shown with
-/// `PQVOICE_LOG=pqvoice_desktop::startup=info`; `bench/app.sh` times cold
-/// starts by it.
-pub(crate) fn first_contacts_listed() {
-    static DONE: AtomicBool = AtomicBool::new(false);
-    startup_mark(&DONE, "first contact list answered");
-}
-
-/// Logs, once per process (`done` remembers), a start-up milestone with the
-/// time since [`run`] began, under the same target as
-/// [`first_contacts_listed`]: where a slow start-up goes.
-pub(crate) fn startup_mark(done: &AtomicBool, what: &'static str) {
-    if !done.swap(true, Ordering::Relaxed) {
-        let since_start_ms = STARTED.get().map(|t| t.elapsed().as_millis() as u64);
-        tracing::info!(target: "pqvoice_desktop::startup", since_start_ms, "{what}");
-    }
-}
-
 /// Runs the desktop app until its last window closes (or it gets SIGTERM,
 /// SIGINT or SIGHUP, see `quit_on_signals`).
 pub fn run() {
-    STARTED.get_or_init(Instant::now);
+    startup::begin();
     init_logging();
     let app = build_app(Builder::default())
         .build(tauri::generate_context!())

@@ -23,10 +23,10 @@ use engine::call::CallHandle;
 use engine::phone::{self as core, PeerTrust, PhoneError, SetupError};
 use engine::profile::Profile;
 
+use crate::config::AppConfig;
 use crate::error::{AppError, AppResult, sentence};
 use crate::events::{self, CallSnapshot, RegistryStatus, UiSink};
-use crate::state::{AppConfig, StoredSettings};
-pub use hooks::AudioChoice;
+use crate::settings::StoredSettings;
 pub use keys::{fingerprint, parse_username};
 pub(crate) use session::Session;
 

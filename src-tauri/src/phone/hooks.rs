@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio};
+use engine::audio::AudioIo;
 use engine::call::CallOptions;
 use engine::contacts::ContactBook;
 use engine::dial::bind_media;
@@ -18,44 +18,12 @@ use engine::profile::Profile;
 use proto::signaling::Username;
 
 use super::{Phone, lock};
+use crate::devices::AudioChoice;
 use crate::error::{AppError, AppResult};
-use crate::state::StoredSettings;
+use crate::settings::StoredSettings;
 
 /// An echo test hangs up by itself after this long.
 const ECHO_TEST_LIMIT: Duration = Duration::from_secs(300);
-
-/// Which audio the calls use.
-#[derive(Debug, Clone)]
-pub enum AudioChoice {
-    /// Silence in, nothing out (tests and CI).
-    Null,
-    /// Sound devices by name; `None` = the system default.
-    Devices {
-        /// Capture device.
-        input: Option<String>,
-        /// Playback device.
-        output: Option<String>,
-    },
-}
-
-impl AudioChoice {
-    /// Opens the streams (blocking: sound servers can take a moment).
-    pub fn open(&self) -> Result<AudioIo, AppError> {
-        let opened = match self {
-            AudioChoice::Null => NullAudio.open(),
-            AudioChoice::Devices { input, output } => CpalAudio {
-                input_device: input.clone(),
-                output_device: output.clone(),
-            }
-            .open(),
-        };
-        opened.map_err(|e| {
-            AppError::Device(crate::error::sentence(&format!(
-                "The audio device could not be opened: {e}"
-            )))
-        })
-    }
-}
 
 /// The app's answers to the engine's phone. It holds the app's phone
 /// weakly: the phone owns the session that owns the engine's phone.

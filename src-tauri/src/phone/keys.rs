@@ -11,8 +11,7 @@ use proto::signaling::{Presence, UserInfo, Username};
 
 use super::{Phone, Session};
 use crate::error::{AppError, AppResult};
-use crate::events::{self, KeyChanged, Trust, emit};
-use crate::state::trust_in;
+use crate::events::{self, KeyChanged, Trust, emit, trust_in};
 
 /// Contact lookups sent to the registry at once when listing contacts.
 const CONTACT_LOOKUPS_IN_FLIGHT: usize = 8;
