@@ -111,29 +111,9 @@ pub enum CallState {
     Ended,
 }
 
-/// Why a call ended (table "End reasons" of the contract).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EndReason {
-    /// We hung up.
-    HungUp,
-    /// The peer hung up.
-    RemoteHungUp,
-    /// We cancelled while it rang.
-    Cancelled,
-    /// Declined (by the peer, or by us).
-    Rejected,
-    /// Nobody answered in time / the caller gave up.
-    Missed,
-    /// The peer was in another call.
-    Busy,
-    /// The peer was not reachable.
-    Offline,
-    /// No authenticated packet for 10 s.
-    ConnectionLost,
-    /// Setup or verification failed.
-    Failed,
-}
+/// Why a call ended (table "End reasons" of the contract): the engine's
+/// own reason, serialised as the contract names it.
+pub use engine::phone::EndReason;
 
 /// The single description of the current call; emitted whole on every
 /// change.

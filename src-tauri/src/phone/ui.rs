@@ -30,21 +30,6 @@ fn trust(t: PeerTrust) -> Trust {
     }
 }
 
-fn reason(r: core::EndReason) -> EndReason {
-    use core::EndReason as R;
-    match r {
-        R::HungUp => EndReason::HungUp,
-        R::RemoteHungUp => EndReason::RemoteHungUp,
-        R::Cancelled => EndReason::Cancelled,
-        R::Rejected => EndReason::Rejected,
-        R::Missed => EndReason::Missed,
-        R::Busy => EndReason::Busy,
-        R::Offline => EndReason::Offline,
-        R::ConnectionLost => EndReason::ConnectionLost,
-        R::Failed => EndReason::Failed,
-    }
-}
-
 /// The same call as it rang: what a command that set it up returns.
 pub(super) fn ringing(mut s: CallSnapshot) -> CallSnapshot {
     s.state = match s.direction {
@@ -102,7 +87,7 @@ impl Phone {
                 .map(|g| g.split(' ').map(str::to_owned).collect()),
             active_since: s.active_since_ms,
             muted: s.muted,
-            reason: s.end.as_ref().map(|e| reason(e.0)),
+            reason: s.end.as_ref().map(|e| e.0),
             message: s.end.as_ref().and_then(|e| e.1.as_deref()).map(sentence),
         };
         Some(match state {

@@ -53,8 +53,11 @@ pub enum CallState {
     Ended,
 }
 
-/// Why a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a call ended. The desktop shell sends it to the UI as it is
+/// (kebab-case names, the "End reasons" table of `docs/ui-api.md`), so the
+/// front ends share one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum EndReason {
     /// We hung up.
     HungUp,
