@@ -2,59 +2,28 @@
 //! silence the far end really hears as silence, and hang-up ends both ends
 //! (the far one through the goodbye). Real keys, real loopback sockets.
 
+#[path = "common/handshake.rs"]
+mod handshake;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use engine::audio::{AudioBackend, NullAudio, WavAudio};
 use engine::call::{Call, CallEnd, CallOptions};
+use engine::clock::unix_now;
 use engine::dsp::DspConfig;
-use proto::handshake::{
-    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
-    OfferPolicy,
-};
-use proto::identity::IdentityKeyPair;
-use proto::time::UnixTime;
+use proto::handshake::Established;
 
 fn handshake(caller_addr: SocketAddr, callee_addr: SocketAddr) -> (Established, Established) {
-    let alice = IdentityKeyPair::from_seed(&[0xC1; 32]);
-    let bob = IdentityKeyPair::from_seed(&[0xC2; 32]);
-    let now = UnixTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_secs(),
-    );
-    let params = OfferParams {
-        call_id: HandshakeCallId([3; 16]),
-        caller: "alice".into(),
-        callee: "bob".into(),
-        candidates: vec![caller_addr],
-        profile: MediaProfile {
-            packet_len: engine::codec::DEFAULT_PACKET_LEN,
-            redundancy: engine::codec::DEFAULT_REDUNDANCY,
-            ..MediaProfile::DEFAULT
-        },
-    };
-    let (waiting, offer) = ExpectAnswer::start(
-        &alice,
-        params,
-        bob.public().clone(),
-        [0x12; 32],
-        [0x34; 32],
-        now,
-    )
-    .expect("offer");
-    let offer = Offer::from_bytes(&offer.to_bytes()).expect("offer parses");
-    let (answer, callee) = offer
-        .verify(alice.public(), "bob", now, &OfferPolicy::default())
-        .expect("offer verifies")
-        .accept(&bob, vec![callee_addr], [0x56; 32], now)
-        .expect("accept");
-    let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
-    let caller = waiting
-        .handle_answer(&answer, now, &Default::default())
-        .expect("answer verifies");
-    (caller, callee)
+    handshake::handshake(handshake::Setup {
+        alice_seed: 0xC1,
+        bob_seed: 0xC2,
+        call_id: 3,
+        randoms: [0x12, 0x34, 0x56],
+        now: unix_now(),
+        caller_candidates: vec![caller_addr],
+        callee_candidates: vec![callee_addr],
+    })
 }
 
 /// Ten seconds of a loud, steady vowel-like tone: never quiet for long.

@@ -2,6 +2,9 @@
 //! process, then two engines exchange sealed media through real sockets.
 //! One behaviour per test: echo round trip, peer killed, garbage flood.
 
+#[path = "common/handshake.rs"]
+mod handshake;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,56 +14,22 @@ use engine::audio::{AudioBackend, NullAudio, WavAudio, read_wav_mono_48k};
 use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, run_call};
 use engine::clock::unix_now;
 use engine::dsp::DspConfig;
-use proto::handshake::{
-    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
-    OfferPolicy,
-};
-use proto::identity::IdentityKeyPair;
+use proto::handshake::Established;
 use proto::packet::{MediaFrame, MediaPayload};
 use proto::session::{CallSession, SessionConfig};
-
-fn profile() -> MediaProfile {
-    MediaProfile {
-        packet_len: engine::codec::DEFAULT_PACKET_LEN,
-        redundancy: engine::codec::DEFAULT_REDUNDANCY,
-        ..MediaProfile::DEFAULT
-    }
-}
 
 /// Runs the real handshake between two fresh identities whose media
 /// sockets are `caller_addr` and `callee_addr`.
 fn handshake(caller_addr: SocketAddr, callee_addr: SocketAddr) -> (Established, Established) {
-    let alice = IdentityKeyPair::from_seed(&[0xA1; 32]);
-    let bob = IdentityKeyPair::from_seed(&[0xB0; 32]);
-    let now = unix_now();
-    let params = OfferParams {
-        call_id: HandshakeCallId([7; 16]),
-        caller: "alice".into(),
-        callee: "bob".into(),
-        candidates: vec![caller_addr],
-        profile: profile(),
-    };
-    let (waiting, offer) = ExpectAnswer::start(
-        &alice,
-        params,
-        bob.public().clone(),
-        [0x11; 32],
-        [0x33; 32],
-        now,
-    )
-    .expect("offer");
-    let offer = Offer::from_bytes(&offer.to_bytes()).expect("offer parses");
-    let verified = offer
-        .verify(alice.public(), "bob", now, &OfferPolicy::default())
-        .expect("offer verifies");
-    let (answer, callee) = verified
-        .accept(&bob, vec![callee_addr], [0x22; 32], now)
-        .expect("accept");
-    let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
-    let caller = waiting
-        .handle_answer(&answer, now, &Default::default())
-        .expect("answer verifies");
-    (caller, callee)
+    handshake::handshake(handshake::Setup {
+        alice_seed: 0xA1,
+        bob_seed: 0xB0,
+        call_id: 7,
+        randoms: [0x11, 0x33, 0x22],
+        now: unix_now(),
+        caller_candidates: vec![caller_addr],
+        callee_candidates: vec![callee_addr],
+    })
 }
 
 fn bind() -> UdpSocket {
@@ -296,7 +265,7 @@ fn a_garbage_flood_changes_nothing() {
     let (a, b) = (bind(), bind());
     let a_addr = a.local_addr().expect("addr");
     let (caller, callee) = handshake(a_addr, b.local_addr().expect("addr"));
-    let packet_len = usize::from(profile().packet_len);
+    let packet_len = usize::from(handshake::profile().packet_len);
     let (bot_stop, bot) = echo_bot(callee, b);
     // The attacker knows the port and the packet size, not the keys.
     let flooding = Arc::new(AtomicBool::new(true));

@@ -8,6 +8,9 @@
 //! by the test, so the test decides which socket each of its packets
 //! leaves from.
 
+#[path = "common/handshake.rs"]
+mod handshake;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -15,11 +18,7 @@ use engine::audio::{AudioBackend, NullAudio};
 use engine::call::{CallEnd, CallOptions, CallReport, PeerPath, run_call};
 use engine::clock::unix_now;
 use engine::dsp::DspConfig;
-use proto::handshake::{
-    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
-    OfferPolicy,
-};
-use proto::identity::IdentityKeyPair;
+use proto::handshake::Established;
 use proto::packet::{MediaFrame, MediaPayload};
 use proto::session::{CallSession, SessionConfig};
 
@@ -28,40 +27,15 @@ fn handshake(
     caller_addr: SocketAddr,
     callee_candidates: Vec<SocketAddr>,
 ) -> (Established, Established) {
-    let alice = IdentityKeyPair::from_seed(&[0xA1; 32]);
-    let bob = IdentityKeyPair::from_seed(&[0xB0; 32]);
-    let now = unix_now();
-    let params = OfferParams {
-        call_id: HandshakeCallId([9; 16]),
-        caller: "alice".into(),
-        callee: "bob".into(),
-        candidates: vec![caller_addr],
-        profile: MediaProfile {
-            packet_len: engine::codec::DEFAULT_PACKET_LEN,
-            redundancy: engine::codec::DEFAULT_REDUNDANCY,
-            ..MediaProfile::DEFAULT
-        },
-    };
-    let (waiting, offer) = ExpectAnswer::start(
-        &alice,
-        params,
-        bob.public().clone(),
-        [0x11; 32],
-        [0x33; 32],
-        now,
-    )
-    .expect("offer");
-    let offer = Offer::from_bytes(&offer.to_bytes()).expect("offer parses");
-    let (answer, callee) = offer
-        .verify(alice.public(), "bob", now, &OfferPolicy::default())
-        .expect("offer verifies")
-        .accept(&bob, callee_candidates, [0x22; 32], now)
-        .expect("accept");
-    let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
-    let caller = waiting
-        .handle_answer(&answer, now, &OfferPolicy::default())
-        .expect("answer verifies");
-    (caller, callee)
+    handshake::handshake(handshake::Setup {
+        alice_seed: 0xA1,
+        bob_seed: 0xB0,
+        call_id: 9,
+        randoms: [0x11, 0x33, 0x22],
+        now: unix_now(),
+        caller_candidates: vec![caller_addr],
+        callee_candidates,
+    })
 }
 
 fn bind() -> UdpSocket {

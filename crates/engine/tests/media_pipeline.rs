@@ -6,18 +6,17 @@
 //! clock: the same seed gives the same call, so the counts below are exact
 //! properties of the pipeline, not of the machine.
 
+#[path = "common/handshake.rs"]
+mod handshake;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use engine::codec::{CodecConfig, DEFAULT_PACKET_LEN, DEFAULT_REDUNDANCY, FRAME_SAMPLES};
+use engine::codec::{CodecConfig, DEFAULT_REDUNDANCY, FRAME_SAMPLES};
 use engine::jitter::{JitterConfig, JitterStats};
 use engine::media::{MediaReceiver, MediaSender, Protection};
 use engine::netsim::{Fate, Impairment, ImpairmentConfig};
-use proto::handshake::{
-    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
-    OfferPolicy,
-};
-use proto::identity::IdentityKeyPair;
+use proto::handshake::Established;
 use proto::session::{CallSession, Incoming, SessionConfig};
 use proto::time::{Instant, UnixTime};
 
@@ -25,47 +24,17 @@ const FRAME: Duration = Duration::from_millis(20);
 
 /// Both ends of a finished handshake, with fixed keys and seeds.
 fn established() -> (Established, Established) {
-    let alice = IdentityKeyPair::from_seed(&[0x5A; 32]);
-    let bob = IdentityKeyPair::from_seed(&[0x5B; 32]);
-    // Any fixed time inside the offer's freshness window works: nothing
-    // here reads the wall clock.
-    let now = UnixTime::from_secs(1_800_000_000);
-    let params = OfferParams {
-        call_id: HandshakeCallId([9; 16]),
-        caller: "alice".into(),
-        callee: "bob".into(),
-        candidates: vec!["127.0.0.1:1".parse().expect("address")],
-        profile: MediaProfile {
-            packet_len: DEFAULT_PACKET_LEN,
-            redundancy: DEFAULT_REDUNDANCY,
-            ..MediaProfile::DEFAULT
-        },
-    };
-    let (waiting, offer) = ExpectAnswer::start(
-        &alice,
-        params,
-        bob.public().clone(),
-        [0x44; 32],
-        [0x55; 32],
-        now,
-    )
-    .expect("offer");
-    let offer = Offer::from_bytes(&offer.to_bytes()).expect("offer parses");
-    let (answer, callee) = offer
-        .verify(alice.public(), "bob", now, &OfferPolicy::default())
-        .expect("offer verifies")
-        .accept(
-            &bob,
-            vec!["127.0.0.1:2".parse().expect("address")],
-            [0x66; 32],
-            now,
-        )
-        .expect("accept");
-    let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
-    let caller = waiting
-        .handle_answer(&answer, now, &Default::default())
-        .expect("answer verifies");
-    (caller, callee)
+    handshake::handshake(handshake::Setup {
+        alice_seed: 0x5A,
+        bob_seed: 0x5B,
+        call_id: 9,
+        randoms: [0x44, 0x55, 0x66],
+        // Any fixed time inside the offer's freshness window works: nothing
+        // here reads the wall clock.
+        now: UnixTime::from_secs(1_800_000_000),
+        caller_candidates: vec!["127.0.0.1:1".parse().expect("address")],
+        callee_candidates: vec!["127.0.0.1:2".parse().expect("address")],
+    })
 }
 
 fn at(t: Duration) -> Instant {
