@@ -6,18 +6,16 @@ use core::net::SocketAddr;
 use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::profile::{check_candidates, decode_candidates, encode_candidates};
+use super::profile::{check_candidates, encode_candidates};
 use super::{
     ANSWER_DOMAIN, ANSWER_HASH_LABEL, ENCAPSULATION_RNG_LABEL, Established, HANDSHAKE_VERSION,
     HandshakeCallId, HandshakeError, KIND_ANSWER, MAX_ANSWER_LEN, MediaProfile, Offer,
-    answer_signed_message, fields_after_header, labelled_hash, split_signed, transcript_hash,
+    SignedFields, answer_signed_message, decode_identity, decode_tail, labelled_hash, open_signed,
+    transcript_hash,
 };
-use crate::identity::{
-    HybridSignature, IdentityKeyPair, PUBLIC_IDENTITY_ENCODED_LEN, PublicIdentity,
-};
+use crate::identity::{HybridSignature, IdentityKeyPair, PublicIdentity};
 use crate::schedule::{self, Role};
 use crate::time::UnixTime;
-use crate::wire::Reader;
 use crate::xwing::CIPHERTEXT_LEN as CIPHERTEXT_SIZE;
 
 /// The 64 random bytes of one X-Wing encapsulation, from the callee's 32-byte
@@ -173,32 +171,17 @@ impl Answer {
     /// [`ExpectAnswer::handle_answer`](super::ExpectAnswer::handle_answer)
     /// checks the rest).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, HandshakeError> {
-        if bytes.len() > MAX_ANSWER_LEN {
-            return Err(HandshakeError::Malformed("answer too long"));
-        }
-        let (body, signature) = split_signed(bytes, KIND_ANSWER)?;
-        let mut r = Reader::new(fields_after_header(body)?);
-        let call_id = HandshakeCallId(
-            r.array()
-                .ok_or(HandshakeError::Malformed("truncated call id"))?,
-        );
-        let id_bytes = r
-            .bytes(PUBLIC_IDENTITY_ENCODED_LEN)
-            .ok_or(HandshakeError::Malformed("truncated identity"))?;
-        let callee_identity = PublicIdentity::from_bytes(id_bytes)
-            .map_err(|_| HandshakeError::Malformed("identity key"))?;
+        let SignedFields {
+            body,
+            signature,
+            call_id,
+            fields: mut r,
+        } = open_signed(bytes, KIND_ANSWER, MAX_ANSWER_LEN, "answer too long")?;
+        let callee_identity = decode_identity(&mut r)?;
         let ciphertext: [u8; CIPHERTEXT_SIZE] = r
             .array()
             .ok_or(HandshakeError::Malformed("truncated ciphertext"))?;
-        let candidates = decode_candidates(&mut r)?;
-        let profile = MediaProfile::decode(&mut r)?;
-        let created_at = UnixTime::from_secs(
-            r.u64()
-                .ok_or(HandshakeError::Malformed("truncated timestamp"))?,
-        );
-        if r.remaining() != 0 {
-            return Err(HandshakeError::Malformed("trailing bytes"));
-        }
+        let (candidates, profile, created_at) = decode_tail(r)?;
         Ok(Self {
             call_id,
             callee_identity,

@@ -74,8 +74,11 @@ pub use offer::{Offer, OfferParams, OfferPolicy};
 pub use profile::{Codec, MediaProfile};
 pub use seen::SeenOffers;
 
-use crate::identity::{HYBRID_SIGNATURE_ENCODED_LEN, HybridSignature, PUBLIC_IDENTITY_ENCODED_LEN};
+use crate::identity::{
+    HYBRID_SIGNATURE_ENCODED_LEN, HybridSignature, PUBLIC_IDENTITY_ENCODED_LEN, PublicIdentity,
+};
 use crate::signaling::Username;
+use crate::time::UnixTime;
 use crate::wire::Reader;
 use crate::xwing::{CIPHERTEXT_LEN as CIPHERTEXT_SIZE, PUBLIC_KEY_LEN as ENCAPSULATION_KEY_SIZE};
 
@@ -246,6 +249,67 @@ fn split_signed(bytes: &[u8], kind: u8) -> Result<(&[u8], HybridSignature), Hand
 fn fields_after_header(body: &[u8]) -> Result<&[u8], HandshakeError> {
     body.get(HEADER_LEN..)
         .ok_or(HandshakeError::Malformed("too short"))
+}
+
+/// The opening both signed messages share, parsed: the signed body, its
+/// signature, the call id, and a reader over the fields after it.
+struct SignedFields<'a> {
+    body: &'a [u8],
+    signature: HybridSignature,
+    call_id: HandshakeCallId,
+    fields: Reader<'a>,
+}
+
+/// Caps the length at `max_len` before looking inside (`too_long` names
+/// which message overflowed), then splits off the signature, checks the
+/// header and reads the call id.
+fn open_signed<'a>(
+    bytes: &'a [u8],
+    kind: u8,
+    max_len: usize,
+    too_long: &'static str,
+) -> Result<SignedFields<'a>, HandshakeError> {
+    if bytes.len() > max_len {
+        return Err(HandshakeError::Malformed(too_long));
+    }
+    let (body, signature) = split_signed(bytes, kind)?;
+    let mut fields = Reader::new(fields_after_header(body)?);
+    let call_id = HandshakeCallId(
+        fields
+            .array()
+            .ok_or(HandshakeError::Malformed("truncated call id"))?,
+    );
+    Ok(SignedFields {
+        body,
+        signature,
+        call_id,
+        fields,
+    })
+}
+
+/// The sender's public identity, as both messages carry it.
+fn decode_identity(r: &mut Reader<'_>) -> Result<PublicIdentity, HandshakeError> {
+    let id_bytes = r
+        .bytes(PUBLIC_IDENTITY_ENCODED_LEN)
+        .ok_or(HandshakeError::Malformed("truncated identity"))?;
+    PublicIdentity::from_bytes(id_bytes).map_err(|_| HandshakeError::Malformed("identity key"))
+}
+
+/// The fields both messages end with: media candidates, the media
+/// profile and the creation time. Nothing may follow them.
+fn decode_tail(
+    mut r: Reader<'_>,
+) -> Result<(Vec<core::net::SocketAddr>, MediaProfile, UnixTime), HandshakeError> {
+    let candidates = profile::decode_candidates(&mut r)?;
+    let profile = MediaProfile::decode(&mut r)?;
+    let created_at = UnixTime::from_secs(
+        r.u64()
+            .ok_or(HandshakeError::Malformed("truncated timestamp"))?,
+    );
+    if r.remaining() != 0 {
+        return Err(HandshakeError::Malformed("trailing bytes"));
+    }
+    Ok((candidates, profile, created_at))
 }
 
 fn answer_signed_message(offer_hash: &[u8; 32], answer_hash: &[u8; 32]) -> [u8; 64] {

@@ -4,15 +4,14 @@
 use core::net::SocketAddr;
 use core::time::Duration;
 
-use super::profile::{decode_candidates, encode_candidates};
+use super::profile::encode_candidates;
 use super::{
     HANDSHAKE_VERSION, HandshakeCallId, HandshakeError, KIND_OFFER, MAX_OFFER_LEN, MediaProfile,
-    OFFER_DOMAIN, OFFER_HASH_LABEL, SAS_NONCE_LEN, VerifiedOffer, decode_username,
-    fields_after_header, labelled_hash, split_signed,
+    OFFER_DOMAIN, OFFER_HASH_LABEL, SAS_NONCE_LEN, SignedFields, VerifiedOffer, decode_identity,
+    decode_tail, decode_username, labelled_hash, open_signed,
 };
-use crate::identity::{HybridSignature, PUBLIC_IDENTITY_ENCODED_LEN, PublicIdentity};
+use crate::identity::{HybridSignature, PublicIdentity};
 use crate::time::UnixTime;
-use crate::wire::Reader;
 use crate::xwing::{PUBLIC_KEY_LEN as ENCAPSULATION_KEY_SIZE, PublicKeyXWing};
 
 /// What the caller puts into an offer besides keys.
@@ -98,22 +97,15 @@ impl Offer {
     /// Parses an offer. This checks only the format; the signature, names,
     /// pinned key and age are checked by [`Offer::verify`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, HandshakeError> {
-        if bytes.len() > MAX_OFFER_LEN {
-            return Err(HandshakeError::Malformed("offer too long"));
-        }
-        let (body, signature) = split_signed(bytes, KIND_OFFER)?;
-        let mut r = Reader::new(fields_after_header(body)?);
-        let call_id = HandshakeCallId(
-            r.array()
-                .ok_or(HandshakeError::Malformed("truncated call id"))?,
-        );
+        let SignedFields {
+            body,
+            signature,
+            call_id,
+            fields: mut r,
+        } = open_signed(bytes, KIND_OFFER, MAX_OFFER_LEN, "offer too long")?;
         let caller = decode_username(&mut r)?;
         let callee = decode_username(&mut r)?;
-        let id_bytes = r
-            .bytes(PUBLIC_IDENTITY_ENCODED_LEN)
-            .ok_or(HandshakeError::Malformed("truncated identity"))?;
-        let caller_identity = PublicIdentity::from_bytes(id_bytes)
-            .map_err(|_| HandshakeError::Malformed("identity key"))?;
+        let caller_identity = decode_identity(&mut r)?;
         let ephemeral_key: [u8; ENCAPSULATION_KEY_SIZE] = r
             .array()
             .ok_or(HandshakeError::Malformed("truncated ephemeral key"))?;
@@ -122,15 +114,7 @@ impl Offer {
         let sas_commitment: [u8; SAS_NONCE_LEN] = r
             .array()
             .ok_or(HandshakeError::Malformed("truncated SAS commitment"))?;
-        let candidates = decode_candidates(&mut r)?;
-        let profile = MediaProfile::decode(&mut r)?;
-        let created_at = UnixTime::from_secs(
-            r.u64()
-                .ok_or(HandshakeError::Malformed("truncated timestamp"))?,
-        );
-        if r.remaining() != 0 {
-            return Err(HandshakeError::Malformed("trailing bytes"));
-        }
+        let (candidates, profile, created_at) = decode_tail(r)?;
         Ok(Self {
             call_id,
             caller,
