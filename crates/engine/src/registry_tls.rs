@@ -414,52 +414,50 @@ mod tests {
 
     #[test]
     fn urls_are_classified_by_where_they_point() {
-        let reach = |u: &str| classify(u).expect(u).reach;
-        for u in [
-            "http://127.0.0.1:5001",
-            "http://localhost:5001/",
-            "http://[::1]:5001",
-            "http://127.8.9.10",
-            "http://[::ffff:127.0.0.1]:1",
-        ] {
-            assert_eq!(reach(u), Reach::Loopback, "{u}");
+        let cases: [(Reach, &[&str]); 3] = [
+            (
+                Reach::Loopback,
+                &[
+                    "http://127.0.0.1:5001",
+                    "http://localhost:5001/",
+                    "http://[::1]:5001",
+                    "http://127.8.9.10",
+                    "http://[::ffff:127.0.0.1]:1",
+                ],
+            ),
+            (
+                Reach::PrivateNetwork,
+                &[
+                    "http://192.168.1.20:5001",
+                    "http://10.0.0.1",
+                    "http://172.16.5.5:80",
+                    "http://169.254.1.1",
+                    "http://100.64.0.1",
+                    "http://[fd00::1]:5001",
+                    "http://[fe80::1]:5001",
+                    "http://nas:5001",
+                    "http://phone.local:5001",
+                ],
+            ),
+            (
+                Reach::Public,
+                &[
+                    "http://203.0.113.7:5001",
+                    "https://registry.example.org",
+                    "http://[2001:db8::1]:5001",
+                    "http://172.32.0.1",
+                ],
+            ),
+        ];
+        for (want, urls) in cases {
+            for u in urls {
+                assert_eq!(classify(u).expect(u).reach, want, "{u}");
+            }
         }
-        for u in [
-            "http://192.168.1.20:5001",
-            "http://10.0.0.1",
-            "http://172.16.5.5:80",
-            "http://169.254.1.1",
-            "http://100.64.0.1",
-            "http://[fd00::1]:5001",
-            "http://[fe80::1]:5001",
-            "http://nas:5001",
-            "http://phone.local:5001",
-        ] {
-            assert_eq!(reach(u), Reach::PrivateNetwork, "{u}");
-        }
-        for u in [
-            "http://203.0.113.7:5001",
-            "https://registry.example.org",
-            "http://[2001:db8::1]:5001",
-            "http://172.32.0.1",
-        ] {
-            assert_eq!(reach(u), Reach::Public, "{u}");
-        }
-        assert!(
-            classify("http://192.168.1.2:5001")
-                .expect("url")
-                .is_insecure()
-        );
-        assert!(
-            !classify("https://192.168.1.2:5001")
-                .expect("url")
-                .is_insecure()
-        );
-        assert!(
-            !classify("http://127.0.0.1:5001")
-                .expect("url")
-                .is_insecure()
-        );
+        let insecure = |u: &str| classify(u).expect("url").is_insecure();
+        assert!(insecure("http://192.168.1.2:5001"));
+        assert!(!insecure("https://192.168.1.2:5001"));
+        assert!(!insecure("http://127.0.0.1:5001"));
         for bad in ["ftp://x", "http://", "http://user@host", "127.0.0.1:5001"] {
             assert_eq!(classify(bad), Err(BadUrl), "{bad}");
         }
