@@ -3,6 +3,8 @@
 //! signature long, which once panicked the offer parser) through the
 //! registry refuses that call and then answers the next genuine one.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -61,13 +63,8 @@ async fn outcome(events: &mut EventStream, id: &proto::signaling::CallId) -> Ser
 
 #[test]
 fn the_echo_bot_refuses_a_crafted_offer_and_answers_the_next_call() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = testkit::registry_config(dir.path());
-    let server = rt
-        .block_on(registry::Server::start(config))
-        .expect("registry");
-    let url = format!("http://{}", server.addr);
+    let server = common::registry();
+    let (rt, dir, url) = (&server.rt, &server.dir, server.url.clone());
 
     let bob_dir = dir.path().join("bob");
     let reg = Command::new(env!("CARGO_BIN_EXE_pqvoice"))

@@ -8,13 +8,16 @@
 //! The app's test (`src-tauri/tests/call_scenarios.rs`) plays the same
 //! table.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{Registry, write_tone};
 use engine::account;
 use engine::audio::AudioIo;
 use engine::call::CallOptions;
@@ -26,29 +29,8 @@ use proto::identity::IdentityKeyPair;
 use testkit::scenarios::{Direction, End, Outcome, Row, SCENARIOS, Scenario};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// A registry on loopback with its own database, and the runtime it and
-/// any stand-in phone run on.
-struct Registry {
-    url: String,
-    rt: tokio::runtime::Runtime,
-    _server: registry::Server,
-    dir: tempfile::TempDir,
-}
-
 fn registry(ring_timeout: Duration) -> Registry {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut config = testkit::registry_config(dir.path());
-    config.ring_timeout = ring_timeout;
-    let server = rt
-        .block_on(registry::Server::start(config))
-        .expect("registry");
-    Registry {
-        url: format!("http://{}", server.addr),
-        rt,
-        _server: server,
-        dir,
-    }
+    common::registry_with(|config| config.ring_timeout = ring_timeout)
 }
 
 impl Registry {
@@ -57,11 +39,7 @@ impl Registry {
     }
 
     fn pqvoice(&self, name: &str) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pqvoice"));
-        c.arg("--profile")
-            .arg(self.profile(name))
-            .args(["--registry", &self.url]);
-        c
+        self.command(&self.profile(name))
     }
 
     fn register(&self, name: &str) {
@@ -255,31 +233,6 @@ fn end_of(s: &CallSnapshot) -> End {
         Some(EndReason::Offline) => End::Offline,
         other => panic!("an end the table does not know: {other:?}"),
     }
-}
-
-/// One second of a 440 Hz tone, 48 kHz mono 16-bit PCM.
-fn write_tone(path: &Path) {
-    let samples: Vec<i16> = (0..48_000)
-        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 8_000.0) as i16)
-        .collect();
-    let data_len = (samples.len() * 2) as u32;
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&48_000u32.to_le_bytes());
-    wav.extend_from_slice(&96_000u32.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, wav).expect("write wav");
 }
 
 /// A callee the CLI cannot play: the engine's phone, which only rings.

@@ -2,47 +2,20 @@
 //! same call into their history: the CLI's call flow is the engine's
 //! `phone`, so the outcome on each side is the one docs/engine.md gives.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-/// A running registry on loopback with its own database.
-struct Registry {
-    url: String,
-    _rt: tokio::runtime::Runtime,
-    _server: registry::Server,
-    _dir: tempfile::TempDir,
-}
-
-fn registry() -> Registry {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = testkit::registry_config(dir.path());
-    let server = rt
-        .block_on(registry::Server::start(config))
-        .expect("registry");
-    Registry {
-        url: format!("http://{}", server.addr),
-        _rt: rt,
-        _server: server,
-        _dir: dir,
-    }
-}
-
-fn pqvoice(reg: &Registry, profile: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pqvoice"));
-    c.arg("--profile")
-        .arg(profile)
-        .args(["--registry", &reg.url]);
-    c
-}
+use common::{Registry, registry, write_tone};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("pqvoice runs")
 }
 
 fn register(reg: &Registry, profile: &Path, name: &str) {
-    let out = run(pqvoice(reg, profile).args(["register", name]));
+    let out = run(reg.command(profile).args(["register", name]));
     assert!(
         out.status.success(),
         "{}",
@@ -52,7 +25,7 @@ fn register(reg: &Registry, profile: &Path, name: &str) {
 
 /// `pqvoice history` as (direction, peer, outcome) per line, newest first.
 fn history(reg: &Registry, profile: &Path) -> Vec<(String, String, String)> {
-    let out = run(pqvoice(reg, profile).arg("history"));
+    let out = run(reg.command(profile).arg("history"));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
@@ -60,31 +33,6 @@ fn history(reg: &Registry, profile: &Path) -> Vec<(String, String, String)> {
             (f[1].to_owned(), f[2].to_owned(), f[3].to_owned())
         })
         .collect()
-}
-
-/// One second of a 440 Hz tone, 48 kHz mono 16-bit PCM.
-fn write_tone(path: &Path) {
-    let samples: Vec<i16> = (0..48_000)
-        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 8_000.0) as i16)
-        .collect();
-    let data_len = (samples.len() * 2) as u32;
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&48_000u32.to_le_bytes());
-    wav.extend_from_slice(&96_000u32.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, wav).expect("write wav");
 }
 
 #[test]
@@ -98,7 +46,8 @@ fn a_cli_call_to_a_cli_answer_connects_and_both_record_it() {
     write_tone(&tone);
     let dsp_off = ["--aec", "false", "--ns", "off", "--agc", "false"];
 
-    let answer = pqvoice(&reg, &bob)
+    let answer = reg
+        .command(&bob)
         .args(["answer", "--listen", "127.0.0.1:0", "--input"])
         .arg(&tone)
         .arg("--output")
@@ -111,7 +60,8 @@ fn a_cli_call_to_a_cli_answer_connects_and_both_record_it() {
         .expect("answer starts");
     // The answerer is online once the registry shows it so.
     std::thread::sleep(Duration::from_secs(2));
-    let call = run(pqvoice(&reg, &alice)
+    let call = run(reg
+        .command(&alice)
         .args(["call", "bob", "--listen", "127.0.0.1:0", "--input"])
         .arg(&tone)
         .arg("--output")
@@ -156,7 +106,9 @@ fn calling_someone_offline_fails_and_is_recorded_missed() {
     let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
     register(&reg, &alice, "alice");
     register(&reg, &bob, "bob");
-    let call = run(pqvoice(&reg, &alice).args(["call", "bob", "--listen", "127.0.0.1:0"]));
+    let call = run(reg
+        .command(&alice)
+        .args(["call", "bob", "--listen", "127.0.0.1:0"]));
     let err = String::from_utf8_lossy(&call.stderr);
     assert!(!call.status.success(), "{err}");
     assert!(err.contains("bob is not connected"), "{err}");

@@ -8,6 +8,8 @@
 //! labels which key it describes, both when the pin and the registry
 //! differ.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -61,13 +63,8 @@ fn trust_of(profile: &Path, name: &str) -> Option<Trust> {
 
 #[test]
 fn trust_refuses_a_key_other_than_the_one_compared() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = testkit::registry_config(dir.path());
-    let server = rt
-        .block_on(registry::Server::start(config))
-        .expect("registry");
-    let url = format!("http://{}", server.addr);
+    let server = common::registry();
+    let (rt, dir, url) = (&server.rt, &server.dir, server.url.clone());
     let alice = dir.path().join("alice");
     stdout(&pqvoice(&alice, &["--registry", &url, "register", "alice"]));
 
