@@ -572,7 +572,7 @@ pub async fn mark_verified(
     let compared = compared(&fingerprint)?;
     let s = state.phone.session()?;
     let book = ContactBook::load(&state.profile)?;
-    if book.trust(&user) == Some(engine::contacts::Trust::KeyChanged) {
+    if book.trust(&user) == Some(Trust::KeyChanged) {
         return Err(AppError::KeyChanged(user.to_string()));
     }
     // On first contact, the key to pin is the one the registry serves now.

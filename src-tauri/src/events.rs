@@ -63,26 +63,15 @@ pub const KEY_CHANGED: &str = "key-changed";
 /// `registry-status`: the push connection changed.
 pub const REGISTRY_STATUS: &str = "registry-status";
 
-/// How far a contact's key is trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trust {
-    /// Pinned on first use, safety number not compared yet.
-    Unverified,
-    /// The user compared the safety number.
-    Verified,
-    /// The registry or the peer showed another key than the pinned one.
-    KeyChanged,
-}
+/// How far a contact's key is trusted: the engine's own type, which
+/// serialises with this contract's names (`"unverified"`, `"verified"`,
+/// `"key-changed"`), so the shell keeps no copy to map.
+pub use engine::contacts::Trust;
 
 /// The trust the UI shows for `name` in `book`; someone who is not a
 /// contact is unverified.
 pub fn trust_in(book: &ContactBook, name: &Username) -> Trust {
-    match book.trust(name) {
-        Some(engine::contacts::Trust::Verified) => Trust::Verified,
-        Some(engine::contacts::Trust::KeyChanged) => Trust::KeyChanged,
-        Some(engine::contacts::Trust::Unverified) | None => Trust::Unverified,
-    }
+    book.trust(name).unwrap_or(Trust::Unverified)
 }
 
 /// Which way a call goes.

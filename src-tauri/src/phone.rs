@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use engine::account::{self, Direction};
 use engine::call::CallHandle;
-use engine::phone::{self as core, PeerTrust, PhoneError, SetupError};
+use engine::phone::{self as core, PhoneError, SetupError};
 use engine::profile::Profile;
 
 use crate::config::AppConfig;
@@ -165,7 +165,7 @@ impl Phone {
             Err(SetupError::Phone(e)) => Err(phone_error(e)),
             // Rang, then ended at once (busy): the UI sees it ring, then end.
             Err(SetupError::Ended(c)) => match &c.end {
-                Some((core::EndReason::Failed, msg)) if c.trust == PeerTrust::KeyChanged => {
+                Some((core::EndReason::Failed, msg)) if c.trust == events::Trust::KeyChanged => {
                     tracing::debug!(?msg, "key changed while placing");
                     Err(AppError::KeyChanged(callee.to_string()))
                 }
@@ -202,7 +202,7 @@ impl Phone {
     pub async fn accept_call(&self, id: &str) -> AppResult<CallSnapshot> {
         let s = self.session()?;
         let c = self.call(&s, id).await?;
-        if c.trust == PeerTrust::KeyChanged
+        if c.trust == events::Trust::KeyChanged
             && self.trust_of(c.peer.as_str()) == events::Trust::KeyChanged
         {
             return Err(AppError::KeyChanged(c.peer.to_string()));

@@ -20,8 +20,7 @@ use engine::contacts::{Compared, ContactBook, Observation, Trust};
 use engine::dial::{self, bind_media, safety_number};
 use engine::dsp::{DspConfig, NoiseSuppressor};
 use engine::phone::{
-    CallRef, CallSnapshot, CallState, EndReason, PeerTrust, Phone, PhoneEvent, PhoneHooks,
-    SetupError,
+    CallRef, CallSnapshot, CallState, EndReason, Phone, PhoneEvent, PhoneHooks, SetupError,
 };
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
@@ -412,11 +411,11 @@ struct CliHooks {
 }
 
 impl PhoneHooks for CliHooks {
-    fn trust_of(&self, peer: &Username) -> PeerTrust {
+    fn trust_of(&self, peer: &Username) -> Trust {
         ContactBook::load(&self.profile)
             .ok()
             .and_then(|book| book.trust(peer))
-            .map_or(PeerTrust::Unverified, PeerTrust::from)
+            .unwrap_or(Trust::Unverified)
     }
 
     fn bind_media(&self) -> Result<(std::net::UdpSocket, Vec<SocketAddr>), String> {
@@ -635,7 +634,7 @@ async fn answer_next(
             }
         };
         let caller = s.peer.clone();
-        if s.trust == PeerTrust::KeyChanged {
+        if s.trust == Trust::KeyChanged {
             let why = format!(
                 "{caller}'s key changed; compare the safety number with them, then: \
                  pqvoice trust {caller} --safety-number \"DIGITS\""

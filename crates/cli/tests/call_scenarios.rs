@@ -21,7 +21,8 @@ use common::{Registry, write_tone};
 use engine::account;
 use engine::audio::AudioIo;
 use engine::call::CallOptions;
-use engine::phone::{CallSnapshot, CallState, EndReason, PeerTrust, Phone, PhoneEvent, PhoneHooks};
+use engine::contacts::Trust;
+use engine::phone::{CallSnapshot, CallState, EndReason, Phone, PhoneEvent, PhoneHooks};
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
 use engine::registry_client::{RegistryClient, RegistryEvent};
@@ -245,8 +246,8 @@ struct StandIn {
 struct NoMedia;
 
 impl PhoneHooks for NoMedia {
-    fn trust_of(&self, _peer: &proto::signaling::Username) -> PeerTrust {
-        PeerTrust::Unverified
+    fn trust_of(&self, _peer: &proto::signaling::Username) -> Trust {
+        Trust::Unverified
     }
 
     fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String> {

@@ -5,9 +5,10 @@
 
 use engine::account::{Direction, HistoryEntry, Outcome};
 use engine::call::CallEnd;
+use engine::contacts::Trust;
 use engine::phone::{
-    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust,
-    PhoneError, PlaceFailure, StatusReport,
+    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PhoneError,
+    PlaceFailure, StatusReport,
 };
 use proto::signaling::{CallId, CallState as RegistryState, HandshakeBlob, ServerEvent, Username};
 
@@ -68,7 +69,7 @@ fn ringing_out(c: &mut CallController) -> CallRef {
             peer: name("bob")
         }]
     );
-    c.handle_placed(T0 + 50, call, Ok((id(1), PeerTrust::Unverified)));
+    c.handle_placed(T0 + 50, call, Ok((id(1), Trust::Unverified)));
     let out = drain(c);
     assert_eq!(snapshots(&out)[0].state, CallState::RingingOut);
     call
@@ -112,7 +113,7 @@ fn ringing_in(c: &mut CallController) -> CallRef {
     };
     assert_eq!((peer, offer), (name("alice"), b"offer".to_vec()));
     assert!(snapshots(&out).is_empty(), "nothing shown before the check");
-    c.handle_offer_checked(T0 + 10, call, OfferCheck::Genuine(PeerTrust::Unverified));
+    c.handle_offer_checked(T0 + 10, call, OfferCheck::Genuine(Trust::Unverified));
     assert_eq!(snapshots(&drain(c))[0].state, CallState::RingingIn);
     call
 }
@@ -157,7 +158,7 @@ fn incoming_accepted_goes_active_only_once_the_sas_is_known() {
         id: id(7),
         recheck: false
     }));
-    c.handle_accept_sent(T0 + 1_100, call, Ok(PeerTrust::Unverified));
+    c.handle_accept_sent(T0 + 1_100, call, Ok(Trust::Unverified));
     let out = drain(&mut c);
     assert!(out.contains(&Action::StartMedia { call, muted: false }));
     assert_eq!(snapshots(&out)[0].state, CallState::Connecting);
@@ -218,7 +219,7 @@ fn busy_pushed_before_initiate_returns_ends_the_call_busy() {
         },
     );
     assert!(drain(&mut c).is_empty(), "kept until the id is known");
-    c.handle_placed(T0 + 20, call, Ok((id(1), PeerTrust::Unverified)));
+    c.handle_placed(T0 + 20, call, Ok((id(1), Trust::Unverified)));
     let out = drain(&mut c);
     assert_eq!(ended(&out).0, EndReason::Busy);
     assert_eq!(records(&out)[0].outcome, Outcome::Busy);
@@ -342,7 +343,7 @@ fn cancelled_by_the_caller_is_cancelled_there_and_missed_here() {
     assert_eq!(ended(&out).0, EndReason::Missed);
     assert_eq!(records(&out)[0].outcome, Outcome::Missed);
     assert!(out.contains(&Action::Release { call }));
-    c.handle_accept_sent(T0 + 520, call, Ok(PeerTrust::Unverified));
+    c.handle_accept_sent(T0 + 520, call, Ok(Trust::Unverified));
     assert!(drain(&mut c).is_empty(), "no media for a cancelled call");
 }
 
@@ -353,7 +354,7 @@ fn hang_up_while_placing_cancels_once_the_call_is_named() {
     drain(&mut c);
     c.hang_up(T0 + 5, call).expect("placing");
     assert!(drain(&mut c).is_empty());
-    c.handle_placed(T0 + 20, call, Ok((id(1), PeerTrust::Unverified)));
+    c.handle_placed(T0 + 20, call, Ok((id(1), Trust::Unverified)));
     let out = drain(&mut c);
     assert!(out.contains(&Action::Hangup { id: id(1) }));
     assert_eq!(ended(&out).0, EndReason::Cancelled);
@@ -443,7 +444,7 @@ fn a_changed_key_rings_flagged_and_is_checked_again_on_answer() {
     let s = snapshots(&drain(&mut c)).pop().expect("rings");
     assert_eq!(
         (s.state, s.trust),
-        (CallState::RingingIn, PeerTrust::KeyChanged)
+        (CallState::RingingIn, Trust::KeyChanged)
     );
     c.accept(T0 + 20, call).expect("ringing");
     assert!(drain(&mut c).contains(&Action::Accept {
@@ -522,7 +523,7 @@ fn an_offline_callee_rings_then_ends_offline_and_a_changed_key_never_rings() {
     let out = drain(&mut c);
     assert!(snapshots(&out).is_empty());
     assert_eq!(records(&out)[0].outcome, Outcome::Failed);
-    assert_eq!(c.last_ended().map(|s| s.trust), Some(PeerTrust::KeyChanged));
+    assert_eq!(c.last_ended().map(|s| s.trust), Some(Trust::KeyChanged));
 }
 
 #[test]
@@ -591,10 +592,10 @@ fn mute_chosen_while_ringing_carries_into_the_media() {
     drain(&mut c);
     c.accept(T0 + 2, call).expect("ringing");
     drain(&mut c);
-    c.handle_accept_sent(T0 + 3, call, Ok(PeerTrust::Verified));
+    c.handle_accept_sent(T0 + 3, call, Ok(Trust::Verified));
     let out = drain(&mut c);
     assert!(out.contains(&Action::StartMedia { call, muted: true }));
-    assert_eq!(snapshots(&out)[0].trust, PeerTrust::Verified);
+    assert_eq!(snapshots(&out)[0].trust, Trust::Verified);
     c.set_muted(T0 + 4, call, false).expect("in a call");
     assert!(drain(&mut c).contains(&Action::SetMute { call, muted: false }));
 }

@@ -11,9 +11,10 @@ use std::time::Duration;
 use engine::account::{self, Direction, Outcome};
 use engine::audio::{AudioBackend, AudioIo, NullAudio};
 use engine::call::{Call, CallHandle, CallOptions};
+use engine::contacts::Trust;
 use engine::dsp::DspConfig;
 use engine::phone::{
-    CallSnapshot, CallState, EndReason, PeerTrust, Phone, PhoneEvent, PhoneHooks, SetupError,
+    CallSnapshot, CallState, EndReason, Phone, PhoneEvent, PhoneHooks, SetupError,
 };
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
@@ -25,8 +26,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 struct Quiet;
 
 impl PhoneHooks for Quiet {
-    fn trust_of(&self, _peer: &Username) -> PeerTrust {
-        PeerTrust::Unverified
+    fn trust_of(&self, _peer: &Username) -> Trust {
+        Trust::Unverified
     }
 
     fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String> {

@@ -11,9 +11,10 @@ use std::time::Duration;
 use engine::audio::AudioIo;
 use engine::call::CallOptions;
 use engine::contacts::ContactBook;
+use engine::contacts::Trust;
 use engine::dial::bind_media;
 use engine::dsp::DspConfig;
-use engine::phone::{CallSnapshot, PeerTrust, PhoneHooks};
+use engine::phone::{CallSnapshot, PhoneHooks};
 use engine::profile::Profile;
 use proto::signaling::Username;
 
@@ -41,11 +42,11 @@ impl AppHooks {
 }
 
 impl PhoneHooks for AppHooks {
-    fn trust_of(&self, peer: &Username) -> PeerTrust {
+    fn trust_of(&self, peer: &Username) -> Trust {
         ContactBook::load(&self.profile)
             .ok()
             .and_then(|book| book.trust(peer))
-            .map_or(PeerTrust::Unverified, PeerTrust::from)
+            .unwrap_or(Trust::Unverified)
     }
 
     fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use engine::account::Direction;
 use engine::call::{CallHandle, CallReport};
-use engine::phone::{self as core, CallRef, PeerTrust, PhoneEvent};
+use engine::phone::{self as core, CallRef, PhoneEvent};
 use engine::registry_client::RegistryEvent;
 use proto::signaling::ServerEvent;
 use tokio::sync::mpsc;
@@ -21,14 +21,6 @@ use crate::events::{
 /// How long an offline callee's call shows ringing before it ends, so that
 /// the UI sees whom it rang (the contract's "about 150 ms").
 const OFFLINE_SHOWN_FOR: Duration = Duration::from_millis(150);
-
-fn trust(t: PeerTrust) -> Trust {
-    match t {
-        PeerTrust::Unverified => Trust::Unverified,
-        PeerTrust::Verified => Trust::Verified,
-        PeerTrust::KeyChanged => Trust::KeyChanged,
-    }
-}
 
 /// The same call as it rang: what a command that set it up returns.
 pub(super) fn ringing(mut s: CallSnapshot) -> CallSnapshot {
@@ -80,7 +72,7 @@ impl Phone {
             direction,
             echo: self.is_echo(s),
             state,
-            peer_trust: trust(s.trust),
+            peer_trust: s.trust,
             sas: s
                 .sas
                 .as_deref()
@@ -171,7 +163,7 @@ impl Phone {
             return;
         }
         let first_ring = snap.state == CallState::RingingIn && shown.last.is_none();
-        if first_ring && s.trust == PeerTrust::KeyChanged {
+        if first_ring && s.trust == Trust::KeyChanged {
             // The offer's check kept the new key as the pending change.
             self.announce_key_change(&snap.peer);
         }

@@ -185,8 +185,11 @@ pub enum Observation {
     Changed,
 }
 
-/// How far a contact's key is trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How far a contact's key is trusted. The call controller reports it for
+/// each call's peer, and the desktop UI contract uses the same type: it
+/// serialises with the contract's kebab-case names (`"key-changed"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Trust {
     /// Pinned on first use; nothing compared yet.
     Unverified,

@@ -343,3 +343,16 @@ fn a_damaged_old_file_stops_the_migration_and_is_left_alone() {
     ));
     assert_eq!(p.read(BOOK_FILE).expect("read"), None);
 }
+
+#[test]
+fn trust_serialises_with_the_ui_contract_names() {
+    // The desktop shell sends this type to the UI as it is.
+    for (trust, name) in [
+        (Trust::Unverified, "\"unverified\""),
+        (Trust::Verified, "\"verified\""),
+        (Trust::KeyChanged, "\"key-changed\""),
+    ] {
+        assert_eq!(serde_json::to_string(&trust).expect("serialises"), name);
+        assert_eq!(serde_json::from_str::<Trust>(name).ok(), Some(trust));
+    }
+}

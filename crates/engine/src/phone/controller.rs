@@ -22,11 +22,12 @@ use std::collections::VecDeque;
 use proto::signaling::{CallId, CallState as RegistryState, ServerEvent, Username};
 
 use super::types::{
-    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust, PhoneError,
-    PlaceFailure, StatusReport,
+    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PhoneError, PlaceFailure,
+    StatusReport,
 };
 use crate::account::{Direction, HistoryEntry, Outcome};
 use crate::call::CallEnd;
+use crate::contacts::Trust;
 
 /// Where a call stands, with the state-specific data.
 #[derive(Debug)]
@@ -180,7 +181,7 @@ impl CallController {
                 peer: peer.clone(),
                 direction: Direction::Outgoing,
                 state: CallState::Placing,
-                trust: PeerTrust::Unverified,
+                trust: Trust::Unverified,
                 sas: None,
                 active_since_ms: None,
                 muted: false,
@@ -352,7 +353,7 @@ impl CallController {
                 peer,
                 direction: Direction::Outgoing,
                 state: CallState::Answering,
-                trust: PeerTrust::Verified,
+                trust: Trust::Verified,
                 sas: None,
                 active_since_ms: None,
                 muted: false,
@@ -374,7 +375,7 @@ impl CallController {
         &mut self,
         now_ms: u64,
         call: CallRef,
-        placed: Result<(CallId, PeerTrust), PlaceFailure>,
+        placed: Result<(CallId, Trust), PlaceFailure>,
     ) {
         let Some(c) = self.call_mut(call) else {
             return;
@@ -404,7 +405,7 @@ impl CallController {
                 self.end(now_ms, EndReason::Offline, None, Outcome::Missed);
             }
             Err(PlaceFailure::KeyChanged) => {
-                c.snap.trust = PeerTrust::KeyChanged;
+                c.snap.trust = Trust::KeyChanged;
                 let msg = format!(
                     "{}'s key changed; compare the safety number before calling",
                     c.snap.peer
@@ -588,7 +589,7 @@ impl CallController {
                 peer: peer.clone(),
                 direction: Direction::Incoming,
                 state: CallState::Verifying,
-                trust: PeerTrust::Unverified,
+                trust: Trust::Unverified,
                 sas: None,
                 active_since_ms: None,
                 muted: false,
@@ -614,7 +615,7 @@ impl CallController {
         }
         let (trust, key_changed) = match check {
             OfferCheck::Genuine(trust) => (trust, false),
-            OfferCheck::KeyChanged => (PeerTrust::KeyChanged, true),
+            OfferCheck::KeyChanged => (Trust::KeyChanged, true),
             OfferCheck::Refused(reason) => {
                 let (id, peer) = (c.snap.id.clone(), c.snap.peer.clone());
                 if let Some(id) = id {
@@ -636,12 +637,7 @@ impl CallController {
 
     /// Our answer reached the registry (`Ok`, with the peer's trust now),
     /// or could not be made or sent.
-    pub fn handle_accept_sent(
-        &mut self,
-        now_ms: u64,
-        call: CallRef,
-        sent: Result<PeerTrust, String>,
-    ) {
+    pub fn handle_accept_sent(&mut self, now_ms: u64, call: CallRef, sent: Result<Trust, String>) {
         let Some(c) = self.call_mut(call) else {
             return;
         };

@@ -25,12 +25,13 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::controller::CallController;
 use super::types::{
-    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust, PhoneError,
-    PlaceFailure, StatusReport,
+    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PhoneError, PlaceFailure,
+    StatusReport,
 };
 use crate::account::{self, HistoryEntry};
 use crate::audio::AudioIo;
 use crate::call::{Call, CallHandle, CallOptions, CallReport, CallStats};
+use crate::contacts::Trust;
 use crate::dial::{self, DialError, Ringing, Verified};
 use crate::profile::Profile;
 use crate::recent_offers::RecentOffers;
@@ -45,7 +46,7 @@ pub fn unix_ms() -> u64 {
 pub trait PhoneHooks: Send + Sync + 'static {
     /// How far the pinned key of `peer` is trusted. The one question the
     /// phone asks the contact book.
-    fn trust_of(&self, peer: &Username) -> PeerTrust;
+    fn trust_of(&self, peer: &Username) -> Trust;
     /// Binds a call's media socket and lists the addresses to offer.
     fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String>;
     /// Opens the audio and sets the options of `call`'s media. Runs on the
@@ -129,12 +130,12 @@ struct LocalCall {
 enum Done {
     Placed(
         CallRef,
-        Result<(Box<Ringing>, UdpSocket, CallId, PeerTrust), PlaceFailure>,
+        Result<(Box<Ringing>, UdpSocket, CallId, Trust), PlaceFailure>,
     ),
     OfferChecked(CallRef, Result<Box<Verified>, OfferCheck>),
     AcceptSent(
         CallRef,
-        Result<(Box<Established>, UdpSocket, PeerTrust), String>,
+        Result<(Box<Established>, UdpSocket, Trust), String>,
     ),
     AnswerChecked(CallRef, Result<Box<Established>, ()>),
     Status(CallRef, StatusReport),
@@ -480,7 +481,7 @@ impl Driver {
                 let check = match r {
                     Ok(v) => {
                         self.held.entry(call).or_default().verified = Some(v);
-                        OfferCheck::Genuine(PeerTrust::Unverified)
+                        OfferCheck::Genuine(Trust::Unverified)
                     }
                     Err(c) => c,
                 };

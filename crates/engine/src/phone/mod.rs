@@ -26,6 +26,6 @@ mod types;
 pub use controller::CallController;
 pub use driver::{Phone, PhoneEvent, PhoneHooks, SetupError, unix_ms};
 pub use types::{
-    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PeerTrust, PhoneError,
-    PlaceFailure, StatusReport,
+    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PhoneError, PlaceFailure,
+    StatusReport,
 };

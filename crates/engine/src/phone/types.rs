@@ -4,32 +4,12 @@
 use proto::signaling::{CallId, CallState as RegistryState, Username};
 
 use crate::account::{Direction, HistoryEntry};
+use crate::contacts::Trust;
 
 /// The controller's name for one call, from the moment it is placed or
 /// rings (the registry's id of an outgoing call is known only later).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
-
-/// How far the peer's key is trusted, as the contact book says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerTrust {
-    /// Pinned on first use; nobody compared the safety number yet.
-    Unverified,
-    /// The user compared the safety number.
-    Verified,
-    /// The registry or the offer showed another key than the pinned one.
-    KeyChanged,
-}
-
-impl From<crate::contacts::Trust> for PeerTrust {
-    fn from(t: crate::contacts::Trust) -> Self {
-        match t {
-            crate::contacts::Trust::Unverified => Self::Unverified,
-            crate::contacts::Trust::Verified => Self::Verified,
-            crate::contacts::Trust::KeyChanged => Self::KeyChanged,
-        }
-    }
-}
 
 /// Where a call stands. Each state is named for what it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +74,7 @@ pub enum PlaceFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OfferCheck {
     /// Signed by the pinned key, fresh, not seen before.
-    Genuine(PeerTrust),
+    Genuine(Trust),
     /// The caller's key differs from the pin. The call rings flagged; it
     /// can be answered only once the user accepted the new key.
     KeyChanged,
@@ -220,7 +200,7 @@ pub struct CallSnapshot {
     /// Where it stands.
     pub state: CallState,
     /// How far the peer's key is trusted.
-    pub trust: PeerTrust,
+    pub trust: Trust,
     /// The short authentication string in groups ("042 917"), once known.
     pub sas: Option<String>,
     /// When it went active, Unix milliseconds.
