@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
 use tauri::webview::InvokeRequest;
 use tauri::{App, Listener, Manager, WebviewWindow};
-use testkit::scenarios::{Direction, End, Outcome, Row, SCENARIOS, Scenario};
+use testkit::scenarios::{Direction, End, Outcome, Row, SCENARIOS, Scenario, Seen, seen};
 
 /// One app instance with its own profile, and the events it emitted.
 struct TestApp {
@@ -202,26 +202,6 @@ fn bare(url: &str, name: &str, seed: u8) -> engine::registry_client::RegistryCli
     .expect("client")
 }
 
-/// What one party saw: its end, and its history about the other party
-/// (`None` where the party is no app).
-#[derive(Debug, PartialEq)]
-struct Seen {
-    end: Option<End>,
-    history: Option<Vec<(Direction, Outcome)>>,
-}
-
-fn seen(end: Option<End>, history: Vec<(Direction, Outcome)>) -> Seen {
-    Seen {
-        end,
-        history: Some(history),
-    }
-}
-
-const NO_APP: Seen = Seen {
-    end: None,
-    history: None,
-};
-
 /// Plays `row` with alice calling bob; returns what each saw.
 fn play(row: &Row) -> (Seen, Seen) {
     let (url, _dir) = registry(row.ring_timeout());
@@ -268,7 +248,7 @@ fn play(row: &Row) -> (Seen, Seen) {
             let snap = alice.ok("start_call", json!({"username": "bob"}));
             let id = snap["callId"].as_str().expect("id").to_owned();
             let a = alice.ended(&id);
-            (seen(Some(a), alice.history("bob")), NO_APP)
+            (seen(Some(a), alice.history("bob")), Seen::NOTHING)
         }
         Scenario::Busy => {
             let mut alice = TestApp::signed_up(url, "alice");
@@ -309,7 +289,7 @@ fn play(row: &Row) -> (Seen, Seen) {
                 Some("key-changed") => End::KeyChanged,
                 other => panic!("an end the table does not know: {other:?}"),
             };
-            (seen(Some(a), alice.history("bob")), NO_APP)
+            (seen(Some(a), alice.history("bob")), Seen::NOTHING)
         }
     }
 }
@@ -318,14 +298,6 @@ fn play(row: &Row) -> (Seen, Seen) {
 fn every_scenario_ends_and_is_recorded_as_the_table_says() {
     for row in SCENARIOS {
         let (caller, callee) = play(row);
-        for (who, got, want) in [
-            ("caller", caller, row.caller),
-            ("callee", callee, row.callee),
-        ] {
-            assert_eq!(got.end, want.end, "{:?}: the {who} was told", row.scenario);
-            if let Some(h) = got.history {
-                assert_eq!(h, want.history, "{:?}: the {who}'s history", row.scenario);
-            }
-        }
+        row.check(caller, callee);
     }
 }

@@ -27,7 +27,7 @@ use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
 use engine::registry_client::{RegistryClient, RegistryEvent};
 use proto::identity::IdentityKeyPair;
-use testkit::scenarios::{Direction, End, Outcome, Row, SCENARIOS, Scenario};
+use testkit::scenarios::{Direction, End, Outcome, Row, SCENARIOS, Scenario, Seen, seen};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 fn registry(ring_timeout: Duration) -> Registry {
@@ -318,21 +318,6 @@ impl StandIn {
     }
 }
 
-/// What one party saw: its end, and its history about the other party
-/// (`None` where the party has no profile to read).
-#[derive(Debug, PartialEq)]
-struct Seen {
-    end: Option<End>,
-    history: Option<Vec<(Direction, Outcome)>>,
-}
-
-fn seen(end: Option<End>, history: Vec<(Direction, Outcome)>) -> Seen {
-    Seen {
-        end,
-        history: Some(history),
-    }
-}
-
 /// Plays `row` with alice calling bob; returns what each saw.
 fn play(row: &Row) -> (Seen, Seen) {
     let reg = registry(row.ring_timeout());
@@ -433,13 +418,7 @@ fn play(row: &Row) -> (Seen, Seen) {
                 .block_on(bob(1).rotate_key(&IdentityKeyPair::from_seed(&[2; 32])))
                 .expect("bob's name moves to a new key");
             let a = reg.call("alice", "bob", &[]).told();
-            (
-                seen(Some(a), reg.history("alice", "bob")),
-                Seen {
-                    end: None,
-                    history: None,
-                },
-            )
+            (seen(Some(a), reg.history("alice", "bob")), Seen::NOTHING)
         }
     }
 }
@@ -448,14 +427,6 @@ fn play(row: &Row) -> (Seen, Seen) {
 fn every_scenario_ends_and_is_recorded_as_the_table_says() {
     for row in SCENARIOS {
         let (caller, callee) = play(row);
-        for (who, got, want) in [
-            ("caller", caller, row.caller),
-            ("callee", callee, row.callee),
-        ] {
-            assert_eq!(got.end, want.end, "{:?}: the {who} was told", row.scenario);
-            if let Some(h) = got.history {
-                assert_eq!(h, want.history, "{:?}: the {who}'s history", row.scenario);
-            }
-        }
+        row.check(caller, callee);
     }
 }

@@ -114,6 +114,46 @@ impl Row {
             _ => Duration::from_secs(45),
         }
     }
+
+    /// Asserts that each party saw what this row says.
+    pub fn check(&self, caller: Seen, callee: Seen) {
+        for (who, got, want) in [
+            ("caller", caller, self.caller),
+            ("callee", callee, self.callee),
+        ] {
+            assert_eq!(got.end, want.end, "{:?}: the {who} was told", self.scenario);
+            if let Some(h) = got.history {
+                assert_eq!(h, want.history, "{:?}: the {who}'s history", self.scenario);
+            }
+        }
+    }
+}
+
+/// What one party's front end showed in a played row, in the table's
+/// terms, for [`Row::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// How the front end said the call ended, if it did.
+    pub end: Option<End>,
+    /// The party's history about the other, oldest first; `None` when the
+    /// test has no front end of ours on that side to read it from.
+    pub history: Option<Vec<(Direction, Outcome)>>,
+}
+
+impl Seen {
+    /// A side played by no front end under test: nothing to compare.
+    pub const NOTHING: Seen = Seen {
+        end: None,
+        history: None,
+    };
+}
+
+/// What a front end showed: its end and its history.
+pub fn seen(end: Option<End>, history: Vec<(Direction, Outcome)>) -> Seen {
+    Seen {
+        end,
+        history: Some(history),
+    }
 }
 
 const fn side(end: Option<End>, history: &'static [(Direction, Outcome)]) -> Side {
