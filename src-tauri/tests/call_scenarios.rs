@@ -6,112 +6,33 @@
 //! each history records must be the row's. The CLI's test
 //! (`crates/cli/tests/call_scenarios.rs`) plays the same table.
 
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-use pqvoice_desktop::{AppConfig, build_app_with};
+use std::time::Duration;
+
+use common::TestApp;
 use serde_json::{Value, json};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
-use tauri::webview::InvokeRequest;
-use tauri::{App, Listener, Manager, WebviewWindow};
 use testkit::scenarios::{Direction, End, Outcome, Row, SCENARIOS, Scenario, Seen, seen};
-
-/// One app instance with its own profile, and the events it emitted.
-struct TestApp {
-    _app: App<MockRuntime>,
-    _dir: tempfile::TempDir,
-    webview: WebviewWindow<MockRuntime>,
-    events: mpsc::Receiver<(String, Value)>,
-    seen: Vec<(String, Value)>,
-}
 
 impl TestApp {
     /// A new app signed up as `name`, once its push connection is up.
     fn signed_up(reg: &str, name: &str) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
-        let config = AppConfig {
-            profile_dir: Some(dir.path().to_path_buf()),
-            default_registry: reg.to_owned(),
-            null_audio: true,
-            echo_bot: "echo".into(),
-        };
-        let app = build_app_with(mock_builder(), config.clone())
-            .build(tauri::generate_context!(test = true))
-            .expect("mock app builds");
-        // The mock event loop never runs the setup hook.
-        pqvoice_desktop::init(app.handle(), &config).expect("app state");
-        let (tx, events) = mpsc::channel();
-        for name in ["incoming-call", "call-state", "registry-status"] {
-            let tx = tx.clone();
-            app.listen_any(name, move |e| {
-                let v = serde_json::from_str(e.payload()).unwrap_or(Value::Null);
-                let _ = tx.send((name.to_owned(), v));
-            });
-        }
-        let webview = match app.get_webview_window("main") {
-            Some(w) => w,
-            None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-                .build()
-                .expect("mock window"),
-        };
-        let mut me = Self {
-            _app: app,
-            _dir: dir,
-            webview,
-            events,
-            seen: Vec::new(),
-        };
+        let mut me = TestApp::listening(
+            dir.path(),
+            reg,
+            &["incoming-call", "call-state", "registry-status"],
+        )
+        .owning(dir);
         me.ok("sign_up", json!({"registryUrl": reg, "username": name}));
-        me.wait("registry-status", "connected", |v| {
+        me.wait_event("registry-status", "connected", |v| {
             v["state"] == "connected"
         });
         me
     }
 
-    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let origin = self.webview.url().expect("the mock window has a URL");
-        get_ipc_response(
-            &self.webview,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: origin,
-                body: tauri::ipc::InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|r| r.deserialize::<Value>().expect("JSON result"))
-    }
-
-    fn ok(&self, cmd: &str, args: Value) -> Value {
-        self.invoke(cmd, args)
-            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
-    }
-
-    /// Waits for an event `name` whose payload satisfies `pred`.
-    fn wait(&mut self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some((_, v)) = self.seen.iter().find(|(n, v)| n == name && pred(v)) {
-            return v.clone();
-        }
-        let end = Instant::now() + Duration::from_secs(20);
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.events.recv_timeout(left) {
-                Ok((n, v)) => {
-                    self.seen.push((n.clone(), v.clone()));
-                    if n == name && pred(&v) {
-                        return v;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("timed out waiting for {name}: {what}; saw {:?}", self.seen);
-    }
-
     fn wait_state(&mut self, id: &str, state: &str) -> Value {
-        self.wait("call-state", state, |v| {
+        self.wait_event("call-state", state, |v| {
             v["callId"] == id && v["state"] == state
         })
     }
@@ -135,7 +56,7 @@ impl TestApp {
     fn ring(&self, callee: &mut TestApp, name: &str) -> String {
         let snap = self.ok("start_call", json!({"username": name}));
         let id = snap["callId"].as_str().expect("id").to_owned();
-        callee.wait("incoming-call", "the ring", |v| v["callId"] == id.as_str());
+        callee.wait_event("incoming-call", "the ring", |v| v["callId"] == id.as_str());
         id
     }
 

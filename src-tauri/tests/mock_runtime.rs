@@ -3,123 +3,14 @@
 //! against a real registry on a loopback port, with real UDP media between
 //! two app instances (silent audio).
 
+mod common;
+
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use pqvoice_desktop::{AppConfig, build_app_with};
+use common::TestApp;
 use serde_json::{Value, json};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
-use tauri::webview::InvokeRequest;
-use tauri::{App, Listener, Manager, WebviewWindow};
-
-/// One app instance with its own profile, and the events it emitted.
-struct TestApp {
-    _app: App<MockRuntime>,
-    webview: WebviewWindow<MockRuntime>,
-    events: mpsc::Receiver<(String, Value)>,
-    seen: Vec<(String, Value)>,
-}
-
-const EVENTS: &[&str] = &[
-    "incoming-call",
-    "call-state",
-    "call-stats",
-    "audio-levels",
-    "presence",
-    "key-changed",
-    "registry-status",
-];
-
-impl TestApp {
-    fn new(profile: &Path, registry: &str) -> Self {
-        let config = AppConfig {
-            profile_dir: Some(profile.to_path_buf()),
-            default_registry: registry.to_owned(),
-            null_audio: true,
-            echo_bot: "echo".into(),
-        };
-        let app = build_app_with(mock_builder(), config.clone())
-            .build(tauri::generate_context!(test = true))
-            .expect("mock app builds");
-        // The mock event loop never runs the setup hook.
-        pqvoice_desktop::init(app.handle(), &config).expect("app state");
-        let (tx, events) = mpsc::channel();
-        for name in EVENTS {
-            let tx = tx.clone();
-            let name = (*name).to_owned();
-            app.listen_any(name.clone(), move |e| {
-                let v = serde_json::from_str(e.payload()).unwrap_or(Value::Null);
-                let _ = tx.send((name.clone(), v));
-            });
-        }
-        let webview = match app.get_webview_window("main") {
-            Some(w) => w,
-            None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-                .build()
-                .expect("mock window"),
-        };
-        Self {
-            _app: app,
-            webview,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Invokes `cmd` as the page would; Ok(result) or Err(error payload).
-    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let origin = self.webview.url().expect("the mock window has a URL");
-        get_ipc_response(
-            &self.webview,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: origin,
-                body: tauri::ipc::InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|r| r.deserialize::<Value>().expect("JSON result"))
-    }
-
-    fn ok(&self, cmd: &str, args: Value) -> Value {
-        self.invoke(cmd, args)
-            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
-    }
-
-    /// The `kind` of the error `cmd` fails with.
-    fn err_kind(&self, cmd: &str, args: Value) -> String {
-        let e = self
-            .invoke(cmd, args)
-            .expect_err(&format!("{cmd} should fail"));
-        let msg = e["message"].as_str().expect("message is a string");
-        assert!(!msg.is_empty(), "error without a message: {e}");
-        e["kind"].as_str().expect("kind is a string").to_owned()
-    }
-
-    /// Waits for an event `name` whose payload satisfies `pred`.
-    fn wait_event(&mut self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some((_, v)) = self.seen.iter().find(|(n, v)| n == name && pred(v)) {
-            return v.clone();
-        }
-        let end = Instant::now() + Duration::from_secs(20);
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.events.recv_timeout(left) {
-                Ok((n, v)) => {
-                    self.seen.push((n.clone(), v.clone()));
-                    if n == name && pred(&v) {
-                        return v;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("timed out waiting for {name}: {what}; saw {:?}", self.seen);
-    }
-}
+use tauri::Manager as _;
 
 /// A registry on a free loopback port with a fresh database.
 struct Registry {
@@ -472,7 +363,7 @@ fn a_panic_while_a_call_comes_in_ends_that_call_and_the_next_one_rings() {
     );
     let mut alice = signed_up(&reg, a.path(), "alice");
     let mut bob = signed_up(&reg, b.path(), "bob");
-    bob._app
+    bob.app
         .state::<pqvoice_desktop::AppState>()
         .phone
         .fault_next_incoming();
@@ -513,7 +404,7 @@ fn a_panic_while_answering_ends_that_call_and_the_next_one_can_be_answered() {
     let mut alice = signed_up(&reg, a.path(), "alice");
     let mut bob = signed_up(&reg, b.path(), "bob");
     let first = ring(&alice, &mut bob, "first call");
-    bob._app
+    bob.app
         .state::<pqvoice_desktop::AppState>()
         .phone
         .fault_next_accept();
