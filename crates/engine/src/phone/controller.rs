@@ -115,6 +115,20 @@ impl CallController {
         self.call.as_mut().filter(|c| c.snap.call == call)
     }
 
+    /// `call`, if it goes in `direction` and waits for its answer to be
+    /// sent or checked, with whether hang-up was asked meanwhile. A late
+    /// result for a call that moved on is dropped by the caller.
+    fn answering(&mut self, call: CallRef, direction: Direction) -> Option<(&mut Call, bool)> {
+        let c = self.call_mut(call)?;
+        if c.snap.direction != direction {
+            return None;
+        }
+        let Phase::Answering { hang_up } = c.phase else {
+            return None;
+        };
+        Some((c, hang_up))
+    }
+
     fn by_id(&self, id: &CallId) -> Option<CallRef> {
         self.call
             .as_ref()
@@ -638,13 +652,7 @@ impl CallController {
     /// Our answer reached the registry (`Ok`, with the peer's trust now),
     /// or could not be made or sent.
     pub fn handle_accept_sent(&mut self, now_ms: u64, call: CallRef, sent: Result<Trust, String>) {
-        let Some(c) = self.call_mut(call) else {
-            return;
-        };
-        if c.snap.direction != Direction::Incoming {
-            return;
-        }
-        let Phase::Answering { hang_up } = c.phase else {
+        let Some((c, hang_up)) = self.answering(call, Direction::Incoming) else {
             return;
         };
         match sent {
@@ -670,13 +678,7 @@ impl CallController {
         call: CallRef,
         checked: Result<String, ()>,
     ) {
-        let Some(c) = self.call_mut(call) else {
-            return;
-        };
-        if c.snap.direction != Direction::Outgoing {
-            return;
-        }
-        let Phase::Answering { hang_up } = c.phase else {
+        let Some((c, hang_up)) = self.answering(call, Direction::Outgoing) else {
             return;
         };
         match checked {
