@@ -24,6 +24,20 @@ fn client(addr: SocketAddr, user: &str, seed: u8) -> Arc<RegistryClient> {
     )
 }
 
+/// A registry with its database in `dir`, and alice and bob registered
+/// on it.
+async fn alice_and_bob(
+    dir: &tempfile::TempDir,
+) -> (registry::Server, Arc<RegistryClient>, Arc<RegistryClient>) {
+    let c = testkit::registry_config(dir.path());
+    let server = registry::Server::start(c).await.expect("registry starts");
+    let alice = client(server.addr, "alice", 1);
+    let bob = client(server.addr, "bob", 2);
+    alice.register().await.expect("register alice");
+    bob.register().await.expect("register bob");
+    (server, alice, bob)
+}
+
 fn presence_of(e: &RegistryEvent, who: &str) -> Option<Presence> {
     match e {
         RegistryEvent::Server(ServerEvent::Presence(p)) if p.username.as_str() == who => {
@@ -36,12 +50,7 @@ fn presence_of(e: &RegistryEvent, who: &str) -> Option<Presence> {
 #[tokio::test]
 async fn a_contact_sees_presence_only_while_on_the_list() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let c = testkit::registry_config(dir.path());
-    let server = registry::Server::start(c).await.expect("registry starts");
-    let alice = client(server.addr, "alice", 1);
-    let bob = client(server.addr, "bob", 2);
-    alice.register().await.expect("register alice");
-    bob.register().await.expect("register bob");
+    let (server, alice, bob) = alice_and_bob(&dir).await;
 
     let mut a_ev = alice.events(vec![]);
     until(&mut a_ev, |e| *e == RegistryEvent::Connected).await;
@@ -109,12 +118,7 @@ async fn a_contact_sees_presence_only_while_on_the_list() {
 #[tokio::test]
 async fn calling_someone_adds_them_but_being_rung_does_not() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let c = testkit::registry_config(dir.path());
-    let server = registry::Server::start(c).await.expect("registry starts");
-    let alice = client(server.addr, "alice", 1);
-    let bob = client(server.addr, "bob", 2);
-    alice.register().await.expect("register alice");
-    bob.register().await.expect("register bob");
+    let (server, alice, bob) = alice_and_bob(&dir).await;
     let mut b_ev = bob.events(vec![]);
     until(&mut b_ev, |e| *e == RegistryEvent::Connected).await;
 
