@@ -142,6 +142,20 @@ impl CallController {
         }
     }
 
+    /// Declines the current incoming call at the registry (when it has an
+    /// id), tells the front end why the software refused it, and ends it as
+    /// failed: the user did not decline it.
+    fn decline_refused(&mut self, now_ms: u64, id: Option<CallId>, peer: Username, reason: String) {
+        if let Some(id) = id {
+            self.actions.push_back(Action::Reject { id });
+        }
+        self.actions.push_back(Action::Refused {
+            peer,
+            reason: reason.clone(),
+        });
+        self.end(now_ms, EndReason::Failed, Some(reason), Outcome::Failed);
+    }
+
     /// Ends the current call once: history entry, release, snapshot (if
     /// it was ever shown).
     fn end(&mut self, now_ms: u64, reason: EndReason, message: Option<String>, outcome: Outcome) {
@@ -252,14 +266,7 @@ impl CallController {
             return Err(PhoneError::NotRinging);
         }
         let (id, peer) = (c.snap.id.clone(), c.snap.peer.clone());
-        if let Some(id) = id {
-            self.actions.push_back(Action::Reject { id });
-        }
-        self.actions.push_back(Action::Refused {
-            peer,
-            reason: reason.clone(),
-        });
-        self.end(now_ms, EndReason::Failed, Some(reason), Outcome::Failed);
+        self.decline_refused(now_ms, id, peer, reason);
         Ok(())
     }
 
@@ -632,14 +639,7 @@ impl CallController {
             OfferCheck::KeyChanged => (Trust::KeyChanged, true),
             OfferCheck::Refused(reason) => {
                 let (id, peer) = (c.snap.id.clone(), c.snap.peer.clone());
-                if let Some(id) = id {
-                    self.actions.push_back(Action::Reject { id });
-                }
-                self.actions.push_back(Action::Refused {
-                    peer,
-                    reason: reason.clone(),
-                });
-                self.end(now_ms, EndReason::Failed, Some(reason), Outcome::Failed);
+                self.decline_refused(now_ms, id, peer, reason);
                 return;
             }
         };
