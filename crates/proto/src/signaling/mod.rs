@@ -27,7 +27,8 @@
 //! (`error`), [`parse`] and [`Validate`] (`json`), names and call ids
 //! (`names`), the registry [`Origin`] (`origin`), base64 byte fields
 //! (`blobs`), accounts and sign-in (`account`), directory and presence
-//! (`directory`), calls (`calls`) and the push socket (`socket`). Every item
+//! (`directory`), calls (`calls`), the push socket (`socket`) and STUN/TURN
+//! service details (`ice`). Every item
 //! is re-exported here, so paths are `proto::signaling::X`.
 
 /// Shortest accepted username, in bytes.
@@ -85,6 +86,7 @@ mod blobs;
 mod calls;
 mod directory;
 mod error;
+mod ice;
 mod names;
 mod origin;
 mod socket;
@@ -106,6 +108,10 @@ pub use directory::{
     ContactList, MAX_CONTACTS, Presence, PresenceInfo, SearchQuery, UserInfo, UserList,
 };
 pub use error::{ErrorBody, ErrorCode, SignalingError};
+pub use ice::{
+    Health, IceConfig, MAX_TURN_URI_LEN, TURN_DEFAULT_PORT, TURNS_DEFAULT_PORT, TurnCredential,
+    TurnTransport, TurnUri, TurnUriError,
+};
 pub use json::{Validate, parse};
 pub use names::{CallId, Username};
 pub use origin::Origin;
