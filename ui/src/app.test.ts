@@ -359,6 +359,27 @@ describe("outgoing call", () => {
     expect(must("call-ended").textContent).toBe("bob declined the call.");
   });
 
+  it("shows whether the call is direct or relayed, and a call that found no path", async () => {
+    await boot();
+    inRow<HTMLButtonElement>("contact-bob", "call-button").click();
+    await settle();
+    backend.emitCall(active({ activeSince: now }));
+    expect(must("call-path").hidden).toBe(true);
+    backend.emit("call-stats", stats({ path: "relayed", ipVersion: 6 }));
+    now += 1_000;
+    backend.emit("audio-levels", { mic: 0.1, speaker: 0.1 });
+    expect(must("call-path").hidden).toBe(false);
+    expect(must("call-path").textContent).toBe("Relayed · IPv6");
+    expect(must("call-path").dataset.path).toBe("relayed");
+    // A better path took over.
+    backend.emit("call-stats", stats({ path: "direct", ipVersion: 4 }));
+    now += 1_000;
+    backend.emit("audio-levels", { mic: 0.2, speaker: 0.1 });
+    expect(must("call-path").textContent).toBe("Direct · IPv4");
+    backend.emitCall(ended("no-path", { message: "could not reach bob: no network path (the registry has no relay configured)" }));
+    expect(must("call-ended").textContent).toBe("Could not reach bob: no network path (the registry has no relay configured).");
+  });
+
   it("the echo test calls echo_test and needs no SAS comparison", async () => {
     await boot();
     inRow<HTMLButtonElement>("echo-test", "call-button").click();
@@ -460,6 +481,8 @@ describe("incoming call", () => {
       ringSound: false,
       notifications: true,
       advertiseAddress: null,
+      alwaysRelay: false,
+      relayStrangers: true,
     });
     await boot();
     backend.emit("incoming-call", ring);
@@ -517,11 +540,59 @@ describe("settings and history", () => {
           advertiseAddress: null,
           ringSound: true,
           notifications: true,
+          alwaysRelay: false,
+          relayStrangers: true,
         },
       },
     ]);
     expect(must("registry-url").textContent).toBe("https://reg.example.org");
     expect(must("settings-status").textContent).toBe("Saved.");
+  });
+
+  it("the relay choices load, save and come back as stored", async () => {
+    backend.handlers.get_settings = () => ({
+      registryUrl: "http://127.0.0.1:5001",
+      registryFingerprint: null,
+      allowInsecureHttp: false,
+      ringSound: true,
+      notifications: true,
+      advertiseAddress: null,
+      alwaysRelay: true,
+      relayStrangers: false,
+    });
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    const always = must<HTMLInputElement>("settings-always-relay");
+    const strangers = must<HTMLInputElement>("settings-relay-strangers");
+    expect([always.checked, strangers.checked]).toEqual([true, false]);
+    always.checked = false;
+    strangers.checked = true;
+    must<HTMLButtonElement>("settings-save").click();
+    await settle();
+    expect(backend.called("set_settings")).toMatchObject([{ settings: { alwaysRelay: false, relayStrangers: true } }]);
+    expect(must("settings-status").textContent).toBe("Saved.");
+  });
+
+  it("shows what the registry offers for calls between homes, and asks again on request", async () => {
+    backend.network = { stun: true, relays: [], error: null };
+    await boot();
+    must<HTMLButtonElement>("tab-settings").click();
+    await settle();
+    const status = () => [...must("settings-network-status").querySelectorAll("li")].map((li) => li.textContent);
+    expect(status()[0]).toMatch(/STUN\): available/);
+    expect(status()[1]).toMatch(/none configured/);
+    backend.network = { stun: true, relays: ["udp", "tcp"], error: null };
+    must<HTMLButtonElement>("settings-network-check").click();
+    await settle();
+    expect(status()[1]).toBe("Relay (TURN): 2 relays over UDP and TCP.");
+    expect(backend.called("network_status")).toHaveLength(2);
+    backend.handlers.network_status = () => {
+      throw { kind: "not-signed-up", message: "Sign up first." };
+    };
+    must<HTMLButtonElement>("settings-network-check").click();
+    await settle();
+    expect(status()).toEqual(["Sign up first."]);
   });
 
   it("joins a hosted https registry with the fingerprint its host reads out", async () => {

@@ -11,6 +11,7 @@ import {
   parseExportResult,
   parseHistory,
   parseHostStatus,
+  parseNetworkStatus,
   parseOptionalAccount,
   parseOptionalCall,
   parseSafetyNumber,
@@ -22,6 +23,7 @@ import {
   type ExportResult,
   type HistoryEntry,
   type HostStatus,
+  type NetworkStatus,
   type RegistryLinkChoice,
   type SafetyNumber,
   type Settings,
@@ -82,6 +84,8 @@ export interface Api {
   stopMicTest(): Promise<void>;
   getSettings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<Settings>;
+  /** Asks the registry what it offers for calls between homes (STUN, relays). */
+  networkStatus(): Promise<NetworkStatus>;
   safetyNumber(username: string): Promise<SafetyNumber>;
   /** `fingerprint`: the one that came with the safety number the user compared. */
   markVerified(username: string, fingerprint: string): Promise<void>;
@@ -133,6 +137,7 @@ export function createApi(invoke: Invoke): Api {
     stopMicTest: () => call("stop_mic_test", undefined, none("stop_mic_test")),
     getSettings: () => call("get_settings", undefined, (v) => parseSettings(v)),
     setSettings: (settings) => call("set_settings", { settings }, (v) => parseSettings(v)),
+    networkStatus: () => call("network_status", undefined, (v) => parseNetworkStatus(v)),
     safetyNumber: (username) => call("safety_number", { username }, (v) => parseSafetyNumber(v)),
     markVerified: (username, fingerprint) => call("mark_verified", { username, fingerprint }, none("mark_verified")),
     acceptKeyChange: (username, fingerprint) => call("accept_key_change", { username, fingerprint }, none("accept_key_change")),

@@ -12,6 +12,7 @@ import {
   parseDeviceList,
   parseHistory,
   parseHostStatus,
+  parseNetworkStatus,
   parseOptionalAccount,
   parseSafetyNumber,
   parseSettings,
@@ -72,6 +73,23 @@ describe("payload parsers", () => {
     expect(() => parseCallStats({ ...stats(), sendKbps: Number.NaN })).toThrow(/finite/);
     expect(() => parseCallStats({ ...stats(), recvKbps: "31" })).toThrow(/recvKbps/);
   });
+  it("stats name the path once one carries the call", () => {
+    expect(parseCallStats(stats({ path: "relayed", ipVersion: 6 }))).toMatchObject({ path: "relayed", ipVersion: 6 });
+    expect(parseCallStats({ ...stats(), path: null, ipVersion: null })).toMatchObject({ path: null, ipVersion: null });
+    expect(() => parseCallStats({ ...stats(), path: "carrier-pigeon" })).toThrow(/path/);
+    expect(() => parseCallStats({ ...stats(), ipVersion: 5 })).toThrow(/ipVersion/);
+    expect(() => parseCallStats({ ...stats(), ipVersion: "4" })).toThrow(/ipVersion/);
+  });
+  it("a call that found no path ends with its own reason", () => {
+    expect(parseCallSnapshot(ended("no-path", { message: "could not reach bob: no network path" })).reason).toBe("no-path");
+  });
+  it("network status: servers, or an error and nothing else", () => {
+    expect(parseNetworkStatus({ stun: true, relays: ["udp", "tcp"], error: null })).toEqual({ stun: true, relays: ["udp", "tcp"], error: null });
+    expect(parseNetworkStatus({ stun: false, relays: [], error: "offline" }).error).toBe("offline");
+    expect(() => parseNetworkStatus({ stun: true, relays: ["tls"], error: null })).toThrow(/relays/);
+    expect(() => parseNetworkStatus({ stun: true, relays: [], error: "offline" })).toThrow(/failed/);
+    expect(() => parseNetworkStatus({ stun: true, error: null })).toThrow(/relays/);
+  });
   it("levels stay within 0..1", () => {
     expect(parseAudioLevels({ mic: 0, speaker: 1 })).toEqual({ mic: 0, speaker: 1 });
     expect(() => parseAudioLevels({ mic: 1.2, speaker: 0 })).toThrow(/mic/);
@@ -91,9 +109,11 @@ describe("payload parsers", () => {
       parseDeviceList({ inputs: [{ id: "d1", name: "Mic", isDefault: true }], outputs: [], selectedInput: null, selectedOutput: "x" }),
     ).toMatchObject({ selectedOutput: "x" });
     expect(() => parseDeviceList({ inputs: [{ id: "", name: "Mic", isDefault: true }], outputs: [] })).toThrow(/id/);
-    expect(() => parseSettings({ registryUrl: "http://r", registryFingerprint: null, allowInsecureHttp: false, ringSound: "yes", notifications: true, advertiseAddress: null })).toThrow(
-      /ringSound/,
-    );
+    const base = { registryUrl: "http://r", registryFingerprint: null, allowInsecureHttp: false, ringSound: true, notifications: true, advertiseAddress: null };
+    expect(() => parseSettings({ ...base, ringSound: "yes", alwaysRelay: false, relayStrangers: true })).toThrow(/ringSound/);
+    expect(parseSettings({ ...base, alwaysRelay: true, relayStrangers: false })).toMatchObject({ alwaysRelay: true, relayStrangers: false });
+    expect(() => parseSettings({ ...base, relayStrangers: true })).toThrow(/alwaysRelay/);
+    expect(() => parseSettings({ ...base, alwaysRelay: false })).toThrow(/relayStrangers/);
     const h = { callId: "c", peer: "bob", echo: false, direction: "incoming", outcome: "missed", startedAt: 1, durationSecs: 0 };
     expect(parseHistory([h])).toEqual([h]);
     expect(() => parseHistory([{ ...h, outcome: "lost" }])).toThrow(/outcome/);
@@ -102,7 +122,7 @@ describe("payload parsers", () => {
     const hosted = { running: true, urls: ["https://192.168.1.20:5001"], fingerprint: "AB12 CD34", dataDir: "/d" };
     expect(parseHostStatus(hosted).fingerprint).toBe("AB12 CD34");
     expect(() => parseHostStatus({ ...hosted, fingerprint: null })).toThrow(/fingerprint/);
-    const settings = { registryUrl: "https://r", ringSound: true, notifications: true, advertiseAddress: null };
+    const settings = { registryUrl: "https://r", ringSound: true, notifications: true, advertiseAddress: null, alwaysRelay: false, relayStrangers: true };
     expect(parseSettings({ ...settings, registryFingerprint: "AB12", allowInsecureHttp: false })).toMatchObject({
       registryFingerprint: "AB12",
       allowInsecureHttp: false,

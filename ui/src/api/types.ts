@@ -83,6 +83,7 @@ export const END_REASON = [
   "busy",
   "offline",
   "connection-lost",
+  "no-path",
   "failed",
 ] as const;
 export type EndReason = (typeof END_REASON)[number];
@@ -106,7 +107,7 @@ export interface CallSnapshot {
   muted: boolean;
   /** Why it ended; non-null exactly when state is `ended`. */
   reason: EndReason | null;
-  /** Extra text for `failed`/`connection-lost`, safe to show. */
+  /** Extra text for `failed`/`connection-lost`/`no-path`, safe to show. */
   message: string | null;
 }
 
@@ -160,6 +161,10 @@ export function parseIncomingCall(value: unknown, what = "IncomingCall"): Incomi
   };
 }
 
+/** How the call's audio travels: straight between the two devices, or through the registry's relay. */
+export const MEDIA_PATH = ["direct", "relayed"] as const;
+export type MediaPath = (typeof MEDIA_PATH)[number];
+
 /** Payload of `call-stats`, once a second during a call. */
 export interface CallStats {
   callId: string;
@@ -174,6 +179,17 @@ export interface CallStats {
   concealed: number;
   /** Frames recovered from FEC/redundancy since the call started. */
   recovered: number;
+  /** The path carrying the audio; null until one answered. */
+  path: MediaPath | null;
+  /** 4 or 6: the IP version of that path; null until one answered. */
+  ipVersion: 4 | 6 | null;
+}
+
+function optIpVersion(o: Record<string, unknown>, what: string): 4 | 6 | null {
+  const v = o.ipVersion;
+  if (v === null || v === undefined) return null;
+  if (v !== 4 && v !== 6) throw new ContractError(`${what}.ipVersion: expected 4, 6 or null`);
+  return v;
 }
 
 export function parseCallStats(value: unknown, what = "CallStats"): CallStats {
@@ -188,6 +204,8 @@ export function parseCallStats(value: unknown, what = "CallStats"): CallStats {
     jitterBufferMs: num(o, "jitterBufferMs", what, 0),
     concealed: count(o, "concealed", what),
     recovered: count(o, "recovered", what),
+    path: o.path === null || o.path === undefined ? null : oneOf(o, "path", MEDIA_PATH, what),
+    ipVersion: optIpVersion(o, what),
   };
 }
 
@@ -311,6 +329,10 @@ export interface Settings extends RegistryLinkChoice {
   notifications: boolean;
   /** Address:port peers should send media to (port forwarding), or null. */
   advertiseAddress: string | null;
+  /** Every call goes through the registry's relay, so no peer learns our IP addresses. */
+  alwaysRelay: boolean;
+  /** Calls with people who are not among our contacts go through the relay (when there is one). */
+  relayStrangers: boolean;
 }
 
 export function parseSettings(value: unknown, what = "Settings"): Settings {
@@ -322,7 +344,40 @@ export function parseSettings(value: unknown, what = "Settings"): Settings {
     ringSound: bool(o, "ringSound", what),
     notifications: bool(o, "notifications", what),
     advertiseAddress: optStr(o, "advertiseAddress", what),
+    alwaysRelay: bool(o, "alwaysRelay", what),
+    relayStrangers: bool(o, "relayStrangers", what),
   };
+}
+
+export const RELAY_TRANSPORT = ["udp", "tcp"] as const;
+export type RelayTransport = (typeof RELAY_TRANSPORT)[number];
+
+/**
+ * What the registry offers for reaching peers behind routers: whether it
+ * answers STUN (calls learn their public address) and its TURN relays.
+ * `error` is set, and the rest empty, when the registry could not be asked.
+ */
+export interface NetworkStatus {
+  stun: boolean;
+  /** One entry per relay the registry hands out credentials for. */
+  relays: RelayTransport[];
+  error: string | null;
+}
+
+export function parseNetworkStatus(value: unknown, what = "NetworkStatus"): NetworkStatus {
+  const o = obj(value, what);
+  const relays = arr(o.relays, `${what}.relays`, (v, w) => {
+    if (typeof v !== "string" || !(RELAY_TRANSPORT as readonly string[]).includes(v)) {
+      throw new ContractError(`${w}: expected one of ${RELAY_TRANSPORT.join(", ")}`);
+    }
+    return v as RelayTransport;
+  });
+  const error = optStr(o, "error", what);
+  const stun = bool(o, "stun", what);
+  if (error !== null && (stun || relays.length > 0)) {
+    throw new ContractError(`${what}: a failed check cannot report servers`);
+  }
+  return { stun, relays, error };
 }
 
 export const OUTCOME = ["answered", "missed", "rejected", "cancelled", "busy", "failed"] as const;

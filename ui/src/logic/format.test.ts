@@ -1,7 +1,7 @@
 // @vitest-environment node
 import { describe, expect, it } from "vitest";
 import { stats } from "../test/fixtures";
-import { elapsedSecs, endText, formatDuration, formatWhen, levelPercent, outcomeText, statLines } from "./format";
+import { elapsedSecs, endText, formatDuration, formatWhen, levelPercent, networkLines, outcomeText, pathText, statLines } from "./format";
 import { quality, STALE_MS } from "./quality";
 
 describe("timer", () => {
@@ -76,6 +76,33 @@ describe("wording", () => {
     expect(endText("rejected", "bob", null, "incoming")).toBe("You declined the call from bob.");
     expect(endText("connection-lost", "bob", "No packets for 10 s.")).toBe("The connection to bob was lost. No packets for 10 s.");
     expect(endText("hung-up", "bob", "ignored")).toBe("Call with bob ended.");
+  });
+  it("says a call found no path, with the engine's reason when it gave one", () => {
+    expect(endText("no-path", "bob", null)).toBe("Could not reach bob: no network path.");
+    expect(endText("no-path", "bob", "could not reach bob: no network path (the registry has no relay configured)")).toBe(
+      "Could not reach bob: no network path (the registry has no relay configured).",
+    );
+    expect(endText("no-path", "bob", "could not reach bob: no network path.")).toBe("Could not reach bob: no network path.");
+  });
+  it("names the path that carries the call", () => {
+    expect(pathText(null)).toBeNull();
+    expect(pathText(stats({ path: null, ipVersion: null }))).toBeNull();
+    expect(pathText(stats({ path: "direct", ipVersion: 4 }))).toBe("Direct · IPv4");
+    expect(pathText(stats({ path: "relayed", ipVersion: 6 }))).toBe("Relayed · IPv6");
+    expect(pathText(stats({ path: "relayed", ipVersion: null }))).toBe("Relayed");
+  });
+  it("describes what the registry offers for calls between homes", () => {
+    expect(networkLines({ stun: true, relays: ["udp", "tcp"], error: null })).toEqual([
+      "Address discovery (STUN): available; calls learn this network's public address.",
+      "Relay (TURN): 2 relays over UDP and TCP.",
+    ]);
+    expect(networkLines({ stun: true, relays: ["udp"], error: null })[1]).toBe("Relay (TURN): 1 relay over UDP.");
+    const none = networkLines({ stun: false, relays: [], error: null });
+    expect(none[0]).toMatch(/not offered/);
+    expect(none[1]).toMatch(/none configured/);
+    expect(networkLines({ stun: false, relays: [], error: "the registry is offline" })).toEqual([
+      "Could not ask the registry: the registry is offline",
+    ]);
   });
   it("names history outcomes from our side", () => {
     expect(outcomeText("missed", "incoming")).toBe("Missed");

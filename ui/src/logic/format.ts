@@ -1,6 +1,6 @@
 // Text the screens show, computed from contract data. Pure, so that every
 // wording and rounding rule is tested once here.
-import type { CallStats, Direction, EndReason, Outcome, Presence, Trust } from "../api/types";
+import type { CallStats, Direction, EndReason, NetworkStatus, Outcome, Presence, Trust } from "../api/types";
 
 /** Call timer: m:ss below an hour, h:mm:ss above. Negative input reads 0:00. */
 export function formatDuration(totalSecs: number): string {
@@ -63,11 +63,42 @@ export function endText(reason: EndReason, peer: string, message: string | null,
     busy: `${peer} is in another call.`,
     offline: `${peer} is offline.`,
     "connection-lost": `The connection to ${peer} was lost.`,
+    "no-path": `Could not reach ${peer}: no network path.`,
     failed: `The call with ${peer} failed.`,
   };
-  return message !== null && message.length > 0 && (reason === "failed" || reason === "connection-lost")
-    ? `${base[reason]} ${message}`
-    : base[reason];
+  const detail = message !== null && message.length > 0 ? message : null;
+  // The engine words a missing path as a whole sentence ("could not reach
+  // bob: no network path (the registry has no relay configured)").
+  if (reason === "no-path" && detail !== null) return sentence(detail);
+  return detail !== null && (reason === "failed" || reason === "connection-lost") ? `${base[reason]} ${detail}` : base[reason];
+}
+
+/** `text` with a capital first letter and a final full stop. */
+function sentence(text: string): string {
+  const t = text.trim();
+  const capital = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/** The call screen's path badge: "Direct · IPv4", "Relayed · IPv6"; null until a path carries the call. */
+export function pathText(s: CallStats | null): string | null {
+  if (s === null || s.path === null) return null;
+  const how = s.path === "direct" ? "Direct" : "Relayed";
+  return s.ipVersion === null ? how : `${how} · IPv${s.ipVersion}`;
+}
+
+/** The Settings page's lines about what the registry offers for calls between homes. */
+export function networkLines(n: NetworkStatus): string[] {
+  if (n.error !== null) return [`Could not ask the registry: ${n.error}`];
+  const stun = n.stun
+    ? "Address discovery (STUN): available; calls learn this network's public address."
+    : "Address discovery (STUN): not offered by this registry.";
+  if (n.relays.length === 0) {
+    return [stun, "Relay (TURN): none configured. Calls that find no direct path fail, and with “Always relay” on every call fails."];
+  }
+  const kinds = [...new Set(n.relays)].map((t) => t.toUpperCase()).join(" and ");
+  const count = n.relays.length === 1 ? "1 relay" : `${n.relays.length} relays`;
+  return [stun, `Relay (TURN): ${count} over ${kinds}.`];
 }
 
 export function outcomeText(o: Outcome, direction: Direction): string {

@@ -3,7 +3,7 @@
 // Rust would. Tests drive the real App, views and Api wrappers over it.
 import { createApi, type Invoke } from "../api/commands";
 import type { Listen } from "../api/events";
-import type { Account, CallSnapshot, Contact, HistoryEntry, HostStatus } from "../api/types";
+import type { Account, CallSnapshot, Contact, HistoryEntry, HostStatus, NetworkStatus } from "../api/types";
 import type { Ringer } from "../ui/ring";
 import { contact, snap } from "./fixtures";
 
@@ -21,6 +21,7 @@ export class FakeBackend {
   contacts: Contact[] = [contact("bob"), contact("carol", { presence: "offline" })];
   history: HistoryEntry[] = [];
   host: HostStatus = { running: false, urls: [], fingerprint: null, dataDir: null };
+  network: NetworkStatus = { stun: true, relays: ["udp"], error: null };
   /** Per-command overrides; a thrown value is what invoke rejects with. */
   handlers: Record<string, Handler> = {};
   private listeners = new Map<string, ((e: { payload: unknown }) => void)[]>();
@@ -63,7 +64,11 @@ export class FakeBackend {
           ringSound: true,
           notifications: true,
           advertiseAddress: null,
+          alwaysRelay: false,
+          relayStrangers: true,
         };
+      case "network_status":
+        return this.network;
       case "set_settings":
         return a.settings;
       case "list_devices":

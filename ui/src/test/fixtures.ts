@@ -37,6 +37,8 @@ export function stats(over: Partial<CallStats> = {}): CallStats {
     jitterBufferMs: 60,
     concealed: 3,
     recovered: 12,
+    path: "direct",
+    ipVersion: 4,
     ...over,
   };
 }

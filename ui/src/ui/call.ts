@@ -1,6 +1,6 @@
 // The two call screens: placing a call (ringing, cancel) and the call itself
 // (timer, mute, hang up, level meters, quality, stats, security code).
-import { elapsedSecs, formatDuration, levelPercent, statLines, trustText } from "../logic/format";
+import { elapsedSecs, formatDuration, levelPercent, pathText, statLines, trustText } from "../logic/format";
 import { quality } from "../logic/quality";
 import type { State } from "../logic/state";
 import { button, h, setAttr, setHidden, setText } from "./dom";
@@ -40,6 +40,8 @@ export function mountOutgoing(ctx: Ctx): View {
 export function mountInCall(ctx: Ctx): View {
   const heading = h("h2", { attrs: { tabindex: -1, id: "in-call-title" } });
   const stateText = h("p", { class: "call-state", testid: "call-state" });
+  // "Direct · IPv4" / "Relayed · IPv6": how the audio travels, from the stats.
+  const pathBadge = h("p", { class: "badge path", testid: "call-path", attrs: { hidden: true } });
   const timer = h("p", { class: "timer", testid: "call-timer", attrs: { role: "timer", "aria-label": "Call duration" } });
 
   const sasCode = h("p", { class: "sas-code", testid: "sas" });
@@ -86,6 +88,7 @@ export function mountInCall(ctx: Ctx): View {
     { class: "screen call-screen", testid: "in-call-view", attrs: { "aria-labelledby": "in-call-title" } },
     heading,
     stateText,
+    pathBadge,
     timer,
     h("div", { class: "actions center" }, mute, hangUp),
     // Two columns when there is room, one below the other at high zoom.
@@ -145,6 +148,11 @@ export function mountInCall(ctx: Ctx): View {
       if (hangUp.disabled !== (s.pending === "hang-up")) hangUp.disabled = s.pending === "hang-up";
 
       showLevels(s);
+
+      const path = pathText(s.stats);
+      setHidden(pathBadge, path === null);
+      setText(pathBadge, path ?? "");
+      setAttr(pathBadge, "data-path", s.stats?.path ?? "");
 
       const q = quality(s.stats, s.statsAt, ctx.now());
       setAttr(qualityEl, "class", `quality ${q.level}`);

@@ -1,9 +1,10 @@
 // Settings: audio devices with a microphone test, registry address and
-// call options, identity (fingerprint, encrypted backup), and hosting a
+// call options (with the privacy of the call's path and what the registry
+// offers for calls between homes), identity (fingerprint, encrypted backup), and hosting a
 // registry on this computer. Each section loads on its own, so one failing
 // command leaves the others usable.
 import type { AudioDevice, DeviceList, HostStatus, Settings } from "../api/types";
-import { levelPercent } from "../logic/format";
+import { levelPercent, networkLines } from "../logic/format";
 import type { State } from "../logic/state";
 import { checkAdvertise, checkPassphrase, checkPort, checkRegistryUrl } from "../logic/validate";
 import { button, errorText, field, h, setFieldError, setText } from "./dom";
@@ -96,6 +97,16 @@ export function mountSettings(ctx: Ctx): View {
   const advField = field("Advertised media address (optional)", advertise, "For port forwarding: the public address:port peers should send audio to.");
   const ring = h("input", { testid: "settings-ring", attrs: { type: "checkbox", id: "settings-ring" } });
   const notify = h("input", { testid: "settings-notifications", attrs: { type: "checkbox", id: "settings-notify" } });
+  const alwaysRelay = h("input", {
+    testid: "settings-always-relay",
+    attrs: { type: "checkbox", id: "settings-always-relay", "aria-describedby": "settings-always-relay-hint" },
+  });
+  const relayStrangers = h("input", {
+    testid: "settings-relay-strangers",
+    attrs: { type: "checkbox", id: "settings-relay-strangers", "aria-describedby": "settings-relay-strangers-hint" },
+  });
+  const network = h("ul", { class: "network", testid: "settings-network-status", attrs: { "aria-live": "polite" } });
+  const checkNetwork = button("Check again", () => void loadNetwork(), { testid: "settings-network-check" });
   const saveStatus = status("settings-status");
   let loaded: Settings | null = null;
   const save = button("Save", () => void saveSettings(), { testid: "settings-save", class: "primary" });
@@ -107,9 +118,38 @@ export function mountSettings(ctx: Ctx): View {
     advField.wrap,
     h("div", { class: "check" }, ring, h("label", { attrs: { for: "settings-ring" }, text: "Ring for incoming calls" })),
     h("div", { class: "check" }, notify, h("label", { attrs: { for: "settings-notify" }, text: "Show a desktop notification for incoming calls" })),
+    h("h4", { text: "Privacy of your address" }),
+    h("div", { class: "check" }, alwaysRelay, h("label", { attrs: { for: "settings-always-relay" }, text: "Always relay" })),
+    h("p", {
+      class: "hint",
+      attrs: { id: "settings-always-relay-hint" },
+      text: "Every call goes through the registry's relay, so the people you call never learn your IP address. Calls fail if the registry has no relay.",
+    }),
+    h("div", { class: "check" }, relayStrangers, h("label", { attrs: { for: "settings-relay-strangers" }, text: "Relay calls with people not in my contacts" })),
+    h("p", {
+      class: "hint",
+      attrs: { id: "settings-relay-strangers-hint" },
+      text: "Someone you never called or verified sees only the relay's address, when the registry has a relay.",
+    }),
+    h("h4", { text: "What the registry offers for calls between homes" }),
+    network,
+    h("div", { class: "actions" }, checkNetwork),
     h("div", { class: "actions" }, save),
     saveStatus,
   );
+
+  async function loadNetwork(): Promise<void> {
+    checkNetwork.disabled = true;
+    network.replaceChildren(h("li", { text: "Asking the registry…" }));
+    try {
+      const n = await ctx.api.networkStatus();
+      network.replaceChildren(...networkLines(n).map((line) => h("li", { text: line })));
+    } catch (e) {
+      network.replaceChildren(h("li", { text: errorText(e) }));
+    } finally {
+      checkNetwork.disabled = false;
+    }
+  }
 
   async function loadSettings(): Promise<void> {
     try {
@@ -120,6 +160,8 @@ export function mountSettings(ctx: Ctx): View {
       advertise.value = loaded.advertiseAddress ?? "";
       ring.checked = loaded.ringSound;
       notify.checked = loaded.notifications;
+      alwaysRelay.checked = loaded.alwaysRelay;
+      relayStrangers.checked = loaded.relayStrangers;
     } catch (e) {
       setText(saveStatus, errorText(e));
     }
@@ -140,6 +182,8 @@ export function mountSettings(ctx: Ctx): View {
         advertiseAddress: a.value,
         ringSound: ring.checked,
         notifications: notify.checked,
+        alwaysRelay: alwaysRelay.checked,
+        relayStrangers: relayStrangers.checked,
       });
       registry.value = loaded.registryUrl;
       link.set(loaded);
@@ -270,6 +314,7 @@ export function mountSettings(ctx: Ctx): View {
   );
   void loadDevices();
   void loadSettings();
+  void loadNetwork();
   void loadHost();
 
   function showLevels(s: State): void {
