@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
-use proto::signaling::Origin;
+use proto::signaling::{Origin, TurnUri};
 use serde::Deserialize;
+
+/// Default lifetime of TURN credentials, in seconds.
+pub const DEFAULT_TURN_TTL_SECS: u64 = 3600;
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -74,6 +77,48 @@ pub struct Config {
     pub ws_send_timeout: Duration,
     /// Log as JSON lines instead of human-readable text.
     pub log_json: bool,
+    /// Where the STUN Binding listener (UDP) runs.
+    pub stun_listen: StunListen,
+    /// TURN servers whose credentials `/ice` hands out (canonical URIs).
+    pub turn_uris: Vec<TurnUri>,
+    /// File with the secret shared with the TURN servers
+    /// (coturn's `static-auth-secret`); required with `turn_uris`.
+    pub turn_secret_file: Option<PathBuf>,
+    /// How long issued TURN credentials stay valid.
+    pub turn_ttl: Duration,
+}
+
+/// Where the registry answers STUN Binding requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StunListen {
+    /// UDP on the HTTP listener's address and port (the default). If that
+    /// UDP port is taken, the registry runs without STUN and says so.
+    SameAsHttp,
+    /// UDP on this address; failing to bind it stops the start.
+    At(SocketAddr),
+    /// No STUN listener.
+    Off,
+}
+
+impl std::str::FromStr for StunListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "off" => Ok(Self::Off),
+            _ => text
+                .parse()
+                .map(Self::At)
+                .map_err(|_| format!("expected ADDRESS:PORT or off, got {text:?}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StunListen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Config {
@@ -104,6 +149,10 @@ impl Config {
             ws_queue: 256,
             ws_send_timeout: crate::ws::SEND_TIMEOUT,
             log_json: false,
+            stun_listen: StunListen::SameAsHttp,
+            turn_uris: Vec::new(),
+            turn_secret_file: None,
+            turn_ttl: Duration::from_secs(DEFAULT_TURN_TTL_SECS),
         }
     }
 }
@@ -186,6 +235,24 @@ pub struct Args {
     /// Log JSON lines [default: false].
     #[arg(long, env = "PQVOICE_REGISTRY_LOG_JSON")]
     pub log_json: Option<bool>,
+    /// Answer STUN Binding requests on this UDP address, or `off`; clients
+    /// learn their public address from it [default: the --listen address
+    /// and port, over UDP].
+    #[arg(long, env = "PQVOICE_REGISTRY_STUN_LISTEN")]
+    pub stun_listen: Option<StunListen>,
+    /// A TURN relay to hand out credentials for, as
+    /// turn:HOST:PORT?transport=udp|tcp (coturn with use-auth-secret).
+    /// Repeat it (or separate with commas) for several; needs
+    /// --turn-secret-file.
+    #[arg(long, env = "PQVOICE_REGISTRY_TURN_URI", value_delimiter = ',')]
+    pub turn_uri: Vec<String>,
+    /// File holding the secret shared with the TURN relays (coturn's
+    /// static-auth-secret); readable by its owner only.
+    #[arg(long, env = "PQVOICE_REGISTRY_TURN_SECRET_FILE")]
+    pub turn_secret_file: Option<PathBuf>,
+    /// Seconds the issued TURN credentials stay valid [default: 3600].
+    #[arg(long, env = "PQVOICE_REGISTRY_TURN_TTL")]
+    pub turn_ttl: Option<u64>,
     /// Shut down (gracefully, as on SIGTERM) once the process that started
     /// this one has exited, checked every second (Unix). For a registry
     /// run as another program's child, such as the desktop app's "host a
@@ -217,6 +284,10 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     metrics_token_file: Option<PathBuf>,
     log_json: Option<bool>,
+    stun_listen: Option<StunListen>,
+    turn_uri: Option<Vec<String>>,
+    turn_secret_file: Option<PathBuf>,
+    turn_ttl: Option<u64>,
 }
 
 impl Args {
@@ -301,6 +372,29 @@ impl Args {
         c.metrics_listen = self.metrics_listen.or(file.metrics_listen);
         c.metrics_token_file = self.metrics_token_file.or(file.metrics_token_file);
         c.log_json = self.log_json.or(file.log_json).unwrap_or(false);
+        c.stun_listen = self
+            .stun_listen
+            .or(file.stun_listen)
+            .unwrap_or(c.stun_listen);
+        let turn_uris = if self.turn_uri.is_empty() {
+            file.turn_uri.unwrap_or_default()
+        } else {
+            self.turn_uri
+        };
+        c.turn_uris = turn_uris
+            .iter()
+            .map(|uri| TurnUri::parse(uri.trim()).map_err(|e| anyhow::anyhow!("turn_uri: {e}")))
+            .collect::<anyhow::Result<_>>()?;
+        c.turn_secret_file = self.turn_secret_file.or(file.turn_secret_file);
+        if c.turn_uris.is_empty() != c.turn_secret_file.is_none() {
+            anyhow::bail!("turn_uri and turn_secret_file must be given together");
+        }
+        if let Some(s) = self.turn_ttl.or(file.turn_ttl) {
+            if s == 0 {
+                anyhow::bail!("turn_ttl must be at least 1 second");
+            }
+            c.turn_ttl = Duration::from_secs(s);
+        }
         Ok(c)
     }
 }
@@ -445,5 +539,67 @@ mod tests {
             path.to_str().expect("utf-8 path"),
         ]);
         assert!(args.resolve().is_err());
+    }
+
+    #[test]
+    fn stun_and_turn_settings_resolve() {
+        let d = Args::parse_from(["pqvoice-registry"])
+            .resolve()
+            .expect("defaults");
+        assert_eq!(d.stun_listen, StunListen::SameAsHttp);
+        assert!(d.turn_uris.is_empty() && d.turn_secret_file.is_none());
+        assert_eq!(d.turn_ttl, Duration::from_secs(3600));
+
+        let off = Args::parse_from(["pqvoice-registry", "--stun-listen", "off"])
+            .resolve()
+            .expect("off");
+        assert_eq!(off.stun_listen, StunListen::Off);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.toml");
+        std::fs::write(
+            &path,
+            "stun_listen = \"[::]:3478\"\nturn_uri = [\"turn:relay.example.org\"]\n\
+             turn_secret_file = \"/etc/pqvoice/turn-secret\"\nturn_ttl = 600\n",
+        )
+        .expect("write");
+        let file = path.to_str().expect("utf-8 path");
+        let c = Args::parse_from(["pqvoice-registry", "--config", file])
+            .resolve()
+            .expect("valid config");
+        assert_eq!(
+            c.stun_listen,
+            StunListen::At("[::]:3478".parse().expect("address"))
+        );
+        let uris: Vec<String> = c.turn_uris.iter().map(ToString::to_string).collect();
+        assert_eq!(uris, ["turn:relay.example.org:3478?transport=udp"]);
+        assert_eq!(c.turn_ttl, Duration::from_secs(600));
+        // Flags replace the file's list.
+        let c = Args::parse_from([
+            "pqvoice-registry",
+            "--config",
+            file,
+            "--turn-uri",
+            "turn:192.0.2.1:3478?transport=udp,turn:192.0.2.1:3478?transport=tcp",
+        ])
+        .resolve()
+        .expect("valid config");
+        assert_eq!(c.turn_uris.len(), 2);
+
+        for bad in [
+            vec!["pqvoice-registry", "--turn-uri", "turn:relay.example.org"],
+            vec!["pqvoice-registry", "--turn-secret-file", "/tmp/x"],
+            vec![
+                "pqvoice-registry",
+                "--turn-uri",
+                "http://relay.example.org",
+                "--turn-secret-file",
+                "/tmp/x",
+            ],
+            vec!["pqvoice-registry", "--turn-ttl", "0"],
+        ] {
+            assert!(Args::parse_from(&bad).resolve().is_err(), "{bad:?}");
+        }
+        assert!(Args::try_parse_from(["pqvoice-registry", "--stun-listen", "nowhere"]).is_err());
     }
 }

@@ -16,6 +16,8 @@
 //! * [`auth`]: challenges and bearer tokens; [`limits`]: rate limits and
 //!   strict body parsing; [`net`]: connection caps, TLS and the HTTP
 //!   connection loop with its header timeout.
+//! * [`stun`]: the STUN Binding listener on UDP (clients learn their
+//!   public address); [`ice`]: `GET /ice`, TURN relay credentials.
 //!
 //! [`app`] builds the router so tests drive it in-process; [`Server`] runs
 //! it on a real socket with graceful shutdown.
@@ -27,10 +29,12 @@ pub mod config;
 pub mod contacts;
 pub mod error;
 pub mod hub;
+pub mod ice;
 pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod store;
+pub mod stun;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -42,16 +46,17 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router, middleware};
-use proto::signaling::{ErrorCode, MAX_REQUEST_BODY};
-use serde::Serialize;
+use proto::signaling::{ErrorCode, Health, MAX_REQUEST_BODY};
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use config::Config;
 
 use crate::auth::{Auth, OriginPolicy};
+use crate::config::StunListen;
 use crate::error::AppError;
 use crate::hub::{Hub, HubConfig};
+use crate::ice::TurnIssuer;
 use crate::limits::Limits;
 use crate::store::{SqliteStore, Store};
 
@@ -90,6 +95,8 @@ pub struct AppState {
     pub shutdown: watch::Sender<bool>,
     /// Who may read `/metrics`.
     pub metrics_access: Arc<metrics::Access>,
+    /// TURN credentials, when relays are configured.
+    pub turn: Option<Arc<TurnIssuer>>,
 }
 
 impl std::fmt::Debug for dyn Store {
@@ -126,6 +133,7 @@ impl AppState {
             config.metrics_token_file.as_deref(),
             config.metrics_listen.is_some(),
         )?);
+        let turn = TurnIssuer::load(&config)?;
         let state = Self {
             store,
             hub,
@@ -134,6 +142,7 @@ impl AppState {
             config: Arc::new(config),
             shutdown,
             metrics_access,
+            turn,
         };
         tokio::spawn(sweep(state.clone()));
         tokio::spawn(sweep_call_records(state.clone()));
@@ -177,19 +186,13 @@ async fn sweep_call_records(state: AppState) {
     }
 }
 
-/// Answer of `GET /healthz`.
-#[derive(Debug, Serialize)]
-pub struct Health {
-    /// Always `"ok"` when the server answers at all.
-    pub status: &'static str,
-    /// Version of this server build.
-    pub version: &'static str,
-}
-
-async fn healthz() -> Json<Health> {
+/// `GET /healthz`: up, the version, and whether STUN and TURN are on.
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Health> {
     Json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        stun: ice::stun_port(&state.config).is_some(),
+        turn: state.turn.is_some(),
     })
 }
 
@@ -222,6 +225,7 @@ pub fn app(state: AppState) -> Router {
         .route("/call/hangup", post(api::hangup))
         .route("/call/status/{call_id}", get(api::status))
         .route("/call/incoming", get(api::incoming))
+        .route("/ice", get(ice::ice))
         // The WebSocket outlives any request timeout, so it sits outside it.
         .layer(
             tower::ServiceBuilder::new()
@@ -256,6 +260,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The address of the `/metrics` listener, if there is one.
     pub metrics_addr: Option<SocketAddr>,
+    /// The address of the STUN listener (UDP), if there is one.
+    pub stun_addr: Option<SocketAddr>,
     /// Its shared state (tests inspect the hub).
     pub state: AppState,
     task: tokio::task::JoinHandle<()>,
@@ -289,17 +295,46 @@ impl Server {
         let metrics_addr = metrics_listener
             .as_ref()
             .map(net::CappedListener::local_addr);
+        let stun_socket = match config.stun_listen {
+            StunListen::Off => None,
+            StunListen::At(at) => Some(
+                stun::bind(at)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen for STUN on UDP {at}: {e}"))?,
+            ),
+            // The default must not stop a registry that runs fine over
+            // HTTP: without the UDP port it runs without STUN, and says so.
+            StunListen::SameAsHttp => match stun::bind(addr).await {
+                Ok(socket) => Some(socket),
+                Err(e) => {
+                    tracing::warn!(
+                        %addr,
+                        error = %e,
+                        "UDP port taken: running without STUN (set --stun-listen)"
+                    );
+                    None
+                }
+            },
+        };
+        let stun_addr = stun_socket
+            .as_ref()
+            .map(tokio::net::UdpSocket::local_addr)
+            .transpose()?;
         let header_timeout = config.header_timeout;
-        // Sign-ins name the port clients connect to, known only now for
-        // port 0.
+        // Sign-ins name the port clients connect to, and `/ice` the STUN
+        // port, known only now for port 0.
         let config = Config {
             listen: addr,
+            stun_listen: stun_addr.map_or(StunListen::Off, StunListen::At),
             ..config
         };
         let state = AppState::new(config, Arc::clone(&store) as Arc<dyn Store>).await?;
         let router = app(state.clone());
         let stop = state.shutdown.subscribe();
         let task = tokio::spawn(net::serve(listener, router, header_timeout, stop));
+        if let Some(socket) = stun_socket {
+            tokio::spawn(stun::serve(socket, state.shutdown.subscribe()));
+        }
         if let Some(listener) = metrics_listener {
             let stop = state.shutdown.subscribe();
             tokio::spawn(net::serve(
@@ -309,10 +344,11 @@ impl Server {
                 stop,
             ));
         }
-        tracing::info!(%addr, ?metrics_addr, "registry listening");
+        tracing::info!(%addr, ?metrics_addr, ?stun_addr, turn = state.turn.is_some(), "registry listening");
         Ok(Self {
             addr,
             metrics_addr,
+            stun_addr,
             state,
             task,
             store,

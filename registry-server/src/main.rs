@@ -11,7 +11,9 @@ async fn main() -> anyhow::Result<()> {
     let parent = args.exit_with_parent.then(parent_id).flatten();
     let config = args.resolve()?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The STUN codec warns about every malformed message it parses; on
+        // a public UDP port that is anyone's to fill, so only its errors.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,stun_types=error"));
     if config.log_json {
         tracing_subscriber::fmt()
             .json()
@@ -22,6 +24,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let server = registry::Server::start(config).await?;
     println!("listening on {}", server.addr);
+    if let Some(stun) = server.stun_addr {
+        println!("STUN on udp {stun}");
+    }
     tokio::select! {
         _ = wait_for_signal() => {}
         _ = parent_gone(parent) => tracing::info!("the parent process exited"),

@@ -94,6 +94,10 @@ pub static CONNECTIONS_REFUSED: Counter = Counter::new();
 pub static CONNECTIONS_REFUSED_PER_CLIENT: Counter = Counter::new();
 /// Requests refused by a rate limit.
 pub static RATE_LIMITED: Counter = Counter::new();
+/// STUN Binding requests answered.
+pub static STUN_ANSWERS: Counter = Counter::new();
+/// STUN Binding requests left unanswered by the rate limits.
+pub static STUN_RATE_LIMITED: Counter = Counter::new();
 
 // Final call states and error codes are small closed sets: one counter each,
 // indexed by position.
@@ -230,6 +234,16 @@ pub fn render() -> String {
         "pqvoice_rate_limited_total",
         "Requests refused by a rate limit.",
         RATE_LIMITED.get(),
+    );
+    counter(
+        "pqvoice_stun_answers_total",
+        "STUN Binding requests answered.",
+        STUN_ANSWERS.get(),
+    );
+    counter(
+        "pqvoice_stun_rate_limited_total",
+        "STUN Binding requests left unanswered by a rate limit.",
+        STUN_RATE_LIMITED.get(),
     );
     let _ = writeln!(
         out,
