@@ -15,6 +15,7 @@ pub mod dial;
 pub mod dsp;
 pub mod jitter;
 pub mod media;
+pub mod net;
 pub mod netsim;
 pub mod offline;
 pub mod phone;
