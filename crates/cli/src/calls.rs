@@ -333,15 +333,20 @@ fn open_audio(args: &MediaArgs) -> anyhow::Result<AudioIo> {
 }
 
 /// Binds the call's socket and lists the media addresses to offer the peer.
-fn media_socket(args: &MediaArgs) -> anyhow::Result<(std::net::UdpSocket, Vec<SocketAddr>)> {
+fn media_socket(
+    args: &MediaArgs,
+) -> anyhow::Result<(std::net::UdpSocket, Vec<proto::handshake::Candidate>)> {
     let (socket, candidates) = bind_media(args.listen, args.advertise)?;
     Ok((socket, offered(candidates, args)))
 }
 
 /// With `--advertise-only`, just the advertised address; else all of them.
-fn offered(mut candidates: Vec<SocketAddr>, args: &MediaArgs) -> Vec<SocketAddr> {
+fn offered(
+    mut candidates: Vec<proto::handshake::Candidate>,
+    args: &MediaArgs,
+) -> Vec<proto::handshake::Candidate> {
     if args.advertise_only {
-        candidates.retain(|c| Some(*c) == args.advertise);
+        candidates.retain(|c| Some(c.addr) == args.advertise);
     }
     candidates
 }
@@ -418,7 +423,9 @@ impl PhoneHooks for CliHooks {
             .unwrap_or(Trust::Unverified)
     }
 
-    fn bind_media(&self) -> Result<(std::net::UdpSocket, Vec<SocketAddr>), String> {
+    fn bind_media(
+        &self,
+    ) -> Result<(std::net::UdpSocket, Vec<proto::handshake::Candidate>), String> {
         media_socket(&self.args).map_err(|e| format!("{e:#}"))
     }
 
@@ -719,9 +726,10 @@ mod tests {
 
     #[test]
     fn advertise_only_offers_just_the_advertised_address() {
-        let (adv, local): (SocketAddr, SocketAddr) = (
-            "127.0.0.1:4000".parse().unwrap(),
-            "127.0.0.1:5000".parse().unwrap(),
+        use proto::handshake::{Candidate, CandidateKind};
+        let (adv, local) = (
+            Candidate::new(CandidateKind::Host, "127.0.0.1:4000".parse().unwrap(), 2),
+            Candidate::new(CandidateKind::Host, "127.0.0.1:5000".parse().unwrap(), 1),
         );
         let both = media(&["--advertise", "127.0.0.1:4000"]).unwrap();
         assert_eq!(offered(vec![adv, local], &both), vec![adv, local]);

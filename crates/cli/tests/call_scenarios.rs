@@ -11,7 +11,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -250,7 +250,7 @@ impl PhoneHooks for NoMedia {
         Trust::Unverified
     }
 
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String> {
+    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String> {
         Err("this phone only rings".into())
     }
 

@@ -11,8 +11,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
 use proto::handshake::{
-    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
-    OfferPolicy, VerifiedOffer,
+    Answer, Candidate, CandidateKind, Established, ExpectAnswer, HandshakeCallId, MediaProfile,
+    Offer, OfferParams, OfferPolicy, VerifiedOffer,
 };
 use proto::identity::{IdentityKeyPair, PublicIdentity};
 use proto::safety::SafetyNumber;
@@ -81,13 +81,14 @@ fn random32() -> Result<zeroize::Zeroizing<[u8; 32]>, DialError> {
     Ok(b)
 }
 
-/// Binds the call's UDP socket on `listen` and lists the addresses to offer
-/// the peer: `advertise` first (a forwarded port), then the bound address,
-/// or, for a wildcard bind, loopback and the host's outbound address.
+/// Binds the call's UDP socket on `listen` and lists the host candidates to
+/// offer the peer: `advertise` first (a forwarded port), then the bound
+/// address, or, for a wildcard bind, loopback and the host's outbound
+/// address. Earlier entries get the higher local preference.
 pub fn bind_media(
     listen: SocketAddr,
     advertise: Option<SocketAddr>,
-) -> Result<(UdpSocket, Vec<SocketAddr>), DialError> {
+) -> Result<(UdpSocket, Vec<Candidate>), DialError> {
     let socket = UdpSocket::bind(listen).map_err(|source| DialError::Socket {
         addr: listen,
         source,
@@ -113,6 +114,11 @@ pub fn bind_media(
     }
     candidates.dedup();
     candidates.truncate(proto::handshake::MAX_CANDIDATES);
+    let candidates = (0..=u16::MAX)
+        .rev()
+        .zip(candidates)
+        .map(|(local_pref, addr)| Candidate::new(CandidateKind::Host, addr, local_pref))
+        .collect();
     Ok((socket, candidates))
 }
 
@@ -212,13 +218,13 @@ impl Ringing {
 }
 
 /// Rings `callee`: checks its key against the pin, signs an Offer for the
-/// media addresses `candidates` and hands it to the registry.
+/// media `candidates` and hands it to the registry.
 pub async fn place_call(
     client: &RegistryClient,
     profile: &Profile,
     identity: &IdentityKeyPair,
     callee: &Username,
-    candidates: Vec<SocketAddr>,
+    candidates: Vec<Candidate>,
 ) -> Result<Ringing, DialError> {
     let (key, _) = contact_key(client, profile, callee).await?;
     let mut id = [0u8; 16];
@@ -301,7 +307,7 @@ impl Verified {
     pub fn accept(
         self,
         identity: &IdentityKeyPair,
-        candidates: Vec<SocketAddr>,
+        candidates: Vec<Candidate>,
     ) -> Result<(Vec<u8>, Established), DialError> {
         let caller = self.caller.to_string();
         let (answer, established) = self

@@ -134,7 +134,11 @@ mod tests {
             call_id: HandshakeCallId([id; 16]),
             caller: "alice".into(),
             callee: "bob".into(),
-            candidates: vec!["127.0.0.1:4000".parse().expect("addr")],
+            candidates: vec![proto::handshake::Candidate::new(
+                proto::handshake::CandidateKind::Host,
+                "127.0.0.1:4000".parse().expect("addr"),
+                u16::MAX,
+            )],
             profile: crate::dial::media_profile(),
         };
         let (_, offer) = ExpectAnswer::start(

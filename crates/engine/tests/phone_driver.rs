@@ -30,7 +30,7 @@ impl PhoneHooks for Quiet {
         Trust::Unverified
     }
 
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String> {
+    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String> {
         engine::dial::bind_media(SocketAddr::from(([127, 0, 0, 1], 0)), None)
             .map_err(|e| e.to_string())
     }
@@ -217,7 +217,8 @@ fn local_handshake(
     callee_addr: SocketAddr,
 ) -> (proto::handshake::Established, proto::handshake::Established) {
     use proto::handshake::{
-        Answer, ExpectAnswer, HandshakeCallId, Offer, OfferParams, OfferPolicy,
+        Answer, Candidate, CandidateKind, ExpectAnswer, HandshakeCallId, Offer, OfferParams,
+        OfferPolicy,
     };
     let alice = IdentityKeyPair::from_seed(&[1; 32]);
     let bot = IdentityKeyPair::from_seed(&[9; 32]);
@@ -226,7 +227,7 @@ fn local_handshake(
         call_id: HandshakeCallId([3; 16]),
         caller: "alice".into(),
         callee: "echo".into(),
-        candidates: vec![caller_addr],
+        candidates: vec![Candidate::new(CandidateKind::Host, caller_addr, u16::MAX)],
         profile: engine::dial::media_profile(),
     };
     let (waiting, offer) =
@@ -237,7 +238,12 @@ fn local_handshake(
         .verify(alice.public(), "echo", now, &OfferPolicy::default())
         .expect("verifies");
     let (answer, callee) = verified
-        .accept(&bot, vec![callee_addr], [6; 32], now)
+        .accept(
+            &bot,
+            vec![Candidate::new(CandidateKind::Host, callee_addr, u16::MAX)],
+            [6; 32],
+            now,
+        )
         .expect("accept");
     let answer = Answer::from_bytes(&answer.to_bytes()).expect("parses");
     let caller = waiting

@@ -8,7 +8,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use proto::handshake::{
-    Answer, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams, OfferPolicy,
+    Answer, Candidate, CandidateKind, ExpectAnswer, HandshakeCallId, MediaProfile, Offer,
+    OfferParams, OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
@@ -23,7 +24,11 @@ fn params() -> OfferParams {
         call_id: HandshakeCallId([7; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
-        candidates: vec!["127.0.0.1:40000".parse().expect("literal")],
+        candidates: vec![Candidate::new(
+            CandidateKind::Host,
+            "127.0.0.1:40000".parse().expect("literal"),
+            u16::MAX,
+        )],
         profile: MediaProfile::DEFAULT,
     }
 }

@@ -49,7 +49,7 @@ impl PhoneHooks for AppHooks {
             .unwrap_or(Trust::Unverified)
     }
 
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String> {
+    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String> {
         let advertise = self.app()?.advertise().map_err(|e| e.to_string())?;
         bind_media(SocketAddr::from(([0, 0, 0, 0], 0)), advertise).map_err(|e| e.to_string())
     }

@@ -314,7 +314,13 @@ impl Call {
         if profile.frame_ms != 20 {
             return Err(CallError::Profile("the engine sends 20 ms frames only"));
         }
-        let path = PeerPath::new(established.peer_candidates());
+        let path = PeerPath::new(
+            &established
+                .peer_candidates()
+                .iter()
+                .map(|c| c.addr)
+                .collect::<Vec<_>>(),
+        );
         let session = CallSession::new(established, opts.session, clock.now());
         let sender = MediaSender::for_call(
             opts.codec,

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,8 +47,8 @@ pub trait PhoneHooks: Send + Sync + 'static {
     /// How far the pinned key of `peer` is trusted. The one question the
     /// phone asks the contact book.
     fn trust_of(&self, peer: &Username) -> Trust;
-    /// Binds a call's media socket and lists the addresses to offer.
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<SocketAddr>), String>;
+    /// Binds a call's media socket and lists the candidates to offer.
+    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String>;
     /// Opens the audio and sets the options of `call`'s media. Runs on the
     /// media thread (a sound server can take a moment); the phone runs the
     /// call with its own [`CallHandle`] for hang-up and mute.

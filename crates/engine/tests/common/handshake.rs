@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 
 use proto::handshake::{
-    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
-    OfferPolicy,
+    Answer, Candidate, CandidateKind, Established, ExpectAnswer, HandshakeCallId, MediaProfile,
+    Offer, OfferParams, OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::time::UnixTime;
@@ -42,6 +42,15 @@ pub struct Setup {
     pub callee_candidates: Vec<SocketAddr>,
 }
 
+/// Host candidates for `addrs`, the first one preferred.
+fn hosts(addrs: Vec<SocketAddr>) -> Vec<Candidate> {
+    (0..=u16::MAX)
+        .rev()
+        .zip(addrs)
+        .map(|(pref, addr)| Candidate::new(CandidateKind::Host, addr, pref))
+        .collect()
+}
+
 /// Runs alice-calls-bob to completion: `(caller, callee)`.
 pub fn handshake(setup: Setup) -> (Established, Established) {
     let alice = IdentityKeyPair::from_seed(&[setup.alice_seed; 32]);
@@ -51,7 +60,7 @@ pub fn handshake(setup: Setup) -> (Established, Established) {
         call_id: HandshakeCallId([setup.call_id; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
-        candidates: setup.caller_candidates,
+        candidates: hosts(setup.caller_candidates),
         profile: profile(),
     };
     let [r1, r2, r3] = setup.randoms;
@@ -68,7 +77,7 @@ pub fn handshake(setup: Setup) -> (Established, Established) {
     let (answer, callee) = offer
         .verify(alice.public(), "bob", now, &OfferPolicy::default())
         .expect("offer verifies")
-        .accept(&bob, setup.callee_candidates, [r3; 32], now)
+        .accept(&bob, hosts(setup.callee_candidates), [r3; 32], now)
         .expect("accept");
     let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
     let caller = waiting

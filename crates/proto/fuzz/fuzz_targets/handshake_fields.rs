@@ -132,8 +132,9 @@ enum Mutation {
         name: Vec<u8>,
         length_delta: i8,
     },
-    /// A well-formed candidate list (the count may exceed the maximum).
-    Candidates(Vec<(bool, [u8; 16], u16)>),
+    /// A well-formed candidate list (the count may exceed the maximum;
+    /// the kind byte is taken modulo 4, so one value in four is unknown).
+    Candidates(Vec<(u8, u32, bool, [u8; 16], u16)>),
     /// A media profile of any values.
     Profile {
         codec: u8,
@@ -234,7 +235,9 @@ fn apply(fields: &mut Vec<(Field, Vec<u8>)>, m: Mutation, fx: &Fixture) {
         Mutation::Candidates(list) => {
             if let Some(i) = position(fields, Field::Candidates, 0) {
                 let mut bytes = vec![list.len() as u8];
-                for (v4, addr, port) in list {
+                for (kind, priority, v4, addr, port) in list {
+                    bytes.push(kind % 4);
+                    bytes.extend_from_slice(&priority.to_be_bytes());
                     if v4 {
                         bytes.push(4);
                         bytes.extend_from_slice(&addr[..4]);

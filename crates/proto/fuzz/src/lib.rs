@@ -16,8 +16,8 @@ use core::time::Duration;
 
 use proto::control::ByeReason;
 use proto::handshake::{
-    Answer, CALL_ID_LEN, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer,
-    OfferParams, OfferPolicy, SAS_NONCE_LEN, VerifiedOffer,
+    Answer, CALL_ID_LEN, Candidate, CandidateKind, Established, ExpectAnswer, HandshakeCallId,
+    MediaProfile, Offer, OfferParams, OfferPolicy, SAS_NONCE_LEN, VerifiedOffer,
 };
 use proto::identity::{HYBRID_SIGNATURE_ENCODED_LEN, IdentityKeyPair, PUBLIC_IDENTITY_ENCODED_LEN};
 use proto::packet::{MediaFrame, MediaPayload};
@@ -50,7 +50,7 @@ pub fn callee_identity() -> IdentityKeyPair {
 }
 
 /// The offer parameters, with the given media candidates.
-pub fn offer_params(candidates: Vec<SocketAddr>) -> OfferParams {
+pub fn offer_params(candidates: Vec<Candidate>) -> OfferParams {
     OfferParams {
         call_id: HandshakeCallId(CALL_ID),
         caller: CALLER.into(),
@@ -60,17 +60,34 @@ pub fn offer_params(candidates: Vec<SocketAddr>) -> OfferParams {
     }
 }
 
-/// Candidates of the fixture offer: one of each address family.
-pub fn caller_candidates() -> Vec<SocketAddr> {
+/// Candidates of the fixture offer: every kind, both address families.
+pub fn caller_candidates() -> Vec<Candidate> {
     vec![
-        SocketAddr::from(([192, 0, 2, 1], 40_000)),
-        SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 40_002)),
+        Candidate::new(
+            CandidateKind::Host,
+            SocketAddr::from(([192, 0, 2, 1], 40_000)),
+            65_535,
+        ),
+        Candidate::new(
+            CandidateKind::ServerReflexive,
+            SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 40_002)),
+            65_535,
+        ),
+        Candidate::new(
+            CandidateKind::Relayed,
+            SocketAddr::from(([203, 0, 113, 9], 49_152)),
+            65_535,
+        ),
     ]
 }
 
 /// Candidates of the fixture answer.
-pub fn callee_candidates() -> Vec<SocketAddr> {
-    vec![SocketAddr::from(([198, 51, 100, 7], 50_000))]
+pub fn callee_candidates() -> Vec<Candidate> {
+    vec![Candidate::new(
+        CandidateKind::Host,
+        SocketAddr::from(([198, 51, 100, 7], 50_000)),
+        65_535,
+    )]
 }
 
 /// Alice starts a call to Bob with `candidates`: her waiting state and the
@@ -78,7 +95,7 @@ pub fn callee_candidates() -> Vec<SocketAddr> {
 pub fn start_call(
     caller: &IdentityKeyPair,
     callee: &IdentityKeyPair,
-    candidates: Vec<SocketAddr>,
+    candidates: Vec<Candidate>,
 ) -> (ExpectAnswer, Offer) {
     ExpectAnswer::start(
         caller,
@@ -208,11 +225,12 @@ pub fn split(message: &[u8], is_offer: bool) -> Option<Vec<(Field, Vec<u8>)>> {
     } else {
         take(&mut rest, Field::Ciphertext, xwing::CIPHERTEXT_LEN)?;
     }
+    // count | count × (kind u8 | priority u32 | family u8 | address | port u16)
     let count = usize::from(*rest.first()?);
     let mut len = 1;
     for _ in 0..count {
-        let family = *rest.get(len)?;
-        len += 1 + if family == 4 { 4 } else { 16 } + 2;
+        let family = *rest.get(len + 5)?;
+        len += 1 + 4 + 1 + if family == 4 { 4 } else { 16 } + 2;
     }
     take(&mut rest, Field::Candidates, len)?;
     take(&mut rest, Field::Profile, MediaProfile::ENCODED_LEN)?;

@@ -1,12 +1,10 @@
 //! The callee's side: accepting a verified offer, and the signed answer
 //! that goes back to the caller.
 
-use core::net::SocketAddr;
-
 use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::profile::{check_candidates, encode_candidates};
+use super::candidate::{Candidate, check_candidates, encode_candidates};
 use super::{
     ANSWER_DOMAIN, ANSWER_HASH_LABEL, ENCAPSULATION_RNG_LABEL, Established, HANDSHAKE_VERSION,
     HandshakeCallId, HandshakeError, KIND_ANSWER, MAX_ANSWER_LEN, MediaProfile, Offer,
@@ -55,7 +53,7 @@ impl VerifiedOffer {
     pub fn accept(
         self,
         identity: &IdentityKeyPair,
-        candidates: Vec<SocketAddr>,
+        candidates: Vec<Candidate>,
         encapsulation_seed: [u8; 32],
         now: UnixTime,
     ) -> Result<(Answer, Established), HandshakeError> {
@@ -120,7 +118,7 @@ pub struct Answer {
     pub(super) call_id: HandshakeCallId,
     pub(super) callee_identity: PublicIdentity,
     pub(super) ciphertext: Box<[u8; CIPHERTEXT_SIZE]>,
-    pub(super) candidates: Vec<SocketAddr>,
+    pub(super) candidates: Vec<Candidate>,
     pub(super) profile: MediaProfile,
     pub(super) created_at: UnixTime,
     pub(super) signature: HybridSignature,
@@ -144,7 +142,7 @@ impl Answer {
         call_id: &HandshakeCallId,
         identity: &PublicIdentity,
         ciphertext: &[u8; CIPHERTEXT_SIZE],
-        candidates: &[SocketAddr],
+        candidates: &[Candidate],
         profile: &MediaProfile,
         created_at: UnixTime,
     ) -> Vec<u8> {
@@ -203,7 +201,7 @@ impl Answer {
         &self.callee_identity
     }
     /// The callee's media candidates.
-    pub fn candidates(&self) -> &[SocketAddr] {
+    pub fn candidates(&self) -> &[Candidate] {
         &self.candidates
     }
     /// The media profile the callee accepted.

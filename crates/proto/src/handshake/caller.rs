@@ -1,11 +1,9 @@
 //! The caller's side: starting a call with an offer, checking the answer,
 //! and the finished handshake both sides end in.
 
-use core::net::SocketAddr;
-
 use zeroize::{Zeroize, Zeroizing};
 
-use super::profile::check_candidates;
+use super::candidate::{Candidate, check_candidates};
 use super::{
     ANSWER_DOMAIN, ANSWER_HASH_LABEL, Answer, HandshakeCallId, HandshakeError, MediaProfile,
     OFFER_DOMAIN, OFFER_HASH_LABEL, Offer, OfferParams, OfferPolicy, SAS_NONCE_LEN,
@@ -203,7 +201,7 @@ pub struct Established {
     pub(super) call_id: HandshakeCallId,
     pub(super) peer_username: String,
     pub(super) peer_identity: PublicIdentity,
-    pub(super) peer_candidates: Vec<SocketAddr>,
+    pub(super) peer_candidates: Vec<Candidate>,
     pub(super) profile: MediaProfile,
     pub(super) transcript_hash: [u8; 32],
     pub(super) sas_commitment: [u8; SAS_NONCE_LEN],
@@ -226,7 +224,8 @@ impl core::fmt::Debug for Established {
 }
 
 impl Established {
-    /// Whether this side called or answered.
+    /// Whether this side called or answered. The caller is the ICE
+    /// controlling side (G in [`pair_priority`](super::pair_priority)).
     pub fn role(&self) -> Role {
         self.role
     }
@@ -242,8 +241,9 @@ impl Established {
     pub fn peer_identity(&self) -> &PublicIdentity {
         &self.peer_identity
     }
-    /// Where the other side accepts media.
-    pub fn peer_candidates(&self) -> &[SocketAddr] {
+    /// Where the other side accepts media, as its signed message listed
+    /// them (checked: at most `MAX_CANDIDATES`, no duplicates).
+    pub fn peer_candidates(&self) -> &[Candidate] {
         &self.peer_candidates
     }
     /// The agreed media profile.

@@ -62,6 +62,7 @@
 
 mod answer;
 mod caller;
+mod candidate;
 mod offer;
 mod profile;
 mod seen;
@@ -70,6 +71,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use answer::{Answer, VerifiedOffer};
 pub use caller::{AnswerRejected, Established, ExpectAnswer};
+pub use candidate::{Candidate, CandidateKind, MAX_PRIORITY, pair_priority};
 pub use offer::{Offer, OfferParams, OfferPolicy};
 pub use profile::{Codec, MediaProfile};
 pub use seen::SeenOffers;
@@ -83,7 +85,7 @@ use crate::wire::Reader;
 use crate::xwing::{CIPHERTEXT_LEN as CIPHERTEXT_SIZE, PUBLIC_KEY_LEN as ENCAPSULATION_KEY_SIZE};
 
 /// Version byte that starts an offer and an answer.
-pub const HANDSHAKE_VERSION: u8 = 2;
+pub const HANDSHAKE_VERSION: u8 = 3;
 /// Domain under which the caller signs the offer.
 pub const OFFER_DOMAIN: &[u8] = b"pqvoice/offer/v1";
 /// Domain under which the callee signs the answer.
@@ -105,7 +107,7 @@ pub const MAX_OFFER_LEN: usize = 2
     + ENCAPSULATION_KEY_SIZE
     + SAS_NONCE_LEN
     + 1
-    + MAX_CANDIDATES * 19
+    + MAX_CANDIDATES * Candidate::MAX_ENCODED_LEN
     + MediaProfile::ENCODED_LEN
     + 8
     + HYBRID_SIGNATURE_ENCODED_LEN;
@@ -115,7 +117,7 @@ pub const MAX_ANSWER_LEN: usize = 2
     + PUBLIC_IDENTITY_ENCODED_LEN
     + CIPHERTEXT_SIZE
     + 1
-    + MAX_CANDIDATES * 19
+    + MAX_CANDIDATES * Candidate::MAX_ENCODED_LEN
     + MediaProfile::ENCODED_LEN
     + 8
     + HYBRID_SIGNATURE_ENCODED_LEN;
@@ -299,8 +301,8 @@ fn decode_identity(r: &mut Reader<'_>) -> Result<PublicIdentity, HandshakeError>
 /// profile and the creation time. Nothing may follow them.
 fn decode_tail(
     mut r: Reader<'_>,
-) -> Result<(Vec<core::net::SocketAddr>, MediaProfile, UnixTime), HandshakeError> {
-    let candidates = profile::decode_candidates(&mut r)?;
+) -> Result<(Vec<Candidate>, MediaProfile, UnixTime), HandshakeError> {
+    let candidates = candidate::decode_candidates(&mut r)?;
     let profile = MediaProfile::decode(&mut r)?;
     let created_at = UnixTime::from_secs(
         r.u64()
@@ -344,11 +346,21 @@ mod tests {
         let a = IdentityKeyPair::from_seed(&[1; 32]);
         let b = IdentityKeyPair::from_seed(&[2; 32]);
         let v6: SocketAddr = "[2001:db8::1]:5000".parse().expect("literal");
+        // IPv6 candidates are the longest; distinct ports, since a list may
+        // not repeat a (kind, address).
+        let longest = |n: usize| -> Vec<Candidate> {
+            (0..n)
+                .map(|i| {
+                    let addr = SocketAddr::new(v6.ip(), 5000 + i as u16);
+                    Candidate::new(CandidateKind::Relayed, addr, i as u16)
+                })
+                .collect()
+        };
         let params = OfferParams {
             call_id: HandshakeCallId([0; CALL_ID_LEN]),
             caller: "a".repeat(MAX_USERNAME_LEN),
             callee: "b".repeat(MAX_USERNAME_LEN),
-            candidates: vec![v6; MAX_CANDIDATES],
+            candidates: longest(MAX_CANDIDATES),
             profile: MediaProfile::DEFAULT,
         };
         let now = UnixTime::from_secs(1);
@@ -366,12 +378,12 @@ mod tests {
             .verify(a.public(), &params.callee, now, &OfferPolicy::default())
             .expect("verifies");
         let (answer, _) = verified
-            .accept(&b, vec![v6; MAX_CANDIDATES], [4; 32], now)
+            .accept(&b, longest(MAX_CANDIDATES), [4; 32], now)
             .expect("accept");
         assert_eq!(answer.to_bytes().len(), MAX_ANSWER_LEN);
 
         let mut too_many = params;
-        too_many.candidates.push(v6);
+        too_many.candidates = longest(MAX_CANDIDATES + 1);
         assert!(
             ExpectAnswer::start(&a, too_many, b.public().clone(), [3; 32], [5; 32], now).is_err()
         );

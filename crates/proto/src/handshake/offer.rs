@@ -1,10 +1,9 @@
 //! The caller's signed offer: what it carries, its encoding, and the
 //! callee's checks before the phone rings.
 
-use core::net::SocketAddr;
 use core::time::Duration;
 
-use super::profile::encode_candidates;
+use super::candidate::{Candidate, encode_candidates};
 use super::{
     HANDSHAKE_VERSION, HandshakeCallId, HandshakeError, KIND_OFFER, MAX_OFFER_LEN, MediaProfile,
     OFFER_DOMAIN, OFFER_HASH_LABEL, SAS_NONCE_LEN, SignedFields, VerifiedOffer, decode_identity,
@@ -23,8 +22,10 @@ pub struct OfferParams {
     pub caller: String,
     /// The callee's username.
     pub callee: String,
-    /// UDP addresses on which the caller accepts media.
-    pub candidates: Vec<SocketAddr>,
+    /// Where the caller accepts media, in no particular order (the
+    /// priorities rank them). At most [`MAX_CANDIDATES`](super::MAX_CANDIDATES),
+    /// no (kind, address) twice.
+    pub candidates: Vec<Candidate>,
     /// Media profile of the call.
     pub profile: MediaProfile,
 }
@@ -39,7 +40,7 @@ pub struct Offer {
     /// Parsed and checked once, when the offer is decoded or made.
     pub(super) ephemeral_key: Box<PublicKeyXWing>,
     pub(super) sas_commitment: [u8; SAS_NONCE_LEN],
-    pub(super) candidates: Vec<SocketAddr>,
+    pub(super) candidates: Vec<Candidate>,
     pub(super) profile: MediaProfile,
     pub(super) created_at: UnixTime,
     pub(super) signature: HybridSignature,
@@ -147,7 +148,7 @@ impl Offer {
         &self.caller_identity
     }
     /// The caller's media candidates.
-    pub fn candidates(&self) -> &[SocketAddr] {
+    pub fn candidates(&self) -> &[Candidate] {
         &self.candidates
     }
     /// The offered media profile.

@@ -1,10 +1,10 @@
 //! What an offer and an answer say about media: the codec and packet
-//! shape ([`MediaProfile`]) and the UDP addresses each side listens on.
+//! shape ([`MediaProfile`]). The addresses each side listens on are in
+//! the `candidate` module.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use core::time::Duration;
 
-use super::{HandshakeError, MAX_CANDIDATES};
+use super::HandshakeError;
 use crate::wire::Reader;
 
 /// The audio codec carried in media packets.
@@ -97,48 +97,4 @@ impl MediaProfile {
     pub fn frame_interval(&self) -> Duration {
         Duration::from_millis(u64::from(self.frame_ms))
     }
-}
-
-pub(super) fn encode_candidates(cands: &[SocketAddr], out: &mut Vec<u8>) {
-    // The constructors cap the list at MAX_CANDIDATES, which fits in a u8.
-    out.push(cands.len() as u8);
-    for c in cands {
-        match c.ip() {
-            IpAddr::V4(ip) => {
-                out.push(4);
-                out.extend_from_slice(&ip.octets());
-            }
-            IpAddr::V6(ip) => {
-                out.push(6);
-                out.extend_from_slice(&ip.octets());
-            }
-        }
-        out.extend_from_slice(&c.port().to_be_bytes());
-    }
-}
-
-pub(super) fn decode_candidates(r: &mut Reader<'_>) -> Result<Vec<SocketAddr>, HandshakeError> {
-    const TRUNC: HandshakeError = HandshakeError::Malformed("truncated candidates");
-    let n = usize::from(r.u8().ok_or(TRUNC)?);
-    if n > MAX_CANDIDATES {
-        return Err(HandshakeError::Malformed("too many candidates"));
-    }
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let ip = match r.u8().ok_or(TRUNC)? {
-            4 => IpAddr::V4(Ipv4Addr::from(r.array::<4>().ok_or(TRUNC)?)),
-            6 => IpAddr::V6(Ipv6Addr::from(r.array::<16>().ok_or(TRUNC)?)),
-            _ => return Err(HandshakeError::Malformed("unknown address family")),
-        };
-        let port = r.u16().ok_or(TRUNC)?;
-        out.push(SocketAddr::new(ip, port));
-    }
-    Ok(out)
-}
-
-pub(super) fn check_candidates(cands: &[SocketAddr]) -> Result<(), HandshakeError> {
-    if cands.len() > MAX_CANDIDATES {
-        return Err(HandshakeError::Malformed("too many candidates"));
-    }
-    Ok(())
 }

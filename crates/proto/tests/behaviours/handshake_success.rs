@@ -20,8 +20,8 @@ fn both_sides_agree_and_media_flows_both_ways() {
     assert_eq!(callee.peer_username(), "alice");
     assert_eq!(caller.peer_identity(), bob().public());
     assert_eq!(callee.peer_identity(), alice().public());
-    assert_eq!(caller.peer_candidates()[0].port(), 40001);
-    assert_eq!(callee.peer_candidates()[0].port(), 40000);
+    assert_eq!(caller.peer_candidates()[0].addr.port(), 40001);
+    assert_eq!(callee.peer_candidates()[0].addr.port(), 40000);
     assert_eq!(caller.profile().codec, Codec::Opus);
 
     let t0 = Instant::from_micros(1_000);

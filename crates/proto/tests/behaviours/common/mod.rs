@@ -6,8 +6,8 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use proto::handshake::{
-    Answer, Established, ExpectAnswer, HandshakeCallId, MediaProfile, Offer, OfferParams,
-    OfferPolicy,
+    Answer, Candidate, CandidateKind, Established, ExpectAnswer, HandshakeCallId, MediaProfile,
+    Offer, OfferParams, OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::packet::{MediaFrame, MediaPayload};
@@ -28,12 +28,18 @@ pub fn mallory() -> IdentityKeyPair {
     IdentityKeyPair::from_seed(&[0x66; 32])
 }
 
+/// A host candidate at `addr`, the most preferred of its kind.
+pub fn host(addr: &str) -> Candidate {
+    let addr: SocketAddr = addr.parse().expect("literal address");
+    Candidate::new(CandidateKind::Host, addr, u16::MAX)
+}
+
 pub fn params() -> OfferParams {
     OfferParams {
         call_id: HandshakeCallId([0x42; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
-        candidates: vec!["127.0.0.1:40000".parse::<SocketAddr>().expect("literal")],
+        candidates: vec![host("127.0.0.1:40000")],
         profile: MediaProfile::DEFAULT,
     }
 }
@@ -59,7 +65,7 @@ pub fn handshake() -> (Established, Established) {
     let verified = offer
         .verify(a.public(), "bob", NOW, &OfferPolicy::default())
         .expect("offer verifies");
-    let candidates = vec!["127.0.0.1:40001".parse().expect("literal")];
+    let candidates = vec![host("127.0.0.1:40001")];
     let (answer, callee) = verified
         .accept(&b, candidates, [0x22; 32], NOW)
         .expect("accept");
