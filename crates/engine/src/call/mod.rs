@@ -1,52 +1,50 @@
-//! One call's media: a UDP socket, a [`CallSession`], the audio path.
+//! One call's media: a [`MediaTransport`], a [`CallSession`], the audio path.
 //!
 //! What the media pipeline decides (encoding, redundancy and protection
 //! mode, jitter buffer, decoding, counters) lives in the sans-IO pieces of
-//! [`crate::media`]; this module is the glue between them, the session, the
-//! socket and the sound device, plus [`PeerPath`], which decides where the
-//! packets go. [`run_call`] drives everything from one thread, in a loop that waits in
-//! one poll on the call's socket and on the sound device's waker
+//! [`crate::media`], and where the packets go lives in [`PeerPath`], the
+//! sans-IO pair checker; this module is the glue between them, the session,
+//! the transport and the sound device. [`run_call`] drives everything from
+//! one thread, in a loop that waits in one poll on the call's socket (and
+//! the relay's TCP stream, if any) and on the sound device's waker
 //! ([`crate::audio::AudioWake`]), so it runs the moment a datagram arrives
 //! or the device captures or plays samples, and at least every 10 ms:
 //!
-//! 1. **Receive**: each datagram goes to the session, which authenticates,
+//! 1. **Receive**: each datagram the transport hands over (with the
+//!    [`Route`] it came by) goes to the session, which authenticates,
 //!    replay-checks and opens it. Anything that fails is counted and
 //!    dropped, nothing else changes, so a flood of garbage at the media port
-//!    costs CPU but never state. An authenticated packet from a new source
-//!    address does not move the call by itself: [`PeerPath`] has a sealed
-//!    probe sent there, and the call moves only when the peer's answer to
-//!    that probe comes back from the new address (the peer changed networks
-//!    or its NAT rebound the port). A genuine packet replayed from a spoofed
-//!    source cannot redirect the stream, since nobody at that address can
-//!    answer the probe.
-//! 2. **Capture → send**: every 20 ms of captured audio is resampled to
+//!    costs CPU but never state. What authenticates is reported to
+//!    [`PeerPath`]: a pong for one of its pings validates the route it came
+//!    back on, other packets validate a route we already checked, and one
+//!    from an unknown route only gets that route probed. A ping is answered
+//!    on the route it arrived by, so that the peer's checks succeed.
+//! 2. **Checks**: [`PeerPath`] says when a sealed ping goes on which pair:
+//!    connectivity checks from the first turn (both sides at once: the hole
+//!    punch), consent pings on the pair that carries the call, keepalives on
+//!    the others. They are sealed packets of the call's one size.
+//! 3. **Capture → send**: every 20 ms of captured audio is resampled to
 //!    48 kHz, processed (AEC, NS, AGC), turned into a payload by the
 //!    [`MediaSender`] (Opus at a constant bitrate, with the previous
-//!    frame(s)) and sealed into one constant-size packet.
-//!    Until the peer's first authenticated packet arrives, packets also go
-//!    to every candidate address the peer offered: these sealed packets are
-//!    the connectivity checks, and the first candidate that answers carries
-//!    the call. Each candidate gets a bounded number of them
-//!    ([`PeerPath::PRECONNECT_MAX_PER_CANDIDATE`]), so an offer that lists
-//!    someone else's addresses cannot turn a client into a traffic
-//!    reflector.
-//! 3. **Playout**: whenever the playback ring runs low, the
-//!    [`MediaReceiver`] (jitter buffer and decoder) produces the next 20 ms, which also feeds the echo canceller's
-//!    far-end reference.
-//! 4. **Timers**: pings, receiver reports, the SAS reveal and the idle
-//!    timeout live in the session; each new receiver report from the peer
-//!    goes to the sender, which sets its protection mode and FEC from it;
-//!    unanswered address probes are repeated.
-//! 5. **Stats** ([`MediaStats`]) once per interval, and at once when the SAS becomes known
-//!    (the callee learns it from the caller's first packets).
+//!    frame(s)) and sealed into one constant-size packet, which goes on the
+//!    selected pair. Until a pair is valid nothing is sealed or sent.
+//! 4. **Playout**: whenever the playback ring runs low, the
+//!    [`MediaReceiver`] (jitter buffer and decoder) produces the next 20 ms,
+//!    which also feeds the echo canceller's far-end reference.
+//! 5. **Timers**: pings, receiver reports, the SAS reveal and the idle
+//!    timeout live in the session, TURN refreshes in the transport; each new
+//!    receiver report from the peer goes to the sender, which sets its
+//!    protection mode and FEC from it.
+//! 6. **Stats** ([`MediaStats`]) once per interval, and at once when the SAS
+//!    becomes known (the callee learns it from the caller's first packets).
 //!
 //! The constant packet stream is also the keepalive: no authenticated packet
-//! for 10 s ends the call with [`CallEnd::TimedOut`].
+//! for 10 s ends the call with [`CallEnd::TimedOut`], and a call on which no
+//! pair ever became valid ends with [`CallEnd::NoPath`] after 10 s.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use proto::control::{ByeReason, ControlMessage};
 use proto::handshake::Established;
@@ -58,13 +56,14 @@ use crate::codec::{CodecConfig, CodecError, FRAME_SAMPLES, SAMPLE_RATE};
 use crate::dsp::{Dsp, DspConfig};
 use crate::jitter::JitterConfig;
 use crate::media::{MediaError, MediaReceiver, MediaSender, MediaStats};
+use crate::net::{MediaTransport, Route};
 use crate::resample::{ResampleError, StreamResampler};
 
 mod handle;
 mod path;
 
 pub use handle::{CallHandle, Levels};
-pub use path::PeerPath;
+pub use path::{LocalBases, PeerPath};
 
 // The pipeline's pieces and the stats type moved to `crate::media`; these
 // names stay here for the callers that knew them as part of a call.
@@ -73,7 +72,7 @@ pub use crate::media::{CallStats, PlaybackTarget, Protection, ProtectionControl}
 /// A monotonic clock for the session, in proto's time type.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
-    origin: std::time::Instant,
+    origin: Instant,
 }
 
 impl Default for Clock {
@@ -86,7 +85,7 @@ impl Clock {
     /// A clock whose zero is now.
     pub fn new() -> Self {
         Self {
-            origin: std::time::Instant::now(),
+            origin: Instant::now(),
         }
     }
 
@@ -166,6 +165,9 @@ pub enum CallEnd {
     /// The caller's revealed SAS nonce did not match the commitment in its
     /// offer: someone tried to choose the digits, so the call was ended.
     SasMismatch,
+    /// No candidate pair answered a connectivity check within 10 s: the two
+    /// sides never reached each other.
+    NoPath,
 }
 
 impl CallEnd {
@@ -181,6 +183,7 @@ impl CallEnd {
                 "security check failed: the caller's SAS did not match what its offer \
                  committed to, so the call may have been intercepted and was ended"
             }
+            CallEnd::NoPath => "no network path to the other side",
         }
     }
 }
@@ -231,15 +234,19 @@ pub struct CallReport {
 pub(crate) const MAX_WAIT: Duration = Duration::from_millis(50);
 /// Datagrams read per turn of the loop at most.
 const MAX_DATAGRAMS_PER_TURN: usize = 32;
-/// Poll token of the call socket.
-const SOCKET: mio::Token = mio::Token(0);
+/// Pings the pair checker may have sealed per turn at most (it paces them,
+/// so this only bounds a turn that comes very late).
+const MAX_CHECKS_PER_TURN: usize = 4;
+/// Poll token of the call socket; the relay's TCP stream, if any, takes
+/// the next one.
+const TRANSPORT: mio::Token = mio::Token(0);
 /// Poll token of the audio waker.
-const AUDIO: mio::Token = mio::Token(1);
+const AUDIO: mio::Token = mio::Token(2);
 
 /// Runs the media of an established call until it ends.
 ///
-/// `socket` is the call's own UDP socket (bound by the caller to the
-/// `--listen` address). `on_stats` is called every
+/// `transport` is the call's own socket (and relay allocation), the one
+/// its candidates were gathered on. `on_stats` is called every
 /// [`CallOptions::stats_interval`]. The same as [`Call::new`] followed by
 /// [`Call::run`], for a call nothing steers from outside: it ends with its
 /// duration or its input, the peer's goodbye or the idle timeout. A call
@@ -247,12 +254,12 @@ const AUDIO: mio::Token = mio::Token(1);
 /// its [`CallHandle`].
 pub fn run_call(
     established: Established,
-    socket: UdpSocket,
+    transport: MediaTransport,
     audio: AudioIo,
     opts: CallOptions,
     on_stats: &mut dyn FnMut(&CallStats),
 ) -> Result<CallReport, CallError> {
-    Call::new(established, socket, audio, opts)?.run(on_stats)
+    Call::new(established, transport, audio, opts)?.run(on_stats)
 }
 
 /// One call's media, set up and ready to run: [`Call::new`] checks the
@@ -270,7 +277,7 @@ pub struct Call {
     dsp: Dsp,
     cap_resampler: StreamResampler,
     play_resampler: StreamResampler,
-    socket: mio::net::UdpSocket,
+    transport: MediaTransport,
     poll: mio::Poll,
     audio: AudioIo,
     opts: CallOptions,
@@ -287,15 +294,15 @@ impl std::fmt::Debug for Call {
 }
 
 impl Call {
-    /// Sets up the media of an established call on `socket` (the call's own
-    /// UDP socket) and `audio`.
+    /// Sets up the media of an established call on `transport` (the call's
+    /// own socket, on which its candidates were gathered) and `audio`.
     pub fn new(
         established: Established,
-        socket: UdpSocket,
+        transport: MediaTransport,
         audio: AudioIo,
         opts: CallOptions,
     ) -> Result<Self, CallError> {
-        Self::with_handle(established, socket, audio, opts, CallHandle::default())
+        Self::with_handle(established, transport, audio, opts, CallHandle::default())
     }
 
     /// [`Call::new`] with a handle made beforehand ([`CallHandle::default`]),
@@ -304,7 +311,7 @@ impl Call {
     /// is not lost.
     pub fn with_handle(
         established: Established,
-        socket: UdpSocket,
+        mut transport: MediaTransport,
         audio: AudioIo,
         opts: CallOptions,
         handle: CallHandle,
@@ -314,13 +321,19 @@ impl Call {
         if profile.frame_ms != 20 {
             return Err(CallError::Profile("the engine sends 20 ms frames only"));
         }
+        let bases = LocalBases {
+            direct: (!transport.relay_only()).then(|| transport.local_addr()),
+            relayed: transport.relayed_addr(),
+        };
         let path = PeerPath::new(
-            &established
-                .peer_candidates()
-                .iter()
-                .map(|c| c.addr)
-                .collect::<Vec<_>>(),
+            bases,
+            established.peer_candidates(),
+            established.role(),
+            clock.elapsed(),
         );
+        // Permissions and channels on our relay for the peer's addresses,
+        // so that relayed checks can flow from the first turn.
+        transport.prepare_peer(established.peer_candidates(), Instant::now());
         let session = CallSession::new(established, opts.session, clock.now());
         let sender = MediaSender::for_call(
             opts.codec,
@@ -332,11 +345,8 @@ impl Call {
         let dsp = Dsp::new(opts.dsp);
         let cap_resampler = StreamResampler::new(audio.capture_rate, SAMPLE_RATE)?;
         let play_resampler = StreamResampler::new(SAMPLE_RATE, audio.playback_rate)?;
-        socket.set_nonblocking(true)?;
-        let mut socket = mio::net::UdpSocket::from_std(socket);
         let poll = mio::Poll::new()?;
-        poll.registry()
-            .register(&mut socket, SOCKET, mio::Interest::READABLE)?;
+        transport.register(poll.registry(), TRANSPORT)?;
         audio
             .counters
             .wake
@@ -351,7 +361,7 @@ impl Call {
             dsp,
             cap_resampler,
             play_resampler,
-            socket,
+            transport,
             poll,
             audio,
             opts,
@@ -377,7 +387,7 @@ impl Call {
             mut dsp,
             mut cap_resampler,
             mut play_resampler,
-            socket,
+            mut transport,
             mut poll,
             mut audio,
             opts,
@@ -402,32 +412,6 @@ impl Call {
         let cpu_start = thread_cpu_time();
         let end: CallEnd;
 
-        // Sends one sealed datagram to the peer, or to the candidates (within
-        // their budgets) while connectivity is not established yet.
-        let send = |buf: &[u8], path: &mut PeerPath, stats: &mut MediaStats| {
-            path.for_each_target(|t| {
-                // A send error (e.g. ICMP unreachable) is the network's problem;
-                // the idle timeout decides whether the call is dead.
-                if socket.send_to(buf, t).is_ok() {
-                    stats.on_sent(buf.len());
-                }
-            });
-        };
-        // Seals a probe and sends it to `addr`, a peer address being validated.
-        let send_probe = |session: &mut CallSession,
-                          path: &mut PeerPath,
-                          addr: SocketAddr,
-                          buf: &mut [u8],
-                          stats: &mut MediaStats| {
-            let Some((id, len)) = session.seal_probe(clock.now(), buf) else {
-                return;
-            };
-            path.probe_sent(addr, id, clock.elapsed());
-            if socket.send_to(&buf[..len], addr).is_ok() {
-                stats.on_probe_sent(len);
-            }
-        };
-
         // Audio captured while the codec, DSP and resamplers were being set up
         // is already stale: sending it would start the call with a burst that
         // the far end's jitter buffer then has to hold as extra delay. Keep at
@@ -446,10 +430,21 @@ impl Call {
                 // At least 1 ms: a deadline that handling did not move cannot
                 // turn the loop into a spin.
                 let now = clock.now();
-                session.poll_timeout().map_or(MAX_WAIT, |t| {
-                    t.saturating_duration_since(now)
-                        .clamp(Duration::from_millis(1), MAX_WAIT)
-                })
+                let elapsed = clock.elapsed();
+                let instant = Instant::now();
+                [
+                    session
+                        .poll_timeout()
+                        .map(|t| t.saturating_duration_since(now)),
+                    path.poll_timeout().map(|t| t.saturating_sub(elapsed)),
+                    transport
+                        .poll_timeout()
+                        .map(|t| t.saturating_duration_since(instant)),
+                ]
+                .into_iter()
+                .flatten()
+                .fold(MAX_WAIT, Duration::min)
+                .max(Duration::from_millis(1))
             };
             match poll.poll(&mut events, Some(wait)) {
                 Ok(()) => {}
@@ -460,49 +455,66 @@ impl Call {
             // is left is read next turn without waiting.
             socket_backlog = true;
             for _ in 0..MAX_DATAGRAMS_PER_TURN {
-                match socket.recv_from(&mut recv_buf) {
-                    Ok((n, from)) => {
-                        let arrival = clock.elapsed();
-                        match session.handle_datagram(clock.now(), &mut recv_buf[..n]) {
-                            Ok(incoming) => {
-                                // A pong that answers a probe moves the call;
-                                // anything else from an unknown address only
-                                // gets that address probed.
-                                if let Incoming::Control(ControlMessage::Pong { id, .. }) = incoming
-                                {
-                                    path.on_pong(from, id);
-                                }
-                                if path.on_authenticated(from, arrival) {
-                                    send_probe(
-                                        &mut session,
-                                        &mut path,
-                                        from,
-                                        &mut send_buf,
-                                        &mut stats,
-                                    );
-                                }
-                                stats.current().peer = path.current();
-                                stats.on_received(n);
-                                if let Incoming::Media(m) = incoming {
-                                    receiver.on_media(arrival, m.timestamp, m.frames());
-                                }
-                            }
-                            Err(PacketError::Closed) => {}
-                            Err(_) => stats.on_rejected(),
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let (route, n) = match transport.recv(&mut recv_buf, Instant::now()) {
+                    Ok(Some(got)) => got,
+                    Ok(None) => {
                         socket_backlog = false;
                         break;
                     }
-                    // ICMP errors from earlier sends surface here; they say
-                    // nothing about authenticated traffic.
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e.into()),
+                };
+                let arrival = clock.elapsed();
+                let Some(datagram) = recv_buf.get_mut(..n) else {
+                    continue;
+                };
+                let incoming = match session.handle_datagram(clock.now(), datagram) {
+                    Ok(incoming) => incoming,
+                    Err(PacketError::Closed) => continue,
+                    Err(_) => {
+                        stats.on_rejected();
+                        continue;
+                    }
+                };
+                stats.on_received(n);
+                // A pong validates the route it came back on (if a ping of
+                // ours went there); anything authenticated validates a
+                // route we checked, or gets an unknown one probed.
+                if let Incoming::Control(ControlMessage::Pong { id, .. }) = incoming {
+                    path.on_pong(route, id, arrival);
+                }
+                path.on_authenticated(route, arrival);
+                match incoming {
+                    Incoming::Media(m) => receiver.on_media(arrival, m.timestamp, m.frames()),
+                    // The session queued the pong: it goes back on the
+                    // route the ping came by, which is what the peer's
+                    // check needs to see.
+                    Incoming::Control(ControlMessage::Ping { .. }) => {
+                        let answer = path.answer_route(route);
+                        let now = clock.now();
+                        while let Some(len) = session.poll_transmit(now, &mut send_buf) {
+                            send_on(&mut transport, answer, &send_buf[..len], &mut stats);
+                        }
+                    }
+                    Incoming::Control(_) => {}
+                }
+            }
+
+            // Connectivity checks, consent and keepalive pings, as the pair
+            // checker schedules them.
+            for _ in 0..MAX_CHECKS_PER_TURN {
+                let Some(route) = path.poll_check(clock.elapsed()) else {
+                    break;
+                };
+                let Some((id, len)) = session.seal_probe(clock.now(), &mut send_buf) else {
+                    break;
+                };
+                path.ping_sent(route, id);
+                if transport
+                    .send(route, &send_buf[..len], Instant::now())
+                    .is_ok()
+                {
+                    stats.on_probe_sent(len);
                 }
             }
 
@@ -525,8 +537,13 @@ impl Call {
                     handle.levels().set_mic(&frame);
                 }
                 let outgoing = sender.encode(&frame)?;
+                // Nothing is sealed before a pair is valid: a packet number
+                // spent on a packet that goes nowhere would count as lost.
+                let Some(route) = path.selected() else {
+                    continue;
+                };
                 match session.send_media(clock.now(), &outgoing.payload(), &mut send_buf) {
-                    Ok(len) => send(&send_buf[..len], &mut path, &mut stats),
+                    Ok(len) => send_on(&mut transport, Some(route), &send_buf[..len], &mut stats),
                     Err(proto::session::SendError::Closed) => {}
                     Err(proto::session::SendError::Encode(_)) => {
                         return Err(CallError::Profile("frames do not fit the packet"));
@@ -556,16 +573,19 @@ impl Call {
             if session.poll_timeout().is_some_and(|t| now >= t) {
                 session.handle_timeout(now);
             }
-            while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-                send(&send_buf[..len], &mut path, &mut stats);
+            if transport
+                .poll_timeout()
+                .is_some_and(|t| Instant::now() >= t)
+            {
+                transport.handle_timeout(Instant::now());
             }
-            // Bounded: a probe that cannot be sealed (the call is closing) must
-            // not keep this loop turning.
-            for _ in 0..PeerPath::MAX_PENDING_PROBES {
-                let Some(addr) = path.poll_probe(clock.elapsed()) else {
-                    break;
-                };
-                send_probe(&mut session, &mut path, addr, &mut send_buf, &mut stats);
+            while let Some(len) = session.poll_transmit(now, &mut send_buf) {
+                send_on(
+                    &mut transport,
+                    path.selected(),
+                    &send_buf[..len],
+                    &mut stats,
+                );
             }
             let mut ended = None;
             let mut sas_known = false;
@@ -575,6 +595,9 @@ impl Call {
                         stats.current().rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
                     }
                     SessionEvent::PeerHungUp { .. } => ended = Some(CallEnd::PeerHungUp),
+                    // Silence from a peer we never reached is no path, not
+                    // a lost connection.
+                    SessionEvent::TimedOut if !path.ever_valid() => ended = Some(CallEnd::NoPath),
                     SessionEvent::TimedOut => ended = Some(CallEnd::TimedOut),
                     SessionEvent::SasReady(sas) => {
                         stats.current().sas = Some(sas.to_display_string());
@@ -587,12 +610,19 @@ impl Call {
             }
             // The peer's receiver reports steer the protection mode and FEC
             // (the sender ignores a report it has already seen).
+            // Our pings on pairs that do not work spent packet numbers the
+            // peer counts as lost media; they say nothing about the path
+            // the media takes.
             if let Some(r) = session.stats().peer_report {
-                sender.on_peer_report(r.lost, r.received)?;
+                let lost = r.lost.saturating_sub(path.unanswered_pings());
+                sender.on_peer_report(lost, r.received)?;
             }
 
             // Local reasons to end.
             let elapsed = clock.elapsed();
+            if ended.is_none() && path.no_path() {
+                ended = Some(CallEnd::NoPath);
+            }
             if ended.is_none() {
                 let local = if handle.is_hung_up() {
                     Some(CallEnd::HungUp)
@@ -619,7 +649,12 @@ impl Call {
                     });
                     let now = clock.now();
                     while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-                        send(&send_buf[..len], &mut path, &mut stats);
+                        send_on(
+                            &mut transport,
+                            path.selected(),
+                            &send_buf[..len],
+                            &mut stats,
+                        );
                     }
                     ended = Some(reason);
                 }
@@ -630,6 +665,13 @@ impl Call {
             let since = elapsed.saturating_sub(stats.last_snapshot());
             if since >= opts.stats_interval || ended.is_some() || sas_known {
                 let s = stats.current();
+                let route = path.selected();
+                s.peer = route.map(Route::remote);
+                s.path =
+                    route.map(|r| if r.is_relayed() { "relayed" } else { "direct" }.to_owned());
+                s.ip_version = route.map(|r| if r.remote().is_ipv4() { 4 } else { 6 });
+                s.path_switches = path.switches();
+                s.relay_overhead_bytes = transport.counters().relay_overhead_bytes;
                 s.underruns = audio.counters.underruns.load(Ordering::Relaxed);
                 s.overruns = audio.counters.overruns.load(Ordering::Relaxed);
                 s.playback_target_ms =
@@ -651,6 +693,24 @@ impl Call {
             end,
             stats: stats.into_stats(),
         })
+    }
+}
+
+/// Sends one sealed packet on `route`; with no route (no pair is valid
+/// yet) it goes nowhere.
+fn send_on(
+    transport: &mut MediaTransport,
+    route: Option<Route>,
+    packet: &[u8],
+    stats: &mut MediaStats,
+) {
+    let Some(route) = route else {
+        return;
+    };
+    // A send error (e.g. ICMP unreachable) is the network's problem; the
+    // pair checker and the idle timeout decide whether the path is dead.
+    if transport.send(route, packet, Instant::now()).is_ok() {
+        stats.on_sent(packet.len());
     }
 }
 

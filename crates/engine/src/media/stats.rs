@@ -61,10 +61,22 @@ pub struct CallStats {
     pub playback_target_ms: f64,
     /// Milliseconds from the start of media to the first decoded audio.
     pub first_audio_ms: Option<f64>,
-    /// Address the call's packets go to (validated: it answered a probe,
-    /// or it is a candidate the peer offered and answered from).
+    /// The peer's address on the pair that carries the call (validated:
+    /// a ping on it was answered on it, or the peer sent from it after our
+    /// checks went there). `None` before a pair is valid.
     pub peer: Option<SocketAddr>,
-    /// Sealed probes sent to check a new peer address.
+    /// How the call's packets travel: `"direct"` or `"relayed"` (through
+    /// our TURN allocation). `None` before a pair is valid.
+    pub path: Option<String>,
+    /// IP version of the carrying pair, 4 or 6.
+    pub ip_version: Option<u8>,
+    /// Times the call moved to another pair after the first one (a better
+    /// pair answered later, or the carrying one died).
+    pub path_switches: u64,
+    /// Bytes the relay framing (ChannelData headers) added, both ways.
+    pub relay_overhead_bytes: u64,
+    /// Sealed pings sent by the pair checker: connectivity checks, consent
+    /// and keepalive pings, probes of new peer addresses.
     pub probes_sent: u64,
     /// The short authentication string ("042 917") once this side knows
     /// it: at once for the caller, after the caller's reveal for the callee.
@@ -116,7 +128,7 @@ impl MediaStats {
         self.stats.sent_sizes.insert(len);
     }
 
-    /// A sealed probe of `len` bytes went to an address being validated.
+    /// A sealed ping of the pair checker, `len` bytes, went out.
     pub fn on_probe_sent(&mut self, len: usize) {
         self.on_sent(len);
         self.stats.probes_sent += 1;
