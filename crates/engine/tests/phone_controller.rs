@@ -585,6 +585,58 @@ fn media_failures_end_the_call_failed() {
 }
 
 #[test]
+fn a_call_that_finds_no_path_says_whom_it_could_not_reach_and_why() {
+    // (gathered with a relay?, what the user reads)
+    for (relay, message) in [
+        (
+            Some(false),
+            "could not reach bob: no network path (the registry has no relay configured)",
+        ),
+        (Some(true), "could not reach bob: no network path"),
+        // Not known (a call whose gathering was never reported): no guess.
+        (None, "could not reach bob: no network path"),
+    ] {
+        let mut c = CallController::new();
+        let call = ringing_out(&mut c);
+        if let Some(relay) = relay {
+            c.handle_gathered(T0 + 60, call, relay);
+        }
+        connected(&mut c, call, T0 + 1_000);
+        c.handle_media_ended(T0 + 11_000, call, Ok(CallEnd::NoPath));
+        let out = drain(&mut c);
+        assert_eq!(
+            ended(&out),
+            (EndReason::NoPath, Some(message.to_owned())),
+            "relay {relay:?}"
+        );
+        assert_eq!(records(&out)[0].outcome, Outcome::Failed);
+        assert!(out.contains(&Action::Hangup { id: id(1) }));
+    }
+}
+
+#[test]
+fn the_callee_of_a_call_without_a_path_hears_the_same() {
+    let mut c = CallController::new();
+    let call = ringing_in(&mut c);
+    c.accept(T0 + 1, call).expect("ringing");
+    drain(&mut c);
+    c.handle_gathered(T0 + 2, call, false);
+    c.handle_accept_sent(T0 + 3, call, Ok(Trust::Unverified));
+    drain(&mut c);
+    c.handle_media_ended(T0 + 10_000, call, Ok(CallEnd::NoPath));
+    assert_eq!(
+        ended(&drain(&mut c)),
+        (
+            EndReason::NoPath,
+            Some(
+                "could not reach alice: no network path (the registry has no relay configured)"
+                    .to_owned()
+            )
+        )
+    );
+}
+
+#[test]
 fn mute_chosen_while_ringing_carries_into_the_media() {
     let mut c = CallController::new();
     let call = ringing_in(&mut c);

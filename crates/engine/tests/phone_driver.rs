@@ -13,8 +13,9 @@ use engine::audio::{AudioBackend, AudioIo, NullAudio};
 use engine::call::{Call, CallHandle, CallOptions};
 use engine::contacts::Trust;
 use engine::dsp::DspConfig;
+use engine::net::MediaTransport;
 use engine::phone::{
-    CallSnapshot, CallState, EndReason, Phone, PhoneEvent, PhoneHooks, SetupError,
+    CallSnapshot, CallState, EndReason, NetSettings, Phone, PhoneEvent, PhoneHooks, SetupError,
 };
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
@@ -23,16 +24,24 @@ use proto::identity::IdentityKeyPair;
 use proto::signaling::Username;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-struct Quiet;
+/// Silent audio, media on loopback; `always_relay` as the user set it.
+#[derive(Default)]
+struct Quiet {
+    always_relay: bool,
+}
 
 impl PhoneHooks for Quiet {
     fn trust_of(&self, _peer: &Username) -> Trust {
         Trust::Unverified
     }
 
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String> {
-        engine::dial::bind_media(SocketAddr::from(([127, 0, 0, 1], 0)), None)
-            .map_err(|e| e.to_string())
+    fn net_settings(&self) -> NetSettings {
+        // Loopback only: the registry's STUN is asked, nothing leaves the host.
+        NetSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            always_relay: self.always_relay,
+            ..NetSettings::default()
+        }
     }
 
     fn open_media(&self, _call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String> {
@@ -51,6 +60,10 @@ struct User {
 }
 
 async fn user(url: &str, dir: &Path, name: &str, seed: u8) -> User {
+    user_with(url, dir, name, seed, Quiet::default()).await
+}
+
+async fn user_with(url: &str, dir: &Path, name: &str, seed: u8, hooks: Quiet) -> User {
     let identity = Arc::new(IdentityKeyPair::from_seed(&[seed; 32]));
     let client = Arc::new(
         RegistryClient::new(url, Username::parse(name).expect("name"), identity.clone())
@@ -63,7 +76,7 @@ async fn user(url: &str, dir: &Path, name: &str, seed: u8) -> User {
         identity,
         profile.clone(),
         RecentOffers::empty(&profile),
-        Arc::new(Quiet),
+        Arc::new(hooks),
         Vec::new(),
     );
     loop {
@@ -274,12 +287,18 @@ async fn a_local_call_runs_its_media_without_the_registry() {
             ..CallOptions::default()
         };
         let audio = NullAudio.open().expect("null audio");
+        let bots = MediaTransport::from_socket(bots).expect("transport");
         Call::with_handle(callee, bots, audio, opts, bot_stop).and_then(|c| c.run(&mut |_| {}))
     });
     let echo = Username::parse("echo").expect("name");
     let started = alice
         .phone
-        .start_local(echo, "echo-1".into(), caller, mine)
+        .start_local(
+            echo,
+            "echo-1".into(),
+            caller,
+            MediaTransport::from_socket(mine).expect("transport"),
+        )
         .await
         .expect("starts");
     assert_eq!(started.state, CallState::Connecting);
@@ -314,4 +333,55 @@ async fn a_local_call_runs_its_media_without_the_registry() {
     let _ = bot.join();
     let h = account::history(&alice.profile).expect("history");
     assert_eq!(h.last().map(|e| e.call_id.as_str()), Some("echo-1"));
+}
+
+const NO_RELAY: &str = "always relay is on, but the registry offers no relay";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_relay_without_a_relay_fails_at_once_on_either_side() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The test registry configures no TURN relay.
+    let (_server, url) = registry(dir.path()).await;
+    let relayed = Quiet { always_relay: true };
+    let alice = user_with(&url, dir.path(), "alice", 1, relayed).await;
+    let mut bob = user(&url, dir.path(), "bob", 2).await;
+    let bob_name = Username::parse("bob").expect("name");
+
+    // Calling: refused before anything rings, with the reason.
+    match alice.phone.place(bob_name).await {
+        Err(SetupError::Ended(end)) => {
+            assert_eq!(
+                end.end,
+                Some((EndReason::Failed, Some(NO_RELAY.to_owned())))
+            );
+        }
+        other => panic!("expected the call to fail before ringing: {other:?}"),
+    }
+    assert_eq!(
+        outcome(&alice.profile, 0),
+        (Direction::Outgoing, Outcome::Failed)
+    );
+
+    // Called: it rings (the user sees who called), and answering fails
+    // with the reason; the caller hears it was declined.
+    let relayed = Quiet { always_relay: true };
+    let mut carol = user_with(&url, dir.path(), "carol", 3, relayed).await;
+    let carol_name = Username::parse("carol").expect("name");
+    bob.phone.place(carol_name).await.expect("rings");
+    let inc = snapshot(&mut carol, "ringing", |s| s.state == CallState::RingingIn).await;
+    match carol.phone.accept(inc.call).await {
+        Err(SetupError::Ended(end)) => {
+            assert_eq!(
+                end.end,
+                Some((EndReason::Failed, Some(NO_RELAY.to_owned())))
+            );
+        }
+        other => panic!("expected answering to fail: {other:?}"),
+    }
+    let end = snapshot(&mut bob, "declined", |s| s.state == CallState::Ended).await;
+    assert_eq!(end.end.map(|e| e.0), Some(EndReason::Rejected));
+    assert_eq!(
+        outcome(&carol.profile, 0),
+        (Direction::Incoming, Outcome::Failed)
+    );
 }

@@ -61,6 +61,9 @@ struct Call {
     started_ms: u64,
     /// The history's name of a call without a registry id (a local call).
     local_label: Option<String>,
+    /// Whether the registry offered a relay for this call, once gathered:
+    /// a call that finds no path says so when it had none.
+    relay_available: Option<bool>,
 }
 
 /// The sans-IO call controller. See the module docs for how to drive it.
@@ -218,6 +221,7 @@ impl CallController {
             phase: Phase::Placing { cancel: false },
             started_ms: now_ms,
             local_label: None,
+            relay_available: None,
         });
         self.actions.push_back(Action::Place { call, peer });
         Ok(call)
@@ -383,6 +387,7 @@ impl CallController {
             phase: Phase::Answering { hang_up: false },
             started_ms: now_ms,
             local_label: Some(label),
+            relay_available: None,
         });
         self.start_media(now_ms, call, sas, false);
         Ok(call)
@@ -619,12 +624,22 @@ impl CallController {
             phase: Phase::Verifying,
             started_ms: now_ms,
             local_label: None,
+            relay_available: None,
         });
         self.actions
             .push_back(Action::CheckOffer { call, peer, offer });
     }
 
     // ----- results of the driver's jobs ----------------------------------
+
+    /// The call's addresses were gathered; `relay_available`: the registry
+    /// offered a TURN relay. Only remembered, for the message of a call
+    /// that finds no path.
+    pub fn handle_gathered(&mut self, _now_ms: u64, call: CallRef, relay_available: bool) {
+        if let Some(c) = self.call_mut(call) {
+            c.relay_available = Some(relay_available);
+        }
+    }
 
     /// The incoming offer was checked.
     pub fn handle_offer_checked(&mut self, now_ms: u64, call: CallRef, check: OfferCheck) {
@@ -763,6 +778,7 @@ impl CallController {
         let Phase::Media { remote, .. } = c.phase else {
             return;
         };
+        let no_path = no_path_message(&c.snap.peer, c.relay_available);
         let (reason, message, outcome) = match end {
             Ok(CallEnd::HungUp) if remote => (EndReason::RemoteHungUp, None, Outcome::Completed),
             Ok(CallEnd::HungUp | CallEnd::Finished) => {
@@ -774,6 +790,7 @@ impl CallController {
                 Some(e.describe().to_owned()),
                 Outcome::Failed,
             ),
+            Ok(CallEnd::NoPath) => (EndReason::NoPath, Some(no_path), Outcome::Failed),
             Ok(e @ (CallEnd::DeviceLost | CallEnd::SasMismatch)) => (
                 EndReason::Failed,
                 Some(e.describe().to_owned()),
@@ -787,4 +804,15 @@ impl CallController {
         }
         self.end(now_ms, reason, message, outcome);
     }
+}
+
+/// What the user reads when no candidate pair answered: whom it could not
+/// reach and, when the registry offered no relay, that a relay would have
+/// been the way (both sides behind NATs that need one).
+fn no_path_message(peer: &Username, relay_available: Option<bool>) -> String {
+    let mut msg = format!("could not reach {peer}: no network path");
+    if relay_available == Some(false) {
+        msg.push_str(" (the registry has no relay configured)");
+    }
+    msg
 }

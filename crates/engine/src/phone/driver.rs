@@ -1,5 +1,5 @@
 //! The phone's driver: runs [`CallController`] against the registry, the
-//! call checks and the media thread.
+//! call checks, the gathering of the call's addresses and the media thread.
 //!
 //! One task owns the controller. It waits on three things: commands from
 //! front ends ([`Phone`]'s methods), the registry's push stream, and the
@@ -9,10 +9,16 @@
 //! never stalls the others; each is wrapped so that a panic in one (a bug,
 //! perhaps reached by a crafted message) comes back as that call's failure
 //! and the phone goes on taking calls.
+//!
+//! Gathering ([`crate::net::gather`]: the call's socket, its host,
+//! reflexive and relayed candidates) costs no ring time: the caller gathers
+//! before it signs the offer (bounded by [`crate::net::GATHER_TIMEOUT`]),
+//! the callee as soon as a verified offer rings, so that answering only
+//! waits for whatever of it is still running. The STUN and TURN servers
+//! come from the registry, kept between calls ([`ice`](super::ice)).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::UdpSocket;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,15 +30,17 @@ use proto::signaling::{CallId, ErrorCode, ServerEvent, Username};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::controller::CallController;
+use super::ice::IceCache;
 use super::types::{
-    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PhoneError, PlaceFailure,
-    StatusReport,
+    Action, CallRef, CallSnapshot, CallState, EndReason, NetSettings, OfferCheck, PhoneError,
+    PlaceFailure, StatusReport,
 };
 use crate::account::{self, HistoryEntry};
 use crate::audio::AudioIo;
 use crate::call::{Call, CallHandle, CallOptions, CallReport, CallStats};
 use crate::contacts::Trust;
 use crate::dial::{self, DialError, Ringing, Verified};
+use crate::net::{self, GatherOptions, IceServers, MediaTransport};
 use crate::profile::Profile;
 use crate::recent_offers::RecentOffers;
 use crate::registry_client::{RegistryClient, RegistryEvent};
@@ -47,8 +55,10 @@ pub trait PhoneHooks: Send + Sync + 'static {
     /// How far the pinned key of `peer` is trusted. The one question the
     /// phone asks the contact book.
     fn trust_of(&self, peer: &Username) -> Trust;
-    /// Binds a call's media socket and lists the candidates to offer.
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String>;
+    /// How calls should reach the peer: the socket's address, a forwarded
+    /// port, the relay choices. Asked at every call, so a changed setting
+    /// applies to the next one.
+    fn net_settings(&self) -> NetSettings;
     /// Opens the audio and sets the options of `call`'s media. Runs on the
     /// media thread (a sound server can take a moment); the phone runs the
     /// call with its own [`CallHandle`] for hang-up and mute.
@@ -114,7 +124,10 @@ enum Command {
     HangUp(CallRef, oneshot::Sender<Result<(), PhoneError>>),
     Mute(CallRef, bool, oneshot::Sender<Result<(), PhoneError>>),
     Current(oneshot::Sender<Option<CallSnapshot>>),
-    Local(LocalCall, oneshot::Sender<Result<CallSnapshot, PhoneError>>),
+    Local(
+        Box<LocalCall>,
+        oneshot::Sender<Result<CallSnapshot, PhoneError>>,
+    ),
     Subscribe(Vec<Username>),
 }
 
@@ -123,20 +136,42 @@ struct LocalCall {
     peer: Username,
     label: String,
     established: Box<Established>,
-    socket: UdpSocket,
+    transport: MediaTransport,
+}
+
+/// A call's gathered transport, and whether the registry offered a relay
+/// (which the message of a call that finds no path mentions).
+struct Prepared {
+    candidates: Vec<proto::handshake::Candidate>,
+    transport: MediaTransport,
+    relay_available: bool,
+}
+
+/// What the callee's gathering hands to the answer.
+type Gathering = oneshot::Receiver<Result<Prepared, String>>;
+
+/// A call the registry took.
+struct Placed {
+    ringing: Box<Ringing>,
+    transport: MediaTransport,
+    id: CallId,
+    trust: Trust,
+    relay_available: bool,
+}
+
+/// Our answer reached the registry.
+struct Answered {
+    established: Box<Established>,
+    transport: MediaTransport,
+    trust: Trust,
+    relay_available: bool,
 }
 
 /// What a job reports back.
 enum Done {
-    Placed(
-        CallRef,
-        Result<(Box<Ringing>, UdpSocket, CallId, Trust), PlaceFailure>,
-    ),
+    Placed(CallRef, Result<Box<Placed>, PlaceFailure>),
     OfferChecked(CallRef, Result<Box<Verified>, OfferCheck>),
-    AcceptSent(
-        CallRef,
-        Result<(Box<Established>, UdpSocket, Trust), String>,
-    ),
+    AcceptSent(CallRef, Result<Box<Answered>, String>),
     AnswerChecked(CallRef, Result<Box<Established>, ()>),
     Status(CallRef, StatusReport),
     Progress(CallRef, Option<String>, u64),
@@ -151,7 +186,9 @@ struct Held {
     ringing: Option<Box<Ringing>>,
     offer: Vec<u8>,
     verified: Option<Box<Verified>>,
-    socket: Option<UdpSocket>,
+    /// The callee's gathering, started when the call rang.
+    gathering: Option<Gathering>,
+    transport: Option<MediaTransport>,
     established: Option<Box<Established>>,
     /// The running media's controls, once it started.
     media: Option<CallHandle>,
@@ -177,10 +214,12 @@ struct Waiter {
 pub struct Phone {
     cmds: mpsc::UnboundedSender<Command>,
     faults: Arc<Faults>,
+    ice: Arc<IceCache>,
 }
 
 struct Driver {
     client: Arc<RegistryClient>,
+    ice: Arc<IceCache>,
     identity: Arc<IdentityKeyPair>,
     profile: Profile,
     hooks: Arc<dyn PhoneHooks>,
@@ -210,9 +249,11 @@ impl Phone {
         let (events, events_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let faults = Arc::new(Faults::default());
+        let ice = Arc::new(IceCache::new(Arc::clone(&client)));
         let stream = client.events(subscriptions);
         let driver = Driver {
             client,
+            ice: Arc::clone(&ice),
             identity,
             profile,
             hooks,
@@ -225,7 +266,7 @@ impl Phone {
             done_tx,
         };
         tokio::spawn(driver.run(cmd_rx, done_rx, stream));
-        (Phone { cmds, faults }, events_rx)
+        (Phone { cmds, faults, ice }, events_rx)
     }
 
     async fn ask<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
@@ -287,15 +328,15 @@ impl Phone {
         peer: Username,
         label: String,
         established: Established,
-        socket: UdpSocket,
+        transport: MediaTransport,
     ) -> Result<CallSnapshot, PhoneError> {
         let local = LocalCall {
             peer,
             label,
             established: Box::new(established),
-            socket,
+            transport,
         };
-        self.ask(|tx| Command::Local(local, tx))
+        self.ask(|tx| Command::Local(Box::new(local), tx))
             .await
             .unwrap_or(Err(PhoneError::NoCall))
     }
@@ -303,6 +344,13 @@ impl Phone {
     /// The call in progress, if it was shown.
     pub async fn current(&self) -> Option<CallSnapshot> {
         self.ask(Command::Current).await.flatten()
+    }
+
+    /// The registry's STUN and TURN servers, as calls get them (asked again
+    /// when `refresh`, else while fresh the ones kept); `Err` says why the
+    /// registry could not tell. For a settings page.
+    pub async fn ice_servers(&self, refresh: bool) -> Result<IceServers, String> {
+        self.ice.get(refresh).await
     }
 
     /// Replaces the presence subscriptions.
@@ -425,6 +473,7 @@ impl Driver {
                 let _ = reply.send(shown.flatten());
             }
             Command::Local(local, reply) => {
+                let local = *local;
                 let sas = local.established.sas().map(|s| s.to_display_string());
                 // Held before the controller asks for the media (in `act`).
                 let call = self
@@ -433,7 +482,7 @@ impl Driver {
                     .inspect(|call| {
                         let held = self.held.entry(*call).or_default();
                         held.established = Some(local.established);
-                        held.socket = Some(local.socket);
+                        held.transport = Some(local.transport);
                     });
                 let _ = reply.send(call.map(|call| {
                     let mut s = self.ctl.current().cloned().expect("the call just started");
@@ -449,6 +498,11 @@ impl Driver {
         let now = unix_ms();
         match ev {
             RegistryEvent::Connected => {
+                // Fetched now, so that the next call does not wait for it.
+                let ice = Arc::clone(&self.ice);
+                tokio::spawn(async move {
+                    let _ = ice.get(false).await;
+                });
                 self.ctl.handle_connected(now);
                 self.emit(PhoneEvent::Registry(RegistryEvent::Connected));
             }
@@ -469,11 +523,13 @@ impl Driver {
         let now = unix_ms();
         match job {
             Done::Placed(call, r) => {
-                let r = r.map(|(ringing, socket, id, trust)| {
+                let r = r.map(|placed| {
+                    let placed = *placed;
+                    self.ctl.handle_gathered(now, call, placed.relay_available);
                     let held = self.held.entry(call).or_default();
-                    held.ringing = Some(ringing);
-                    held.socket = Some(socket);
-                    (id, trust)
+                    held.ringing = Some(placed.ringing);
+                    held.transport = Some(placed.transport);
+                    (placed.id, placed.trust)
                 });
                 self.ctl.handle_placed(now, call, r);
             }
@@ -492,13 +548,26 @@ impl Driver {
                     (c, _) => c,
                 };
                 self.ctl.handle_offer_checked(now, call, check);
+                // It rings (a changed key rings too, flagged): gather now,
+                // while the user decides, so answering waits for nothing.
+                let ringing = self
+                    .ctl
+                    .current()
+                    .filter(|s| s.call == call && s.state == CallState::RingingIn)
+                    .map(|s| s.peer.clone());
+                if let Some(peer) = ringing {
+                    self.start_gathering(call, peer);
+                }
             }
             Done::AcceptSent(call, r) => {
-                let r = r.map(|(est, socket, trust)| {
+                let r = r.map(|answered| {
+                    let answered = *answered;
+                    self.ctl
+                        .handle_gathered(now, call, answered.relay_available);
                     let held = self.held.entry(call).or_default();
-                    held.established = Some(est);
-                    held.socket = Some(socket);
-                    trust
+                    held.established = Some(answered.established);
+                    held.transport = Some(answered.transport);
+                    answered.trust
                 });
                 self.ctl.handle_accept_sent(now, call, r);
             }
@@ -663,22 +732,58 @@ impl Driver {
     }
 
     fn place(&mut self, call: CallRef, peer: Username) {
-        let (client, identity, profile, hooks) = (
+        let (client, identity, profile, hooks, ice) = (
             Arc::clone(&self.client),
             Arc::clone(&self.identity),
             self.profile.clone(),
             Arc::clone(&self.hooks),
+            Arc::clone(&self.ice),
         );
         self.job(call, async move {
             let placed = async {
-                let (socket, candidates) = hooks.bind_media().map_err(PlaceFailure::Failed)?;
-                let ringing = dial::place_call(&client, &profile, &identity, &peer, candidates)
+                // Whom we call we chose: the stranger rule is for those
+                // who ring us.
+                let prepared = prepare(&ice, hooks.net_settings(), true)
                     .await
-                    .map_err(place_failure)?;
+                    .map_err(PlaceFailure::Failed)?;
+                let ringing =
+                    dial::place_call(&client, &profile, &identity, &peer, prepared.candidates)
+                        .await
+                        .map_err(place_failure)?;
                 let id = ringing.call_id.clone();
-                Ok((Box::new(ringing), socket, id, hooks.trust_of(&peer)))
+                Ok(Box::new(Placed {
+                    ringing: Box::new(ringing),
+                    transport: prepared.transport,
+                    id,
+                    trust: hooks.trust_of(&peer),
+                    relay_available: prepared.relay_available,
+                }))
             };
             Some(Done::Placed(call, placed.await))
+        });
+    }
+
+    /// Starts the callee's gathering for the ringing `call` from `peer`;
+    /// the answer awaits it.
+    fn start_gathering(&mut self, call: CallRef, peer: Username) {
+        let (tx, rx) = oneshot::channel();
+        self.held.entry(call).or_default().gathering = Some(rx);
+        let (profile, hooks, ice) = (
+            self.profile.clone(),
+            Arc::clone(&self.hooks),
+            Arc::clone(&self.ice),
+        );
+        // Not a `job`: it reports to the answer, not to the controller. A
+        // panic drops `tx`, which the answer reads as a failure.
+        tokio::spawn(async move {
+            let chosen = dial::chosen_contacts(&profile, [])
+                .map(|list| list.contains(&peer))
+                // An unreadable contact book makes nobody a chosen contact:
+                // the stricter choice.
+                .unwrap_or(false);
+            let prepared = prepare(&ice, hooks.net_settings(), chosen).await;
+            // Fails when the call ended meanwhile; the transport just closes.
+            let _ = tx.send(prepared);
         });
     }
 
@@ -707,6 +812,7 @@ impl Driver {
     fn accept(&mut self, call: CallRef, id: CallId, recheck: bool) {
         let held = self.held.entry(call).or_default();
         let verified = held.verified.take();
+        let gathering = held.gathering.take();
         let offer = held.offer.clone();
         let peer = self.ctl.current().map(|s| s.peer.clone());
         let (client, identity, profile, seen, hooks, faults) = (
@@ -734,15 +840,26 @@ impl Driver {
                             .map_err(|e| e.to_string())?
                     }
                 };
-                let (socket, candidates) = hooks.bind_media()?;
+                let prepared = match gathering {
+                    Some(rx) => rx.await.unwrap_or_else(|_| {
+                        Err("gathering the call's addresses failed inside the app".into())
+                    })?,
+                    // Started when the call rang; this is a bug's path.
+                    None => return Err("the call's addresses were not gathered".into()),
+                };
                 let (answer, est) = verified
-                    .accept(&identity, candidates)
+                    .accept(&identity, prepared.candidates)
                     .map_err(|e| e.to_string())?;
                 client
                     .accept(&id, answer)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok((Box::new(est), socket, hooks.trust_of(&peer)))
+                Ok(Box::new(Answered {
+                    established: Box::new(est),
+                    transport: prepared.transport,
+                    trust: hooks.trust_of(&peer),
+                    relay_available: prepared.relay_available,
+                }))
             };
             Some(Done::AcceptSent(call, answered.await))
         });
@@ -753,7 +870,7 @@ impl Driver {
             return;
         };
         let held = self.held.entry(call).or_default();
-        let (Some(est), Some(socket)) = (held.established.take(), held.socket.take()) else {
+        let (Some(est), Some(transport)) = (held.established.take(), held.transport.take()) else {
             let done = self.done_tx.clone();
             let _ = done.send(Done::MediaEnded(
                 call,
@@ -778,7 +895,7 @@ impl Driver {
                     let _ = progress.send(Done::Progress(call, s.sas.clone(), s.packets_received));
                     let _ = events.send(PhoneEvent::Stats(call, Box::new(s.clone())));
                 };
-                Call::with_handle(*est, socket, audio, opts, media)
+                Call::with_handle(*est, transport, audio, opts, media)
                     .and_then(|c| c.run(&mut on_stats))
                     .map(Box::new)
                     .map_err(|e| e.to_string())
@@ -791,4 +908,34 @@ impl Driver {
             let _ = done.send(Done::MediaEnded(call, end));
         });
     }
+}
+
+/// Gathers a call's transport under `settings`: the registry's servers
+/// (plus the user's own STUN servers), relayed only when the settings say
+/// so for a peer who is `chosen` or not. The socket work runs on a
+/// blocking thread, bounded by [`net::GATHER_TIMEOUT`]. `Err` is a sentence
+/// for the user.
+async fn prepare(ice: &IceCache, settings: NetSettings, chosen: bool) -> Result<Prepared, String> {
+    let mut servers = ice.for_call().await;
+    let relay_available = !servers.turn.is_empty();
+    let relay_only = settings
+        .relay_only(chosen, relay_available)
+        .map_err(|e| e.to_string())?;
+    servers.stun.extend(settings.extra_stun.iter().copied());
+    let opts = GatherOptions {
+        listen: settings.listen,
+        advertise: settings.advertise,
+        advertise_only: settings.advertise_only,
+        relay_only,
+        timeout: net::GATHER_TIMEOUT,
+    };
+    let gathered = tokio::task::spawn_blocking(move || net::gather(&servers, &opts))
+        .await
+        .map_err(|_| "gathering the call's addresses failed inside the app".to_owned())?
+        .map_err(|e| e.to_string())?;
+    Ok(Prepared {
+        candidates: gathered.candidates,
+        transport: gathered.transport,
+        relay_available,
+    })
 }

@@ -11,8 +11,10 @@
 //!   replay the races deterministically.
 //! * [`Phone`] (the driver) does: it runs the controller on a tokio task
 //!   against the [`RegistryClient`](crate::registry_client::RegistryClient)
-//!   (push socket, call steps, status), the checks of [`crate::dial`], and
-//!   the media loop ([`crate::call::Call`]) on a blocking thread. Front
+//!   (push socket, call steps, status), the checks of [`crate::dial`], the
+//!   gathering of each call's addresses ([`crate::net::gather`], with the
+//!   registry's STUN/TURN servers and the user's [`NetSettings`]), and the
+//!   media loop ([`crate::call::Call`]) on a blocking thread. Front
 //!   ends send it commands and read [`PhoneEvent`]s; what they need from
 //!   the profile and the devices comes through [`PhoneHooks`].
 //!
@@ -21,11 +23,12 @@
 
 mod controller;
 mod driver;
+mod ice;
 mod types;
 
 pub use controller::CallController;
 pub use driver::{Phone, PhoneEvent, PhoneHooks, SetupError, unix_ms};
 pub use types::{
-    Action, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PhoneError, PlaceFailure,
-    StatusReport,
+    Action, CallRef, CallSnapshot, CallState, EndReason, NetSettings, OfferCheck, PhoneError,
+    PlaceFailure, RelayUnavailable, StatusReport,
 };

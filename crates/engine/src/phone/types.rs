@@ -1,6 +1,8 @@
 //! What the call controller takes and gives: call names, states, end
 //! reasons, the actions for the driver and the snapshot for a front end.
 
+use std::net::{Ipv6Addr, SocketAddr};
+
 use proto::signaling::{CallId, CallState as RegistryState, Username};
 
 use crate::account::{Direction, HistoryEntry};
@@ -55,6 +57,9 @@ pub enum EndReason {
     Offline,
     /// No authenticated packet from the peer for the idle timeout.
     ConnectionLost,
+    /// No candidate pair answered a check: the two sides never reached
+    /// each other (both behind NATs that need a relay, and none offered).
+    NoPath,
     /// Setup, verification, the device or the security check failed.
     Failed,
 }
@@ -226,4 +231,69 @@ pub enum PhoneError {
     /// The call is still being set up; a moment later it can be ended.
     #[error("the call is still being set up; try again in a moment")]
     SettingUp,
+}
+
+/// How a front end wants its calls to reach the peer: the call's socket
+/// and the privacy choices ("always relay", "relay strangers"). The phone
+/// asks for it at every call ([`PhoneHooks::net_settings`](super::PhoneHooks::net_settings)),
+/// so a change in the settings applies to the next call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetSettings {
+    /// Local address of the call's socket; `[::]:0` is dual-stack (and
+    /// falls back to IPv4 alone where IPv6 is off).
+    pub listen: SocketAddr,
+    /// An address the user forwarded to this host, offered first.
+    pub advertise: Option<SocketAddr>,
+    /// Offer only `advertise` (no interface or reflexive address).
+    pub advertise_only: bool,
+    /// Every call goes through the relay: only relayed candidates are
+    /// offered, so no peer learns this host's addresses.
+    pub always_relay: bool,
+    /// Calls with someone who is not a chosen contact go through the relay
+    /// when the registry offers one.
+    pub relay_strangers: bool,
+    /// STUN servers to ask besides the registry's.
+    pub extra_stun: Vec<SocketAddr>,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+            advertise: None,
+            advertise_only: false,
+            always_relay: false,
+            relay_strangers: true,
+            extra_stun: Vec::new(),
+        }
+    }
+}
+
+/// "Always relay" is on and the registry offers no relay: the call cannot
+/// keep this host's addresses from the peer, so it is not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("always relay is on, but the registry offers no relay")]
+pub struct RelayUnavailable;
+
+impl NetSettings {
+    /// Whether a call with a peer may offer only relayed candidates.
+    /// `chosen`: the peer is a contact the user chose (called or verified);
+    /// `relay_available`: the registry handed out at least one TURN server.
+    /// A stranger is relayed only when a relay exists (otherwise the call
+    /// goes direct rather than not at all); "always relay" without a relay
+    /// is refused.
+    pub fn relay_only(
+        &self,
+        chosen: bool,
+        relay_available: bool,
+    ) -> Result<bool, RelayUnavailable> {
+        if self.always_relay {
+            return if relay_available {
+                Ok(true)
+            } else {
+                Err(RelayUnavailable)
+            };
+        }
+        Ok(self.relay_strangers && !chosen && relay_available)
+    }
 }
