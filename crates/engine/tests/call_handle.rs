@@ -12,6 +12,7 @@ use engine::audio::{AudioBackend, NullAudio, WavAudio};
 use engine::call::{Call, CallEnd, CallOptions};
 use engine::clock::unix_now;
 use engine::dsp::DspConfig;
+use engine::net::MediaTransport;
 use proto::handshake::Established;
 
 fn handshake(caller_addr: SocketAddr, callee_addr: SocketAddr) -> (Established, Established) {
@@ -67,6 +68,10 @@ fn mute_sends_silence_and_hang_up_ends_both_ends() {
     }
     .open()
     .expect("wav audio");
+    let (a, b) = (
+        MediaTransport::from_socket(a).expect("transport"),
+        MediaTransport::from_socket(b).expect("transport"),
+    );
     let caller = Call::new(caller, a, talking, options()).expect("caller set up");
     let callee =
         Call::new(callee, b, NullAudio.open().expect("null"), options()).expect("callee set up");

@@ -14,6 +14,7 @@ use engine::audio::{AudioBackend, NullAudio, WavAudio, read_wav_mono_48k};
 use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, run_call};
 use engine::clock::unix_now;
 use engine::dsp::DspConfig;
+use engine::net::MediaTransport;
 use proto::handshake::Established;
 use proto::packet::{MediaFrame, MediaPayload};
 use proto::session::{CallSession, SessionConfig};
@@ -150,7 +151,8 @@ fn echo_bot(
         let bot = bot.clone();
         std::thread::spawn(move || {
             let audio = NullAudio.open().expect("null audio");
-            Call::with_handle(established, socket, audio, opts, bot)
+            let transport = MediaTransport::from_socket(socket).expect("transport");
+            Call::with_handle(established, transport, audio, opts, bot)
                 .expect("echo bot set up")
                 .run(&mut |_| {})
                 .expect("echo bot runs")
@@ -176,7 +178,7 @@ fn echo_call_returns_the_input() {
     .expect("wav audio");
     let report = run_call(
         caller,
-        a,
+        MediaTransport::from_socket(a).expect("transport"),
         audio,
         wav_options(Duration::from_secs(7)),
         &mut |_| {},
@@ -239,7 +241,7 @@ fn a_silent_peer_ends_the_call_with_a_timeout() {
     let audio = NullAudio.open().expect("null audio");
     let report = run_call(
         caller,
-        a,
+        MediaTransport::from_socket(a).expect("transport"),
         audio,
         CallOptions {
             dsp: DspConfig::off(),
@@ -310,7 +312,7 @@ fn a_garbage_flood_changes_nothing() {
     .expect("wav audio");
     let report = run_call(
         caller,
-        a,
+        MediaTransport::from_socket(a).expect("transport"),
         audio,
         wav_options(Duration::from_secs(7)),
         &mut |_| {},

@@ -1,0 +1,269 @@
+//! Which pair carries a call, over real loopback UDP between two engines:
+//! a peer whose best candidates are dead is still reached on the one that
+//! works, a carrying path that dies mid-call is replaced while the media
+//! keeps flowing, and a call on which nothing answers ends with no path.
+//!
+//! The dead candidates are sockets the test holds and never reads; the path
+//! that dies is a forwarder thread in front of the callee that the test cuts.
+
+#[path = "common/handshake.rs"]
+mod handshake;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use engine::audio::{AudioBackend, NullAudio};
+use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, CallStats, PeerPath};
+use engine::clock::unix_now;
+use engine::dsp::DspConfig;
+use engine::net::MediaTransport;
+use proto::handshake::Established;
+
+/// The real handshake; the first candidate of each list is its preferred one.
+fn handshake(caller: Vec<SocketAddr>, callee: Vec<SocketAddr>) -> (Established, Established) {
+    handshake::handshake(handshake::Setup {
+        alice_seed: 0xD1,
+        bob_seed: 0xD2,
+        call_id: 20,
+        randoms: [0x41, 0x42, 0x43],
+        now: unix_now(),
+        caller_candidates: caller,
+        callee_candidates: callee,
+    })
+}
+
+fn bind() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").expect("bind loopback")
+}
+
+fn addr(s: &UdpSocket) -> SocketAddr {
+    s.local_addr().expect("addr")
+}
+
+fn options(duration: Duration) -> CallOptions {
+    CallOptions {
+        dsp: DspConfig::off(),
+        duration: Some(duration),
+        stats_interval: Duration::from_millis(250),
+        ..CallOptions::default()
+    }
+}
+
+/// Runs one side of the call on its own thread; every stats snapshot is
+/// kept with the time it was taken.
+fn side(
+    established: Established,
+    socket: UdpSocket,
+    opts: CallOptions,
+    handle: CallHandle,
+) -> std::thread::JoinHandle<(CallReport, Vec<(Duration, CallStats)>)> {
+    std::thread::spawn(move || {
+        let t0 = Instant::now();
+        let mut seen = Vec::new();
+        let transport = MediaTransport::from_socket(socket).expect("transport");
+        let audio = NullAudio.open().expect("null audio");
+        let report = Call::with_handle(established, transport, audio, opts, handle)
+            .expect("call set up")
+            .run(&mut |s| seen.push((t0.elapsed(), s.clone())))
+            .expect("call runs");
+        (report, seen)
+    })
+}
+
+/// Datagrams waiting at `socket` (read and counted).
+fn drain(socket: &UdpSocket) -> u32 {
+    socket.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 2048];
+    let mut n = 0;
+    while socket.recv_from(&mut buf).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn dead_candidates_first_and_a_live_one_last_still_connect() {
+    let (a, b) = (bind(), bind());
+    let dead: Vec<UdpSocket> = (0..3).map(|_| bind()).collect();
+    let mut callee_candidates: Vec<SocketAddr> = dead.iter().map(addr).collect();
+    callee_candidates.push(addr(&b));
+    let (caller, callee) = handshake(vec![addr(&a)], callee_candidates);
+
+    let bob = CallHandle::default();
+    let echo = CallOptions {
+        echo: true,
+        ..options(Duration::from_secs(30))
+    };
+    let callee = side(callee, b.try_clone().expect("clone"), echo, bob.clone());
+    let caller = side(
+        caller,
+        a,
+        options(Duration::from_secs(4)),
+        CallHandle::default(),
+    );
+    let (report, _) = caller.join().expect("caller thread");
+    bob.hang_up();
+    let _ = callee.join().expect("callee thread");
+
+    assert_eq!(report.end, CallEnd::Finished);
+    assert_eq!(report.stats.peer, Some(addr(&b)));
+    assert_eq!(report.stats.path.as_deref(), Some("direct"));
+    assert_eq!(report.stats.ip_version, Some(4));
+    assert!(
+        report.stats.packets_received >= 100,
+        "only {} packets came back",
+        report.stats.packets_received
+    );
+    // The dead candidates got checks, and nothing else.
+    for (i, d) in dead.iter().enumerate() {
+        let n = drain(d);
+        assert!(n >= 1, "dead candidate {i} was never checked");
+        assert!(
+            n <= PeerPath::MAX_CHECKS_PER_PAIR,
+            "dead candidate {i} got {n}"
+        );
+    }
+}
+
+/// A forwarder in front of `to`: what reaches its front socket goes on to
+/// `to` from its back socket, and what comes back goes to the last sender,
+/// until `cut` is set.
+struct Forwarder {
+    front: SocketAddr,
+    cut: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Forwarder {
+    fn start(to: SocketAddr) -> Self {
+        let (front, back) = (bind(), bind());
+        front.set_nonblocking(true).expect("nonblocking");
+        back.set_nonblocking(true).expect("nonblocking");
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let front_addr = addr(&front);
+        let thread = {
+            let (cut, stop) = (cut.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                let mut client = None;
+                while !stop.load(Ordering::Relaxed) {
+                    let open = !cut.load(Ordering::Relaxed);
+                    while let Ok((n, from)) = front.recv_from(&mut buf) {
+                        client = Some(from);
+                        if open {
+                            let _ = back.send_to(&buf[..n], to);
+                        }
+                    }
+                    while let Ok((n, _)) = back.recv_from(&mut buf) {
+                        if let (true, Some(c)) = (open, client) {
+                            let _ = front.send_to(&buf[..n], c);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+        };
+        Forwarder {
+            front: front_addr,
+            cut,
+            stop,
+            thread,
+        }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+#[test]
+fn a_path_that_dies_mid_call_is_replaced_and_the_media_keeps_flowing() {
+    let (a, b) = (bind(), bind());
+    let forwarder = Forwarder::start(addr(&b));
+    // The forwarder is the callee's preferred candidate, its own socket the
+    // second.
+    let (caller, callee) = handshake(vec![addr(&a)], vec![forwarder.front, addr(&b)]);
+    let bob = CallHandle::default();
+    let echo = CallOptions {
+        echo: true,
+        ..options(Duration::from_secs(30))
+    };
+    let callee = side(callee, b.try_clone().expect("clone"), echo, bob.clone());
+    let length = Duration::from_secs(9);
+    let cut_at = Duration::from_secs(3);
+    let caller = side(caller, a, options(length), CallHandle::default());
+    std::thread::sleep(cut_at);
+    forwarder.cut.store(true, Ordering::Relaxed);
+    let (report, seen) = caller.join().expect("caller thread");
+    bob.hang_up();
+    let _ = callee.join().expect("callee thread");
+    let front = forwarder.front;
+    forwarder.stop();
+
+    assert_eq!(report.end, CallEnd::Finished);
+    let before: Vec<&CallStats> = seen
+        .iter()
+        .filter(|(t, _)| *t < cut_at)
+        .map(|(_, s)| s)
+        .collect();
+    let last_before = before.last().expect("stats before the cut");
+    assert_eq!(
+        last_before.peer,
+        Some(front),
+        "the better pair did not carry the call: {:?}",
+        before.iter().map(|s| s.peer).collect::<Vec<_>>()
+    );
+    // The call moved to the callee's own socket, once more than before.
+    assert_eq!(report.stats.peer, Some(addr(&b)));
+    assert_eq!(report.stats.path.as_deref(), Some("direct"));
+    assert!(
+        report.stats.path_switches > last_before.path_switches,
+        "no switch after the cut: {} then {}",
+        last_before.path_switches,
+        report.stats.path_switches
+    );
+    // Media kept coming over the last three seconds of the call.
+    let late = seen
+        .iter()
+        .find(|(t, _)| *t >= length - Duration::from_secs(3))
+        .map(|(_, s)| s.packets_received)
+        .expect("late stats");
+    let gained = report.stats.packets_received - late;
+    assert!(gained >= 75, "only {gained} packets in the last 3 s");
+}
+
+#[test]
+fn a_call_on_which_nothing_answers_ends_with_no_path() {
+    let a = bind();
+    let dead = bind();
+    let (caller, _callee) = handshake(vec![addr(&a)], vec![addr(&dead)]);
+    let started = Instant::now();
+    let (report, seen) = side(
+        caller,
+        a,
+        options(Duration::from_secs(30)),
+        CallHandle::default(),
+    )
+    .join()
+    .expect("caller thread");
+    assert_eq!(report.end, CallEnd::NoPath);
+    assert_eq!(report.end.describe(), "no network path to the other side");
+    let took = started.elapsed();
+    assert!(
+        took >= PeerPath::NO_PATH_AFTER - Duration::from_millis(500)
+            && took < PeerPath::NO_PATH_AFTER + Duration::from_secs(3),
+        "gave up after {took:?}"
+    );
+    // Nothing was selected, so no media went anywhere: only checks.
+    assert!(
+        seen.iter()
+            .all(|(_, s)| s.peer.is_none() && s.path.is_none())
+    );
+    assert_eq!(report.stats.packets_sent, report.stats.probes_sent);
+    assert!(drain(&dead) <= PeerPath::MAX_CHECKS_PER_PAIR);
+}
