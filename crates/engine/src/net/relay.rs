@@ -27,6 +27,9 @@ use super::servers::{TurnServer, TurnTransport};
 use super::socket::{normalise, on_wire};
 use super::transport::Clock;
 
+/// The soonest the client is run again after a pump.
+const MIN_WAKE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The most channels bound for one peer's candidates.
 pub(crate) const MAX_CHANNELS: usize = 16;
 
@@ -200,7 +203,9 @@ impl Relay {
             return;
         }
         self.wake = match self.client.poll(now) {
-            TurnPollRet::WaitUntil(at) => Some(at),
+            // Never in the past: a timer that stays due would spin the
+            // caller's loop.
+            TurnPollRet::WaitUntil(at) => Some(at.max(now + MIN_WAKE)),
             TurnPollRet::Closed => {
                 self.fail();
                 return;

@@ -406,7 +406,11 @@ impl MediaTransport {
             let Some(server) = turn.iter().find(|s| s.transport == transport) else {
                 continue;
             };
-            if !self.ipv6_socket && server.addr.is_ipv6() && normalise(server.addr).is_ipv6() {
+            // An IPv4-only socket cannot reach an IPv6 server over UDP.
+            if transport == TurnTransport::Udp
+                && !self.ipv6_socket
+                && normalise(server.addr).is_ipv6()
+            {
                 continue;
             }
             let relay = match transport {

@@ -1,0 +1,285 @@
+//! What the net_* tests share: a real coturn on loopback, TURN REST
+//! credentials for it, a UDP forwarder that stands in for a NAT (and lets a
+//! test see the datagrams on the wire), and a loop that drives transports.
+
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use engine::net::{MediaTransport, Route, TurnServer, TurnTransport};
+use stun_types::message::{BINDING, Message, MessageWriteVec};
+use stun_types::prelude::MessageWrite;
+
+/// The shared secret coturn and the tests mint credentials from.
+const SECRET: &str = "net-test-secret-not-for-production";
+
+/// The size of a sealed media packet in the default profile.
+pub const PACKET_LEN: usize = 240;
+
+/// A coturn in the foreground on 127.0.0.1 (UDP and TCP on one port),
+/// with `use-auth-secret` and loopback peers allowed. Killed on drop.
+pub struct Coturn {
+    child: Child,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Coturn {
+    pub fn start() -> Coturn {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
+        let child = Command::new("turnserver")
+            .args([
+                "-n",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                &format!("--listening-port={port}"),
+                "--use-auth-secret",
+                &format!("--static-auth-secret={SECRET}"),
+                "--realm=pqvoice.test",
+                "--allow-loopback-peers",
+                "--no-tls",
+                "--no-dtls",
+                "--no-cli",
+                "--no-multicast-peers",
+                "--simple-log",
+                &format!("--log-file={}", dir.path().join("turn.log").display()),
+                &format!("--pidfile={}", dir.path().join("turn.pid").display()),
+                &format!("--userdb={}", dir.path().join("turndb").display()),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("coturn's turnserver (Debian package coturn) must be installed");
+        let coturn = Coturn {
+            child,
+            addr,
+            _dir: dir,
+        };
+        coturn.wait_ready();
+        coturn
+    }
+
+    /// Waits until the UDP side answers a Binding request and the TCP side
+    /// accepts a connection.
+    fn wait_ready(&self) {
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 1500];
+        loop {
+            assert!(Instant::now() < deadline, "coturn did not start");
+            let request = Message::builder_request(BINDING, MessageWriteVec::new()).finish();
+            probe.send_to(&request, self.addr).unwrap();
+            if probe.recv_from(&mut buf).is_ok()
+                && TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    /// The server with fresh TURN REST credentials, as the registry issues
+    /// them: `expiry:name` and base64(HMAC-SHA1(secret, username)).
+    pub fn turn(&self, transport: TurnTransport) -> TurnServer {
+        self.turn_at(self.addr, transport)
+    }
+
+    /// The same credentials, for the server reached at `addr` (a forwarder
+    /// in front of it).
+    pub fn turn_at(&self, addr: SocketAddr, transport: TurnTransport) -> TurnServer {
+        let expiry = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600;
+        let username = format!("{expiry}:net-test");
+        let password = registry::ice::turn_password(SECRET.as_bytes(), &username);
+        TurnServer {
+            addr,
+            transport,
+            username,
+            password: zeroize::Zeroizing::new(password),
+        }
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 (at the time of asking).
+fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// One datagram a [`Forwarder`] passed on.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// True for client → server.
+    pub outbound: bool,
+    pub len: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// A one-client UDP forwarder: what reaches `front` goes on to `target`
+/// from another socket, and answers come back. To the server it looks like
+/// a NAT (a different source address); to the test it is a wire tap.
+pub struct Forwarder {
+    pub front: SocketAddr,
+    /// The address the server sees the client at.
+    pub outside: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    pub fn start(target: SocketAddr) -> Forwarder {
+        let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let back = UdpSocket::bind("127.0.0.1:0").unwrap();
+        front
+            .set_read_timeout(Some(Duration::from_millis(2)))
+            .unwrap();
+        back.set_read_timeout(Some(Duration::from_millis(2)))
+            .unwrap();
+        let front_addr = front.local_addr().unwrap();
+        let outside = back.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let seen = seen.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut client: Option<SocketAddr> = None;
+                let mut buf = vec![0u8; 65_536];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok((n, from)) = front.recv_from(&mut buf) {
+                        client = Some(from);
+                        seen.lock().unwrap().push(Seen {
+                            outbound: true,
+                            len: n,
+                            bytes: buf[..n].to_vec(),
+                        });
+                        let _ = back.send_to(&buf[..n], target);
+                    }
+                    if let Ok((n, from)) = back.recv_from(&mut buf) {
+                        if from != target {
+                            continue;
+                        }
+                        seen.lock().unwrap().push(Seen {
+                            outbound: false,
+                            len: n,
+                            bytes: buf[..n].to_vec(),
+                        });
+                        if let Some(client) = client {
+                            let _ = front.send_to(&buf[..n], client);
+                        }
+                    }
+                }
+            })
+        };
+        Forwarder {
+            front: front_addr,
+            outside,
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A test media packet: the call's constant size, a first byte outside the
+/// STUN and ChannelData ranges (as sealed packets have), a sequence number.
+pub fn packet(seq: u32) -> Vec<u8> {
+    let mut p = vec![0x5a; PACKET_LEN];
+    p[0] = 0x90;
+    p[1..5].copy_from_slice(&seq.to_be_bytes());
+    p
+}
+
+/// Drives `transport`'s timers and reads everything it has, returning the
+/// datagrams that came out.
+pub fn drain(transport: &mut MediaTransport) -> Vec<(Route, Vec<u8>)> {
+    let now = Instant::now();
+    if transport.poll_timeout().is_some_and(|at| at <= now) {
+        transport.handle_timeout(now);
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    while let Some((route, n)) = transport.recv(&mut buf, now).expect("recv") {
+        out.push((route, buf[..n].to_vec()));
+    }
+    out
+}
+
+/// Sends `route` from `from` every 10 ms, draining both transports, until
+/// `to` receives a datagram for which `want` holds (or 5 s pass). Returns
+/// that datagram.
+pub fn deliver(
+    from: &mut MediaTransport,
+    route: Route,
+    to: &mut MediaTransport,
+    want: impl Fn(&Route, &[u8]) -> bool,
+) -> (Route, Vec<u8>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seq = 0;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "nothing arrived over {route:?} in 5 s"
+        );
+        from.send(route, &packet(seq), Instant::now())
+            .expect("send");
+        seq += 1;
+        for _ in 0..5 {
+            drain(from);
+            if let Some(got) = drain(to).into_iter().find(|(r, p)| want(r, p)) {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Credentials for a "TURN server" at `addr` that is not coturn (one that
+/// never answers, say).
+pub fn credentials_for(addr: SocketAddr) -> TurnServer {
+    TurnServer {
+        addr,
+        transport: TurnTransport::Udp,
+        username: "0:nobody".into(),
+        password: zeroize::Zeroizing::new("nothing".into()),
+    }
+}
