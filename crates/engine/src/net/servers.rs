@@ -215,7 +215,10 @@ mod tests {
                 ("[::1]:3479".parse().expect("addr"), TurnTransport::Udp),
             ]
         );
-        assert_eq!(servers.turn[0].password.as_str(), "bm90LWEtcmVhbC1wYXNzd29yZA==");
+        assert_eq!(
+            servers.turn[0].password.as_str(),
+            "bm90LWEtcmVhbC1wYXNzd29yZA=="
+        );
         // The password stays out of logs.
         assert!(!format!("{servers:?}").contains("bm90LWEt"));
 

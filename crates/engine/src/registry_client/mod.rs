@@ -48,6 +48,7 @@ use crate::registry_tls::{
     CertFingerprint, ConnectOptions, PinnedCertVerifier, Reach, WebPkiRecordingVerifier,
 };
 
+mod ice;
 mod push;
 mod request;
 

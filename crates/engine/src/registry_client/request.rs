@@ -234,7 +234,7 @@ impl RegistryClient {
 
     /// Sends an authenticated request built by `build`; on `unauthorized`
     /// signs in again and retries once.
-    async fn authed<T: DeserializeOwned>(
+    pub(super) async fn authed<T: DeserializeOwned>(
         &self,
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<T, RegistryError> {
