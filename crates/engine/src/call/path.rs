@@ -53,12 +53,17 @@
 //! later takes over at once: the old one still works, so no packet is lost
 //! in the move. The selected pair gets a ping every
 //! [`PeerPath::CONSENT_INTERVAL`]; when no pong came back on it for
-//! [`PeerPath::CONSENT_TIMEOUT`] it is dead, the best other valid pair
-//! takes over and every pair that is not valid gets a new round of checks.
-//! The other valid pairs stay ready for that with a ping every
-//! [`PeerPath::BACKUP_INTERVAL`], and lose their validity after
-//! [`PeerPath::BACKUP_TIMEOUT`] without a pong. A dead pair with nothing to
-//! replace it keeps the media (it may recover; the idle timeout decides).
+//! [`PeerPath::CONSENT_TIMEOUT`] it is dead, and every pair that is not
+//! valid gets a new round of checks. The other valid pairs stay ready for
+//! that with a ping every [`PeerPath::BACKUP_INTERVAL`] (and lose their
+//! validity after [`PeerPath::BACKUP_TIMEOUT`] without a pong), but the
+//! network that took the selected pair may have taken them too: when it
+//! dies they become suspect, get a ping at once, and the best one that
+//! answers within [`PeerPath::SUSPECT_TIMEOUT`] takes over. A pair that
+//! worked, failed, and would rank above the selected one gets a check every
+//! [`PeerPath::RECHECK_INTERVAL`], so a call that fell back to the relay
+//! returns to the direct path. A dead pair with nothing to replace it keeps
+//! the media (it may recover; the idle timeout decides).
 //! No valid pair [`PeerPath::NO_PATH_AFTER`] after the start:
 //! [`PeerPath::no_path`].
 //!
@@ -567,10 +572,7 @@ impl PeerPath {
         }
         // Pairs better than the selected one that worked before and failed
         // since are tried again now and then: the path may come back.
-        let floor = self
-            .selected
-            .and_then(|r| self.pair_index(r))
-            .map_or(0, |i| self.pairs[i].priority);
+        let floor = self.selected_priority();
         if self.tokens > 0
             && let Some(pair) = self.pairs.iter_mut().find(|p| {
                 p.state == PairState::Failed
@@ -702,24 +704,43 @@ impl PeerPath {
         }
     }
 
+    /// Priority of the selected pair (0 without one): failed pairs above it
+    /// are re-checked now and then.
+    fn selected_priority(&self) -> u64 {
+        self.selected
+            .and_then(|r| self.pair_index(r))
+            .map_or(0, |i| self.pairs[i].priority)
+    }
+
     /// The next moment [`PeerPath::poll_check`] may have something to do.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let mut t =
             (!self.ever_valid && !self.no_path).then_some(self.started + Self::NO_PATH_AFTER);
         let mut at = |x: Duration| t = Some(t.map_or(x, |t: Duration| t.min(x)));
+        let floor = self.selected_priority();
+        // With the bucket empty, checks wait for its next token.
+        let token = if self.tokens > 0 {
+            Duration::ZERO
+        } else {
+            self.tokens_at + Self::CALL_CHECK_REFILL
+        };
         for pair in &self.pairs {
             match pair.state {
                 PairState::Valid => {
                     at(pair.next_at);
-                    let limit = if Some(pair.route) == self.selected {
-                        Self::CONSENT_TIMEOUT
+                    if Some(pair.route) == self.selected {
+                        at(pair.last_pong.max(self.selected_at) + Self::CONSENT_TIMEOUT);
                     } else {
-                        Self::BACKUP_TIMEOUT
-                    };
-                    at(pair.last_pong + limit);
+                        at(pair.last_pong + Self::BACKUP_TIMEOUT);
+                    }
                 }
-                PairState::Checking => at(pair.next_at),
-                PairState::Failed if pair.was_valid => at(pair.next_at),
+                PairState::Checking if pair.round_sent >= Self::MAX_CHECKS_PER_PAIR => {
+                    at(pair.next_at);
+                }
+                PairState::Checking => at(pair.next_at.max(token)),
+                PairState::Failed if pair.was_valid && pair.priority > floor => {
+                    at(pair.next_at.max(token));
+                }
                 PairState::Failed => {}
             }
         }
@@ -820,6 +841,11 @@ mod tests {
                     if live(route, now) {
                         self.in_flight.push((now + self.rtt, route, self.next_id));
                     }
+                }
+                // Nothing due now: the next wake-up is in the future, so a
+                // loop that sleeps until then cannot spin.
+                if let Some(t) = path.poll_timeout() {
+                    assert!(t > now, "wake-up {t:?} at {now:?}");
                 }
                 if self.selections.last().map(|s| s.1) != Some(path.selected()) {
                     self.selections.push((now, path.selected()));
