@@ -17,10 +17,11 @@ use engine::account::{self, AccountInfo, Direction};
 use engine::audio::{AudioBackend, AudioIo, CpalAudio, NullAudio, WavAudio};
 use engine::call::{CallEnd, CallOptions, CallReport, CallStats};
 use engine::contacts::{Compared, ContactBook, Observation, Trust};
-use engine::dial::{self, bind_media, safety_number};
+use engine::dial::{self, safety_number};
 use engine::dsp::{DspConfig, NoiseSuppressor};
 use engine::phone::{
-    CallRef, CallSnapshot, CallState, EndReason, Phone, PhoneEvent, PhoneHooks, SetupError,
+    CallRef, CallSnapshot, CallState, EndReason, NetSettings, Phone, PhoneEvent, PhoneHooks,
+    SetupError,
 };
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
@@ -42,8 +43,8 @@ pub struct MediaArgs {
     /// Hang up after this many seconds (with --input: defaults to the input's length + 1 s).
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Local UDP address of the call's socket.
-    #[arg(long, default_value = "0.0.0.0:0")]
+    /// Local UDP address of the call's socket ([::]:0 is IPv6 and IPv4).
+    #[arg(long, default_value = "[::]:0")]
     pub listen: SocketAddr,
     /// Address given to the peer for media (e.g. a forwarded port).
     #[arg(long)]
@@ -53,6 +54,19 @@ pub struct MediaArgs {
     /// relay, as when the peer cannot reach this host directly).
     #[arg(long, requires = "advertise")]
     pub advertise_only: bool,
+    /// Send every call through the registry's TURN relay: the peer sees
+    /// only the relay's address, never this host's. Fails when the
+    /// registry offers no relay.
+    #[arg(long)]
+    pub always_relay: bool,
+    /// Relay calls from people who are not chosen contacts (never called
+    /// nor verified), when the registry offers a relay.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub relay_strangers: bool,
+    /// A STUN server to learn this host's public address from, besides the
+    /// registry (HOST:PORT; repeatable).
+    #[arg(long = "stun-server", value_name = "ADDR", value_parser = stun_server)]
+    pub stun_servers: Vec<SocketAddr>,
     /// Write the final statistics here as JSON.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
@@ -80,6 +94,19 @@ pub struct MediaArgs {
     #[arg(long, default_value_t = engine::codec::CodecConfig::default().inband_fec,
           action = clap::ArgAction::Set)]
     pub fec: bool,
+}
+
+/// A `--stun-server` value: an address, or a host name and port resolved
+/// once, now.
+fn stun_server(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.to_socket_addrs()
+        .map_err(|e| format!("{s:?} is not HOST:PORT ({e})"))?
+        .next()
+        .ok_or_else(|| format!("{s:?} resolves to no address"))
 }
 
 fn username(name: &str) -> anyhow::Result<Username> {
@@ -332,23 +359,16 @@ fn open_audio(args: &MediaArgs) -> anyhow::Result<AudioIo> {
     })
 }
 
-/// Binds the call's socket and lists the media addresses to offer the peer.
-fn media_socket(
-    args: &MediaArgs,
-) -> anyhow::Result<(std::net::UdpSocket, Vec<proto::handshake::Candidate>)> {
-    let (socket, candidates) = bind_media(args.listen, args.advertise)?;
-    Ok((socket, offered(candidates, args)))
-}
-
-/// With `--advertise-only`, just the advertised address; else all of them.
-fn offered(
-    mut candidates: Vec<proto::handshake::Candidate>,
-    args: &MediaArgs,
-) -> Vec<proto::handshake::Candidate> {
-    if args.advertise_only {
-        candidates.retain(|c| Some(c.addr) == args.advertise);
+/// How the call's socket is opened and what it offers, from the flags.
+fn net_settings(args: &MediaArgs) -> NetSettings {
+    NetSettings {
+        listen: args.listen,
+        advertise: args.advertise,
+        advertise_only: args.advertise_only,
+        always_relay: args.always_relay,
+        relay_strangers: args.relay_strangers,
+        extra_stun: args.stun_servers.clone(),
     }
-    candidates
 }
 
 fn call_options(args: &MediaArgs) -> anyhow::Result<CallOptions> {
@@ -385,8 +405,13 @@ fn call_options(args: &MediaArgs) -> anyhow::Result<CallOptions> {
 
 fn live_stats(s: &CallStats) {
     use std::io::IsTerminal;
+    let path = match (&s.path, s.ip_version) {
+        (Some(p), Some(v)) => format!("{p} IPv{v}"),
+        (Some(p), None) => p.clone(),
+        (None, _) => "-".into(),
+    };
     let line = format!(
-        "{:6.1}s rtt {} loss {:.1}% jitter {:.1} ms buffer {:.0} ms late {} conceal {} fec {} red {} send {:.1} kbit/s recv {:.1} kbit/s sizes {:?}",
+        "{:6.1}s path {path} rtt {} loss {:.1}% jitter {:.1} ms buffer {:.0} ms late {} conceal {} fec {} red {} send {:.1} kbit/s recv {:.1} kbit/s sizes {:?}",
         s.elapsed_s,
         s.rtt_ms.map_or("-".into(), |r| format!("{r:.1} ms")),
         s.loss_pct,
@@ -423,10 +448,8 @@ impl PhoneHooks for CliHooks {
             .unwrap_or(Trust::Unverified)
     }
 
-    fn bind_media(
-        &self,
-    ) -> Result<(std::net::UdpSocket, Vec<proto::handshake::Candidate>), String> {
-        media_socket(&self.args).map_err(|e| format!("{e:#}"))
+    fn net_settings(&self) -> NetSettings {
+        net_settings(&self.args)
     }
 
     fn open_media(&self, _call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String> {
@@ -585,6 +608,10 @@ fn finish(end: &CallSnapshot, report: Option<&CallReport>, args: &MediaArgs) -> 
         EndReason::Missed => bail!("{peer} did not answer"),
         EndReason::Offline => bail!("{peer} is not connected to the registry"),
         EndReason::Cancelled => bail!("cancelled"),
+        EndReason::NoPath => bail!(
+            "{}",
+            message.unwrap_or_else(|| format!("could not reach {peer}: no network path"))
+        ),
         EndReason::ConnectionLost | EndReason::Failed => {
             bail!("{}", message.unwrap_or_else(|| "the call failed".into()))
         }
@@ -725,16 +752,55 @@ mod tests {
     }
 
     #[test]
-    fn advertise_only_offers_just_the_advertised_address() {
-        use proto::handshake::{Candidate, CandidateKind};
-        let (adv, local) = (
-            Candidate::new(CandidateKind::Host, "127.0.0.1:4000".parse().unwrap(), 2),
-            Candidate::new(CandidateKind::Host, "127.0.0.1:5000".parse().unwrap(), 1),
+    fn advertise_only_is_passed_to_the_gathering() {
+        let adv: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let both = net_settings(&media(&["--advertise", "127.0.0.1:4000"]).unwrap());
+        assert_eq!((both.advertise, both.advertise_only), (Some(adv), false));
+        let only =
+            net_settings(&media(&["--advertise", "127.0.0.1:4000", "--advertise-only"]).unwrap());
+        assert_eq!((only.advertise, only.advertise_only), (Some(adv), true));
+    }
+
+    #[test]
+    fn relay_flags_default_to_relaying_strangers_only() {
+        let n = net_settings(&media(&[]).unwrap());
+        assert_eq!(n, NetSettings::default());
+        assert!(!n.always_relay && n.relay_strangers && n.extra_stun.is_empty());
+    }
+
+    #[test]
+    fn relay_and_stun_flags_reach_the_settings() {
+        let n = net_settings(
+            &media(&[
+                "--always-relay",
+                "--relay-strangers",
+                "false",
+                "--stun-server",
+                "192.0.2.1:3478",
+                "--stun-server",
+                "[2001:db8::1]:3479",
+                "--listen",
+                "0.0.0.0:0",
+            ])
+            .unwrap(),
         );
-        let both = media(&["--advertise", "127.0.0.1:4000"]).unwrap();
-        assert_eq!(offered(vec![adv, local], &both), vec![adv, local]);
-        let only = media(&["--advertise", "127.0.0.1:4000", "--advertise-only"]).unwrap();
-        assert_eq!(offered(vec![adv, local], &only), vec![adv]);
+        assert!(n.always_relay);
+        assert!(!n.relay_strangers);
+        assert_eq!(
+            n.extra_stun,
+            vec![
+                "192.0.2.1:3478".parse::<SocketAddr>().unwrap(),
+                "[2001:db8::1]:3479".parse().unwrap()
+            ]
+        );
+        assert_eq!(n.listen, "0.0.0.0:0".parse::<SocketAddr>().unwrap());
+    }
+
+    #[test]
+    fn bad_relay_and_stun_flags_are_refused() {
+        assert!(media(&["--relay-strangers", "maybe"]).is_err());
+        assert!(media(&["--stun-server", "no-port-here"]).is_err());
+        assert!(media(&["--always-relay", "yes"]).is_err());
     }
 
     #[test]

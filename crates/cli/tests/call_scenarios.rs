@@ -11,7 +11,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -22,7 +21,9 @@ use engine::account;
 use engine::audio::AudioIo;
 use engine::call::CallOptions;
 use engine::contacts::Trust;
-use engine::phone::{CallSnapshot, CallState, EndReason, Phone, PhoneEvent, PhoneHooks};
+use engine::phone::{
+    CallSnapshot, CallState, EndReason, NetSettings, Phone, PhoneEvent, PhoneHooks,
+};
 use engine::profile::Profile;
 use engine::recent_offers::RecentOffers;
 use engine::registry_client::{RegistryClient, RegistryEvent};
@@ -250,8 +251,12 @@ impl PhoneHooks for NoMedia {
         Trust::Unverified
     }
 
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String> {
-        Err("this phone only rings".into())
+    fn net_settings(&self) -> NetSettings {
+        // It never answers; what it gathers while ringing stays on loopback.
+        NetSettings {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..NetSettings::default()
+        }
     }
 
     fn open_media(&self, _call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String> {

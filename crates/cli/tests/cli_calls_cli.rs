@@ -88,6 +88,12 @@ fn a_cli_call_to_a_cli_answer_connects_and_both_record_it() {
     )
     .expect("json");
     assert!(stats["stats"]["packets_received"].as_u64() > Some(10));
+    // Which path carried the call: both on loopback, so direct over IPv4,
+    // without a path switch or relay overhead.
+    assert_eq!(stats["stats"]["path"], "direct", "{stats}");
+    assert_eq!(stats["stats"]["ip_version"], 4, "{stats}");
+    assert_eq!(stats["stats"]["relay_overhead_bytes"], 0, "{stats}");
+    assert!(stats["stats"]["path_switches"].is_u64(), "{stats}");
 
     assert_eq!(
         history(&reg, &alice)[0],
@@ -96,6 +102,36 @@ fn a_cli_call_to_a_cli_answer_connects_and_both_record_it() {
     assert_eq!(
         history(&reg, &bob)[0],
         ("Incoming".into(), "alice".into(), "Completed".into())
+    );
+}
+
+#[test]
+fn always_relay_without_a_relay_fails_before_ringing_and_says_why() {
+    // The tests' registry configures no TURN relay.
+    let reg = registry();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    register(&reg, &alice, "alice");
+    register(&reg, &bob, "bob");
+    let call = run(reg.command(&alice).args([
+        "call",
+        "bob",
+        "--listen",
+        "127.0.0.1:0",
+        "--always-relay",
+        "--stun-server",
+        "127.0.0.1:9",
+    ]));
+    let err = String::from_utf8_lossy(&call.stderr);
+    assert!(!call.status.success(), "{err}");
+    assert!(
+        err.contains("always relay is on, but the registry offers no relay"),
+        "{err}"
+    );
+    assert!(!err.contains("ringing"), "nothing rang: {err}");
+    assert_eq!(
+        history(&reg, &alice)[0],
+        ("Outgoing".into(), "bob".into(), "Failed".into())
     );
 }
 
