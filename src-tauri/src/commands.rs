@@ -95,6 +95,64 @@ pub struct Settings {
     pub notifications: bool,
     /// `host:port` for media, or `None`.
     pub advertise_address: Option<String>,
+    /// Every call through the registry's relay.
+    #[serde(default)]
+    pub always_relay: bool,
+    /// Calls with people who are not chosen contacts through the relay.
+    #[serde(default = "relay_strangers_default")]
+    pub relay_strangers: bool,
+}
+
+fn relay_strangers_default() -> bool {
+    crate::settings::StoredSettings::default().relay_strangers
+}
+
+/// How the app reaches one of the registry's TURN relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelayTransport {
+    /// Datagrams.
+    Udp,
+    /// A TCP stream (where UDP is blocked).
+    Tcp,
+}
+
+/// What the registry offers for calls between homes, as the settings page
+/// shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkStatus {
+    /// The registry answers STUN: calls learn their public address.
+    pub stun: bool,
+    /// One entry per TURN relay the registry hands out credentials for.
+    pub relays: Vec<RelayTransport>,
+    /// Why the registry could not be asked; the rest is empty then.
+    pub error: Option<String>,
+}
+
+impl NetworkStatus {
+    /// The status of what the registry answered (or why it did not).
+    pub fn of(servers: Result<engine::net::IceServers, String>) -> Self {
+        match servers {
+            Ok(s) => Self {
+                stun: !s.stun.is_empty(),
+                relays: s
+                    .turn
+                    .iter()
+                    .map(|t| match t.transport {
+                        engine::net::TurnTransport::Udp => RelayTransport::Udp,
+                        engine::net::TurnTransport::Tcp => RelayTransport::Tcp,
+                    })
+                    .collect(),
+                error: None,
+            },
+            Err(e) => Self {
+                stun: false,
+                relays: Vec::new(),
+                error: Some(crate::error::sentence(&e)),
+            },
+        }
+    }
 }
 
 /// A call in the history.
@@ -455,6 +513,8 @@ fn settings_of(state: &AppState) -> AppResult<Settings> {
         ring_sound: s.ring_sound,
         notifications: s.notifications,
         advertise_address: s.advertise_address,
+        always_relay: s.always_relay,
+        relay_strangers: s.relay_strangers,
     })
 }
 
@@ -462,6 +522,13 @@ fn settings_of(state: &AppState) -> AppResult<Settings> {
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> AppResult<Settings> {
     settings_of(&state)
+}
+
+/// What the registry offers for calls between homes (STUN, TURN relays),
+/// asked again now.
+#[tauri::command]
+pub async fn network_status(state: State<'_, AppState>) -> AppResult<NetworkStatus> {
+    Ok(NetworkStatus::of(state.phone.ice_servers().await?))
 }
 
 /// Stores the settings; a new registry URL moves the account there.
@@ -506,6 +573,8 @@ pub async fn set_settings(state: State<'_, AppState>, settings: Settings) -> App
     s.ring_sound = settings.ring_sound;
     s.notifications = settings.notifications;
     s.advertise_address = advertise;
+    s.always_relay = settings.always_relay;
+    s.relay_strangers = settings.relay_strangers;
     state.phone.save_settings(s)?;
     settings_of(&state)
 }

@@ -4,18 +4,22 @@
 //! bot gets its own fresh hybrid identity, the app signs a real Offer to
 //! it, the bot verifies it and answers, both sides derive their keys with
 //! the same handshake as a registry call (so the SAS is real), and media
-//! flows as sealed constant-size packets over two loopback UDP sockets.
-//! Only the registry relay is missing, since both ends live here.
+//! flows as sealed constant-size packets over two loopback UDP sockets,
+//! through the same connectivity checks as any call. Only the registry
+//! relay is missing, since both ends live here; no STUN or TURN server is
+//! asked, as nothing leaves the machine.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use engine::audio::{AudioBackend, NullAudio};
 use engine::call::{Call, CallHandle, CallOptions};
-use engine::dial::{bind_media, media_profile, unix_now};
+use engine::dial::{media_profile, unix_now};
 use engine::dsp::DspConfig;
+use engine::net::MediaTransport;
 use proto::handshake::{
-    Established, ExpectAnswer, HandshakeCallId, Offer, OfferParams, OfferPolicy,
+    Candidate, CandidateKind, Established, ExpectAnswer, HandshakeCallId, Offer, OfferParams,
+    OfferPolicy,
 };
 use proto::identity::IdentityKeyPair;
 use proto::signaling::Username;
@@ -30,10 +34,22 @@ const BOT_LIMIT: Duration = Duration::from_secs(330);
 pub struct EchoPair {
     /// The app's keys of the call.
     pub caller: Established,
-    /// The app's media socket.
-    pub socket: UdpSocket,
+    /// The app's side of the call's transport.
+    pub transport: MediaTransport,
     /// Stops the bot.
     pub bot_hang_up: CallHandle,
+}
+
+/// A transport on a loopback socket and its one host candidate.
+fn loopback() -> AppResult<(MediaTransport, Vec<Candidate>)> {
+    let socket =
+        UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0))).map_err(AppError::internal)?;
+    let addr = socket.local_addr().map_err(AppError::internal)?;
+    let transport = MediaTransport::from_socket(socket).map_err(AppError::internal)?;
+    Ok((
+        transport,
+        vec![Candidate::new(CandidateKind::Host, addr, u16::MAX)],
+    ))
 }
 
 fn seed() -> AppResult<Zeroizing<[u8; 32]>> {
@@ -45,9 +61,8 @@ fn seed() -> AppResult<Zeroizing<[u8; 32]>> {
 /// Runs the handshake between `identity` (as `caller`) and a fresh bot
 /// named `bot`, then starts the bot's media thread.
 pub fn connect(identity: &IdentityKeyPair, caller: &str, bot: &Username) -> AppResult<EchoPair> {
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (socket, candidates) = bind_media(loopback, None).map_err(AppError::internal)?;
-    let (bot_socket, bot_candidates) = bind_media(loopback, None).map_err(AppError::internal)?;
+    let (transport, candidates) = loopback()?;
+    let (bot_transport, bot_candidates) = loopback()?;
     let bot_seed = seed()?;
     let bot_identity = IdentityKeyPair::from_seed(&bot_seed);
 
@@ -98,7 +113,7 @@ pub fn connect(identity: &IdentityKeyPair, caller: &str, bot: &Username) -> AppR
     std::thread::Builder::new()
         .name("pqvoice-echo-bot".into())
         .spawn(move || {
-            let ran = Call::with_handle(bot_call, bot_socket, audio, opts, bot)
+            let ran = Call::with_handle(bot_call, bot_transport, audio, opts, bot)
                 .and_then(|c| c.run(&mut |_| {}));
             if let Err(e) = ran {
                 tracing::warn!(error = %e, "local echo bot failed");
@@ -107,7 +122,7 @@ pub fn connect(identity: &IdentityKeyPair, caller: &str, bot: &Username) -> AppR
         .map_err(AppError::internal)?;
     Ok(EchoPair {
         caller: caller_call,
-        socket,
+        transport,
         bot_hang_up,
     })
 }

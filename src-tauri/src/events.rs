@@ -167,6 +167,20 @@ pub struct CallStatsPayload {
     pub concealed: u64,
     /// Frames rebuilt from FEC or redundancy since the call began.
     pub recovered: u64,
+    /// The path carrying the audio, once one answered.
+    pub path: Option<MediaPath>,
+    /// 4 or 6: the IP version of that path.
+    pub ip_version: Option<u8>,
+}
+
+/// How the call's audio travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaPath {
+    /// Straight between the two devices.
+    Direct,
+    /// Through a TURN relay.
+    Relayed,
 }
 
 impl CallStatsPayload {
@@ -184,6 +198,13 @@ impl CallStatsPayload {
             jitter_buffer_ms: fin(s.jitter_buffer_ms),
             concealed: s.concealed,
             recovered: s.recovered_fec + s.recovered_redundant,
+            path: match s.path.as_deref() {
+                Some("direct") => Some(MediaPath::Direct),
+                Some("relayed") => Some(MediaPath::Relayed),
+                _ => None,
+            },
+            // The contract allows nothing else; a path is always one of them.
+            ip_version: s.ip_version.filter(|v| matches!(v, 4 | 6)),
         }
     }
 }
@@ -324,6 +345,36 @@ mod tests {
         })
         .expect("json");
         assert_eq!(p["presence"], "online");
+    }
+
+    #[test]
+    fn stats_name_the_path_in_the_contract_spelling() {
+        let mut s = engine::call::CallStats::default();
+        let none = serde_json::to_value(CallStatsPayload::from_engine("c1", &s)).expect("json");
+        assert!(
+            none["path"].is_null() && none["ipVersion"].is_null(),
+            "{none}"
+        );
+        s.path = Some("relayed".into());
+        s.ip_version = Some(6);
+        let v = serde_json::to_value(CallStatsPayload::from_engine("c1", &s)).expect("json");
+        assert_eq!(
+            (&v["path"], &v["ipVersion"]),
+            (&"relayed".into(), &6.into())
+        );
+        s.path = Some("direct".into());
+        s.ip_version = Some(4);
+        let v = serde_json::to_value(CallStatsPayload::from_engine("c1", &s)).expect("json");
+        assert_eq!((&v["path"], &v["ipVersion"]), (&"direct".into(), &4.into()));
+        // Nothing outside the contract reaches the UI.
+        s.path = Some("pigeon".into());
+        s.ip_version = Some(5);
+        let v = serde_json::to_value(CallStatsPayload::from_engine("c1", &s)).expect("json");
+        assert!(v["path"].is_null() && v["ipVersion"].is_null(), "{v}");
+        assert_eq!(
+            serde_json::to_value(EndReason::NoPath).expect("json"),
+            "no-path"
+        );
     }
 
     #[test]

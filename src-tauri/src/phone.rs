@@ -273,7 +273,7 @@ impl Phone {
         };
         match s
             .calls
-            .start_local(bot, label, pair.caller, pair.socket)
+            .start_local(bot, label, pair.caller, pair.transport)
             .await
         {
             Ok(c) => self.shown(&c).map(ui::ringing),

@@ -21,6 +21,12 @@ pub struct StoredSettings {
     pub input_device: Option<String>,
     /// Chosen playback device id; `None` = system default.
     pub output_device: Option<String>,
+    /// Every call goes through the registry's relay, so no peer learns
+    /// this computer's addresses.
+    pub always_relay: bool,
+    /// Calls with someone who is not a chosen contact go through the relay
+    /// when the registry offers one.
+    pub relay_strangers: bool,
 }
 
 impl Default for StoredSettings {
@@ -31,6 +37,11 @@ impl Default for StoredSettings {
             advertise_address: None,
             input_device: None,
             output_device: None,
+            always_relay: false,
+            // Strangers learn only the relay's address unless the user
+            // says otherwise; a settings file from before this choice
+            // existed gets the same default.
+            relay_strangers: true,
         }
     }
 }

@@ -537,6 +537,15 @@ fn a_call_between_two_apps_connects_shows_the_sas_and_ends_on_both_sides() {
     assert!(a_active["activeSince"].as_u64().is_some());
     let stats = alice.wait_event("call-stats", "stats", |v| v["callId"] == id.as_str());
     assert!(stats["sendKbps"].as_f64().expect("kbps") > 0.0);
+    // Two apps on one host, no relay: a direct path, named for the badge.
+    let stats = alice.wait_event("call-stats", "the path", |v| {
+        v["callId"] == id.as_str() && !v["path"].is_null()
+    });
+    assert_eq!(stats["path"], "direct", "{stats}");
+    assert!(
+        stats["ipVersion"] == 4 || stats["ipVersion"] == 6,
+        "{stats}"
+    );
     alice.wait_event("audio-levels", "levels", |v| v["mic"].is_number());
 
     alice.ok("set_mute", json!({"muted": true}));
@@ -576,6 +585,44 @@ fn a_call_between_two_apps_connects_shows_the_sas_and_ends_on_both_sides() {
         alice.err_kind("set_mute", json!({"muted": false})),
         "no-call"
     );
+}
+
+#[test]
+fn the_relay_choices_are_stored_and_the_registry_says_what_it_offers() {
+    let reg = registry();
+    let dir = tempfile::tempdir().expect("tmp");
+    let before = TestApp::new(dir.path(), &reg.url);
+    // Not signed up: nothing to ask the registry with.
+    assert_eq!(
+        before.err_kind("network_status", json!({})),
+        "not-signed-up"
+    );
+    drop(before);
+    let app = signed_up(&reg, dir.path(), "alice");
+    let settings = app.ok("get_settings", json!({}));
+    // Strangers are relayed unless the user says otherwise; always relay
+    // is a choice.
+    assert_eq!(
+        (&settings["alwaysRelay"], &settings["relayStrangers"]),
+        (&json!(false), &json!(true))
+    );
+    let mut changed = settings.clone();
+    changed["alwaysRelay"] = json!(true);
+    changed["relayStrangers"] = json!(false);
+    let stored = app.ok("set_settings", json!({ "settings": changed }));
+    assert_eq!(stored, changed);
+    assert_eq!(app.ok("get_settings", json!({})), changed);
+
+    // What the tests' registry offers: its own STUN listener, no relay.
+    let status = app.ok("network_status", json!({}));
+    assert!(status["error"].is_null(), "{status}");
+    assert_eq!(status["relays"], json!([]), "{status}");
+    assert!(status["stun"].is_boolean(), "{status}");
+
+    // A restart reads them back from the profile.
+    drop(app);
+    let again = TestApp::new(dir.path(), &reg.url);
+    assert_eq!(again.ok("get_settings", json!({})), changed);
 }
 
 #[test]

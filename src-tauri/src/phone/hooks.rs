@@ -1,9 +1,9 @@
 //! What the engine's phone asks of the app: a peer's trust from the
-//! contact book, a media socket at the advertised address, and the sound
-//! devices and options of a call; and the settings and the microphone
-//! test those come from.
+//! contact book, how a call reaches the peer (the advertised address and
+//! the relay choices of the settings), and the sound devices and options
+//! of a call; and the settings and the microphone test those come from.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -12,9 +12,8 @@ use engine::audio::AudioIo;
 use engine::call::CallOptions;
 use engine::contacts::ContactBook;
 use engine::contacts::Trust;
-use engine::dial::bind_media;
 use engine::dsp::DspConfig;
-use engine::phone::{CallSnapshot, PhoneHooks};
+use engine::phone::{CallSnapshot, NetSettings, PhoneHooks};
 use engine::profile::Profile;
 use proto::signaling::Username;
 
@@ -49,9 +48,12 @@ impl PhoneHooks for AppHooks {
             .unwrap_or(Trust::Unverified)
     }
 
-    fn bind_media(&self) -> Result<(UdpSocket, Vec<proto::handshake::Candidate>), String> {
-        let advertise = self.app()?.advertise().map_err(|e| e.to_string())?;
-        bind_media(SocketAddr::from(([0, 0, 0, 0], 0)), advertise).map_err(|e| e.to_string())
+    fn net_settings(&self) -> NetSettings {
+        match self.app() {
+            Ok(app) => app.net_settings(),
+            // Shutting down: whatever call starts now ends with the app.
+            Err(_) => NetSettings::default(),
+        }
     }
 
     fn open_media(&self, call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String> {
@@ -99,6 +101,31 @@ impl Phone {
         AudioChoice::Devices {
             input: s.input_device,
             output: s.output_device,
+        }
+    }
+
+    /// The registry's STUN and TURN servers, asked for again now (the
+    /// calls that follow reuse the answer); the inner `Err` says why the
+    /// registry could not tell.
+    pub async fn ice_servers(&self) -> AppResult<Result<engine::net::IceServers, String>> {
+        let s = self.session()?;
+        Ok(s.calls.ice_servers(true).await)
+    }
+
+    /// How calls reach the peer, from the settings: a dual-stack socket on
+    /// any port, the advertised address and the relay choices.
+    pub fn net_settings(&self) -> NetSettings {
+        let s = self.settings();
+        let advertise = self.advertise().unwrap_or_else(|e| {
+            // `set_settings` checks it; only a hand-edited file gets here.
+            tracing::warn!(error = %e, "advertised address ignored");
+            None
+        });
+        NetSettings {
+            advertise,
+            always_relay: s.always_relay,
+            relay_strangers: s.relay_strangers,
+            ..NetSettings::default()
         }
     }
 
