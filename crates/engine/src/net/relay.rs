@@ -30,6 +30,9 @@ use super::transport::Clock;
 /// The soonest the client is run again after a pump.
 const MIN_WAKE: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// How far ahead of the client's request pacing the release is sent.
+const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The most channels bound for one peer's candidates.
 pub(crate) const MAX_CHANNELS: usize = 16;
 
@@ -273,8 +276,8 @@ impl Relay {
         }
     }
 
-    /// Permissions for the peer's addresses and a channel for each (at most
-    /// [`MAX_CHANNELS`]), all in the allocation's address family.
+    /// A channel (and with it a permission) for each of the peer's addresses
+    /// in the allocation's address family, at most [`MAX_CHANNELS`].
     pub(crate) fn prepare_peer(&mut self, peers: &[SocketAddr], now: stun_proto::Instant) {
         let Some(relayed) = self.relayed_addr() else {
             return;
@@ -296,12 +299,10 @@ impl Relay {
         if self.channels.contains_key(&peer) || self.relayed_addr().is_none() {
             return;
         }
-        if !self.client.have_permission(TransportType::Udp, peer.ip()) {
-            // AlreadyExists means one is pending: fine.
-            let _ = self
-                .client
-                .create_permission(TransportType::Udp, peer.ip(), now);
-        }
+        // A ChannelBind installs the permission for the peer's IP as well
+        // (RFC 8656 §12), and the client keeps refreshing that permission;
+        // a separate CreatePermission would only add a request, and the
+        // client paces requests 50 ms apart.
         match self.client.bind_channel(TransportType::Udp, peer, now) {
             Ok(()) => {
                 self.channels.insert(peer, Channel::Binding);
@@ -448,7 +449,10 @@ impl Relay {
         if self.client.delete(now).is_err() {
             return;
         }
-        while let Some(transmit) = self.client.poll_transmit(now) {
+        // The client spaces its requests (50 ms); there is no later for this
+        // one, so it is asked for as if that time had passed.
+        let later = now + RELEASE_AFTER;
+        while let Some(transmit) = self.client.poll_transmit(later) {
             let _ = self.send_to_server(udp, ipv6_socket, &transmit.data);
         }
         if let Link::Tcp(tcp) = &mut self.link {

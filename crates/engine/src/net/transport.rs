@@ -5,6 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use proto::handshake::CandidateKind;
+
 use super::reflexive::BindingProbes;
 use super::relay::{Received, Relay, RelayState};
 use super::servers::{TurnServer, TurnTransport};
@@ -206,7 +208,16 @@ impl MediaTransport {
     /// peer's candidate addresses, so relayed checks can flow at once.
     pub fn prepare_peer(&mut self, peer: &[proto::handshake::Candidate], now: Instant) {
         let at = self.clock.at(now);
-        let addrs: Vec<SocketAddr> = peer.iter().map(|c| c.addr).collect();
+        // The client sends its requests 50 ms apart, so the order matters:
+        // the addresses a relay can most likely reach first (the peer's own
+        // relay, then its public mapping), private host addresses last.
+        let mut ranked: Vec<&proto::handshake::Candidate> = peer.iter().collect();
+        ranked.sort_by_key(|c| match c.kind {
+            CandidateKind::Relayed => 0,
+            CandidateKind::ServerReflexive => 1,
+            CandidateKind::Host => 2,
+        });
+        let addrs: Vec<SocketAddr> = ranked.iter().map(|c| c.addr).collect();
         for relay in &mut self.relays {
             relay.prepare_peer(&addrs, at);
             relay.pump(&self.socket, self.ipv6_socket, at);
