@@ -41,7 +41,7 @@ export function mountInCall(ctx: Ctx): View {
   const heading = h("h2", { attrs: { tabindex: -1, id: "in-call-title" } });
   const stateText = h("p", { class: "call-state", testid: "call-state" });
   // "Direct · IPv4" / "Relayed · IPv6": how the audio travels, from the stats.
-  const pathBadge = h("p", { class: "badge path", testid: "call-path", attrs: { hidden: true } });
+  const pathBadge = h("span", { class: "badge path", testid: "call-path", attrs: { hidden: true } });
   const timer = h("p", { class: "timer", testid: "call-timer", attrs: { role: "timer", "aria-label": "Call duration" } });
 
   const sasCode = h("p", { class: "sas-code", testid: "sas" });
@@ -87,8 +87,8 @@ export function mountInCall(ctx: Ctx): View {
     "section",
     { class: "screen call-screen", testid: "in-call-view", attrs: { "aria-labelledby": "in-call-title" } },
     heading,
-    stateText,
-    pathBadge,
+    // The badge shares the state's line, so the screen grows no taller.
+    h("div", { class: "call-status-line" }, stateText, pathBadge),
     timer,
     h("div", { class: "actions center" }, mute, hangUp),
     // Two columns when there is room, one below the other at high zoom.
