@@ -33,6 +33,13 @@ const MIN_WAKE: std::time::Duration = std::time::Duration::from_millis(1);
 /// How far ahead of the client's request pacing the release is sent.
 const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How long a refused channel is left alone before it is asked for again.
+const RETRY_REFUSED_CHANNEL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The most channels one allocation holds (peer addresses learned during
+/// the call included): a bound on requests and server state.
+const MAX_CHANNELS_TOTAL: usize = 4 * MAX_CHANNELS;
+
 /// The most channels bound for one peer's candidates.
 pub(crate) const MAX_CHANNELS: usize = 16;
 
@@ -51,6 +58,10 @@ pub(crate) enum RelayState {
 enum Channel {
     Binding,
     Bound,
+    /// The server refused (or the bind timed out): not asked again before
+    /// this time, so a peer address the relay will not reach does not cost
+    /// a request per packet.
+    Refused(stun_proto::Instant),
 }
 
 /// The path to the TURN server.
@@ -223,11 +234,11 @@ impl Relay {
             }
         }
         while let Some(event) = self.client.poll_event() {
-            self.on_event(event);
+            self.on_event(event, now);
         }
     }
 
-    fn on_event(&mut self, event: TurnEvent) {
+    fn on_event(&mut self, event: TurnEvent, now: stun_proto::Instant) {
         match event {
             TurnEvent::AllocationCreated(_, relayed) => {
                 let relayed = normalise(relayed);
@@ -244,8 +255,10 @@ impl Relay {
                 self.channels.insert(normalise(peer), Channel::Bound);
             }
             TurnEvent::ChannelCreateFailed(_, peer) => {
-                // Forget it, so a later send may try again.
-                self.channels.remove(&normalise(peer));
+                let peer = normalise(peer);
+                tracing::debug!(server = %self.server, %peer, "the relay refused a channel");
+                self.channels
+                    .insert(peer, Channel::Refused(now + RETRY_REFUSED_CHANNEL));
             }
             TurnEvent::PermissionCreated(..) => {}
             TurnEvent::PermissionCreateFailed(_, ip) => {
@@ -296,7 +309,14 @@ impl Relay {
     /// Asks for a permission and a channel to `peer` unless one is bound or
     /// on its way.
     fn bind(&mut self, peer: SocketAddr, now: stun_proto::Instant) {
-        if self.channels.contains_key(&peer) || self.relayed_addr().is_none() {
+        match self.channels.get(&peer) {
+            Some(Channel::Binding | Channel::Bound) => return,
+            Some(Channel::Refused(until)) if now < *until => return,
+            Some(Channel::Refused(_)) => {}
+            None if self.channels.len() >= MAX_CHANNELS_TOTAL => return,
+            None => {}
+        }
+        if self.relayed_addr().is_none() {
             return;
         }
         // A ChannelBind installs the permission for the peer's IP as well
@@ -307,7 +327,11 @@ impl Relay {
             Ok(()) => {
                 self.channels.insert(peer, Channel::Binding);
             }
-            Err(err) => tracing::debug!(%peer, %err, "cannot bind a relay channel"),
+            Err(err) => {
+                tracing::debug!(%peer, %err, "cannot bind a relay channel");
+                self.channels
+                    .insert(peer, Channel::Refused(now + RETRY_REFUSED_CHANNEL));
+            }
         }
     }
 

@@ -31,6 +31,11 @@ pub struct Coturn {
 
 impl Coturn {
     pub fn start() -> Coturn {
+        Self::start_with(&[])
+    }
+
+    /// With extra command-line options.
+    pub fn start_with(extra: &[&str]) -> Coturn {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
@@ -53,6 +58,7 @@ impl Coturn {
                 &format!("--pidfile={}", dir.path().join("turn.pid").display()),
                 &format!("--userdb={}", dir.path().join("turndb").display()),
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
