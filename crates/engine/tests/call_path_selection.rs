@@ -6,14 +6,15 @@
 //! The dead candidates are sockets the test holds and never reads; the path
 //! that dies is a forwarder thread in front of the callee that the test cuts.
 
+#[path = "common/cut_forwarder.rs"]
+mod cut_forwarder;
 #[path = "common/handshake.rs"]
 mod handshake;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use cut_forwarder::CutForwarder;
 use engine::audio::{AudioBackend, NullAudio};
 use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, CallStats, PeerPath};
 use engine::clock::unix_now;
@@ -127,64 +128,10 @@ fn dead_candidates_first_and_a_live_one_last_still_connect() {
     }
 }
 
-/// A forwarder in front of `to`: what reaches its front socket goes on to
-/// `to` from its back socket, and what comes back goes to the last sender,
-/// until `cut` is set.
-struct Forwarder {
-    front: SocketAddr,
-    cut: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Forwarder {
-    fn start(to: SocketAddr) -> Self {
-        let (front, back) = (bind(), bind());
-        front.set_nonblocking(true).expect("nonblocking");
-        back.set_nonblocking(true).expect("nonblocking");
-        let cut = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let front_addr = addr(&front);
-        let thread = {
-            let (cut, stop) = (cut.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                let mut client = None;
-                while !stop.load(Ordering::Relaxed) {
-                    let open = !cut.load(Ordering::Relaxed);
-                    while let Ok((n, from)) = front.recv_from(&mut buf) {
-                        client = Some(from);
-                        if open {
-                            let _ = back.send_to(&buf[..n], to);
-                        }
-                    }
-                    while let Ok((n, _)) = back.recv_from(&mut buf) {
-                        if let (true, Some(c)) = (open, client) {
-                            let _ = front.send_to(&buf[..n], c);
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            })
-        };
-        Forwarder {
-            front: front_addr,
-            cut,
-            stop,
-            thread,
-        }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-    }
-}
-
 #[test]
 fn a_path_that_dies_mid_call_is_replaced_and_the_media_keeps_flowing() {
     let (a, b) = (bind(), bind());
-    let forwarder = Forwarder::start(addr(&b));
+    let forwarder = CutForwarder::start(addr(&b));
     // The forwarder is the callee's preferred candidate, its own socket the
     // second.
     let (caller, callee) = handshake(vec![addr(&a)], vec![forwarder.front, addr(&b)]);
@@ -198,12 +145,12 @@ fn a_path_that_dies_mid_call_is_replaced_and_the_media_keeps_flowing() {
     let cut_at = Duration::from_secs(3);
     let caller = side(caller, a, options(length), CallHandle::default());
     std::thread::sleep(cut_at);
-    forwarder.cut.store(true, Ordering::Relaxed);
+    forwarder.cut();
     let (report, seen) = caller.join().expect("caller thread");
     bob.hang_up();
     let _ = callee.join().expect("callee thread");
     let front = forwarder.front;
-    forwarder.stop();
+    drop(forwarder);
 
     assert_eq!(report.end, CallEnd::Finished);
     let before: Vec<&CallStats> = seen

@@ -667,8 +667,10 @@ impl Call {
                 let s = stats.current();
                 let route = path.selected();
                 s.peer = route.map(Route::remote);
-                s.path =
-                    route.map(|r| if r.is_relayed() { "relayed" } else { "direct" }.to_owned());
+                // "relayed" also for a direct route to the peer's relay.
+                s.path = path
+                    .selected_relayed()
+                    .map(|relayed| if relayed { "relayed" } else { "direct" }.to_owned());
                 s.ip_version = route.map(|r| if r.remote().is_ipv4() { 4 } else { 6 });
                 s.path_switches = path.switches();
                 s.relay_overhead_bytes = transport.counters().relay_overhead_bytes;

@@ -161,6 +161,8 @@ struct Pair {
     last_pong: Duration,
     /// Learned from a probe, not from the peer's candidate list.
     peer_reflexive: bool,
+    /// The peer's end is a relayed candidate (its TURN allocation).
+    remote_relayed: bool,
     /// Was valid at some point: the peer has proved the route is its own.
     was_valid: bool,
     /// Valid, but the selected pair died since its last pong: it may have
@@ -182,6 +184,7 @@ impl Pair {
             next_at: now,
             last_pong: now,
             peer_reflexive: false,
+            remote_relayed: false,
             was_valid: false,
             suspect: false,
         }
@@ -334,7 +337,8 @@ impl PeerPath {
         for c in remote {
             for route in [Route::Direct(c.addr), Route::Relayed(c.addr)] {
                 if bases.allows(route) && path.pair_index(route).is_none() {
-                    path.insert_pair(route, c.priority, now);
+                    let i = path.insert_pair(route, c.priority, now);
+                    path.pairs[i].remote_relayed = c.kind == CandidateKind::Relayed;
                 }
             }
         }
@@ -367,6 +371,16 @@ impl PeerPath {
     /// `None` until a pair is valid: nothing is sent before.
     pub fn selected(&self) -> Option<Route> {
         self.selected
+    }
+
+    /// Whether the selected pair passes through a relay: ours (a relayed
+    /// route) or the peer's (its relayed candidate). `None` without one.
+    pub fn selected_relayed(&self) -> Option<bool> {
+        let route = self.selected?;
+        let theirs = self
+            .pair_index(route)
+            .is_some_and(|i| self.pairs[i].remote_relayed);
+        Some(route.is_relayed() || theirs)
     }
 
     /// Whether `route` is a valid pair right now.
@@ -895,6 +909,19 @@ mod tests {
             expected[5],
         ];
         assert_eq!(callee.routes().collect::<Vec<_>>(), mirrored);
+
+        // A direct route to the peer's relayed candidate still goes through
+        // a relay.
+        let mut p = PeerPath::new(direct_only(), &remote, Role::Caller, Duration::ZERO);
+        assert_eq!(p.selected_relayed(), None);
+        p.on_authenticated(Route::Direct(r), MS(1));
+        p.ping_sent(Route::Direct(r), 1);
+        p.on_pong(Route::Direct(r), 1, MS(2));
+        assert_eq!(p.selected(), Some(Route::Direct(r)));
+        assert_eq!(p.selected_relayed(), Some(true));
+        p.ping_sent(Route::Direct(h), 2);
+        p.on_pong(Route::Direct(h), 2, MS(3));
+        assert_eq!(p.selected_relayed(), Some(false));
 
         // Relay-only: nothing direct, ever.
         let bases = LocalBases {

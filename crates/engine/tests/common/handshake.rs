@@ -53,6 +53,18 @@ fn hosts(addrs: Vec<SocketAddr>) -> Vec<Candidate> {
 
 /// Runs alice-calls-bob to completion: `(caller, callee)`.
 pub fn handshake(setup: Setup) -> (Established, Established) {
+    let caller = hosts(setup.caller_candidates.clone());
+    let callee = hosts(setup.callee_candidates.clone());
+    handshake_typed(&setup, caller, callee)
+}
+
+/// [`handshake`] with typed candidates (as gathered) instead of `setup`'s
+/// address lists, which are not used.
+pub fn handshake_typed(
+    setup: &Setup,
+    caller_candidates: Vec<Candidate>,
+    callee_candidates: Vec<Candidate>,
+) -> (Established, Established) {
     let alice = IdentityKeyPair::from_seed(&[setup.alice_seed; 32]);
     let bob = IdentityKeyPair::from_seed(&[setup.bob_seed; 32]);
     let now = setup.now;
@@ -60,7 +72,7 @@ pub fn handshake(setup: Setup) -> (Established, Established) {
         call_id: HandshakeCallId([setup.call_id; 16]),
         caller: "alice".into(),
         callee: "bob".into(),
-        candidates: hosts(setup.caller_candidates),
+        candidates: caller_candidates,
         profile: profile(),
     };
     let [r1, r2, r3] = setup.randoms;
@@ -77,7 +89,7 @@ pub fn handshake(setup: Setup) -> (Established, Established) {
     let (answer, callee) = offer
         .verify(alice.public(), "bob", now, &OfferPolicy::default())
         .expect("offer verifies")
-        .accept(&bob, hosts(setup.callee_candidates), [r3; 32], now)
+        .accept(&bob, callee_candidates, [r3; 32], now)
         .expect("accept");
     let answer = Answer::from_bytes(&answer.to_bytes()).expect("answer parses");
     let caller = waiting
