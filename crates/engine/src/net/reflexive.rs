@@ -89,7 +89,7 @@ impl BindingProbes {
 
     /// Takes a datagram if it answers one of our requests: true if it did
     /// (and should go no further).
-    pub(crate) fn handle(&mut self, from: SocketAddr, data: &[u8]) -> bool {
+    pub(crate) fn handle(&mut self, data: &[u8]) -> bool {
         if self.probes.is_empty() {
             return false;
         }
@@ -99,10 +99,12 @@ impl BindingProbes {
         if !msg.has_method(BINDING) {
             return false;
         }
+        // Matched on the 96-bit random transaction id alone: a server with
+        // several addresses may answer from another one than was asked.
         let Some(probe) = self
             .probes
             .iter_mut()
-            .find(|p| p.server == from && p.transaction == msg.transaction_id())
+            .find(|p| p.transaction == msg.transaction_id())
         else {
             return false;
         };

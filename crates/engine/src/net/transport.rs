@@ -346,10 +346,10 @@ impl MediaTransport {
                     Received::Handled => {}
                 }
                 // The server may also be a STUN server of ours.
-                self.probes.handle(from, &self.scratch[..n]);
+                self.probes.handle(&self.scratch[..n]);
                 continue;
             }
-            if self.probes.handle(from, datagram) {
+            if self.probes.handle(datagram) {
                 continue;
             }
             // RFC 7983: 0..=3 STUN, 64..=79 ChannelData. Our packets never
