@@ -7,8 +7,9 @@
 # never meet, and everything made here goes away in netns_cleanup: the
 # processes started inside, then the namespaces (which takes their veth
 # ends, bridges and nftables rules with them). netns_begin installs it as
-# the EXIT trap and turns INT/TERM into an exit, so a failed or interrupted
-# run leaves nothing behind.
+# the EXIT trap and turns HUP/INT/PIPE/TERM into an exit, so a failed or
+# interrupted run leaves nothing behind. (SIGKILL cannot be caught: after
+# one, `ip netns list` shows the pqv<PID>- namespaces to delete by hand.)
 #
 #   netns_begin                       prefix, scratch folder NETNS_DIR, trap
 #   netns_add NAME                    a namespace with loopback up
@@ -35,7 +36,11 @@ netns_begin() {
   NETNS_PREFIX="pqv$$-"
   NETNS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pqv-netns.XXXXXX")
   trap netns_cleanup EXIT
+  # A signal that would end the shell without its EXIT trap ends it through
+  # exit instead (SIGPIPE too: a run piped into `head` that closes early).
+  trap 'exit 129' HUP
   trap 'exit 130' INT
+  trap 'exit 141' PIPE
   trap 'exit 143' TERM
 }
 
@@ -110,7 +115,9 @@ netns_stop() {
 
 netns_cleanup() {
   local rc=$? ns f pids=()
-  trap - EXIT INT TERM
+  trap - EXIT HUP INT TERM
+  # Diagnostics written to a closed pipe must not stop the cleanup.
+  trap '' PIPE
   for f in "${NETNS_ON_CLEANUP[@]}"; do "$f" || true; done
   [ ${#NETNS_PIDS[@]} -eq 0 ] || netns_stop "${NETNS_PIDS[@]}"
   # Anything else still running inside our namespaces was started by this

@@ -85,6 +85,9 @@ nat_begin() {
 
   netns_add pub
   netns_bridge pub br0
+  # No MLD querier here: with snooping on, the bridge may drop the IPv6
+  # neighbour solicitations between the hosts.
+  netns_exec pub ip link set br0 type bridge mcast_snooping 0
   netns_exec pub ip addr add "$NAT_REGISTRY_IP/24" dev br0
   netns_exec pub ip addr add "$NAT_TURN_IP/24" dev br0
   netns_exec pub ip addr add fd00:203::1/64 dev br0 nodad
@@ -217,7 +220,7 @@ table ip nat {
 table inet home {
   chain input {
     type filter hook input priority filter; policy accept;
-    iifname "wan" ct state != { established, related } drop
+    iifname "wan" meta l4proto udp ct state != { established, related } drop
   }
 }
 EOF
@@ -239,6 +242,12 @@ EOF
   NAT_WAN[$name]=$wan
   NAT_ADDR[$name]="10.$n.0.2"
   NAT_ROUTER[$name]=$r
+}
+
+# nat_packets NAME TABLE COUNTER: packets counted so far by the named counter
+# COUNTER of table `inet TABLE` in namespace NAME.
+nat_packets() {
+  netns_exec "$1" nft list counter inet "$2" "$3" | awk '/packets/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
 }
 
 # nat_cli NAME ARGS...: the CLI of peer NAME (profile in the scratch folder).

@@ -8,7 +8,9 @@
       DIR holds caller.json / callee.json (--stats-json of each side) and
       caller.wav / callee.wav (what each side heard). The caller sends 440 Hz,
       the callee 660 Hz, so each side must hear the other's tone: that is the
-      audio checked both ways. Expectations apply to both sides' stats.
+      audio checked both ways. Expectations apply to both sides' stats, or to
+      one side's when prefixed with caller. or callee. (KEY^=PREFIX: a string
+      that starts with PREFIX, such as the peer address's IP).
       With --cut-at T (seconds into the call), the tone must also be heard
       from T + 2.5 s on: the call went on after its path was cut.
       Prints one line per call, and the problems; exits 1 if there are any.
@@ -72,16 +74,23 @@ def tone_blocks(samples, rate, hz):
 
 
 def parse_expect(text):
-    for op in (">=", "="):
+    """[caller.|callee.]KEY=VALUE, KEY>=N or KEY^=PREFIX -> (sides, key, op, value)."""
+    for op in (">=", "^=", "="):
         if op in text:
-            key, value = text.split(op, 1)
-            return key.strip(), op, value.strip()
-    raise argparse.ArgumentTypeError(f"expected KEY=VALUE or KEY>=N, not {text!r}")
+            key, value = (t.strip() for t in text.split(op, 1))
+            sides = ("caller", "callee")
+            side, dot, rest = key.partition(".")
+            if dot and side in sides:
+                sides, key = (side,), rest
+            return sides, key, op, value
+    raise argparse.ArgumentTypeError(f"expected KEY=VALUE, KEY>=N or KEY^=PREFIX, not {text!r}")
 
 
 def holds(actual, op, wanted):
     if op == ">=":
-        return isinstance(actual, (int, float)) and actual >= float(wanted)
+        return isinstance(actual, (int, float)) and not isinstance(actual, bool) and actual >= float(wanted)
+    if op == "^=":
+        return isinstance(actual, str) and actual.startswith(wanted)
     if isinstance(actual, bool) or actual is None or isinstance(actual, str):
         return str(actual).lower() == wanted.lower()
     try:
@@ -115,7 +124,9 @@ def check_call(a):
         got = s.get("packets_received", 0)
         if got < 25 * a.seconds:
             problems.append(f"the {side} received only {got} packets in a {a.seconds:g} s call")
-        for key, op, wanted in a.expect:
+        for sides, key, op, wanted in a.expect:
+            if side not in sides:
+                continue
             if key not in s:
                 msg = f"the {side}'s stats have no {key!r} (wanted {key}{op}{wanted})"
                 (problems if a.fields_required else notes).append(msg)
