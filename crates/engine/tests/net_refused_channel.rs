@@ -11,7 +11,7 @@ use net_support::{Coturn, Forwarder, packet};
 
 #[test]
 fn a_refused_peer_costs_one_bind_not_one_per_packet() {
-    let coturn = Coturn::start_with(&["--denied-peer-ip=127.0.0.2"]);
+    let coturn = Coturn::start_with(&["denied-peer-ip=127.0.0.2"]);
     let tap = Forwarder::start(coturn.addr);
     let servers = IceServers {
         stun: vec![],

@@ -4,16 +4,13 @@
 
 #![allow(dead_code)]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use engine::net::{MediaTransport, Route, TurnServer, TurnTransport};
-use stun_types::message::{BINDING, Message, MessageWriteVec};
-use stun_types::prelude::MessageWrite;
 
 /// The shared secret coturn and the tests mint credentials from.
 const SECRET: &str = "net-test-secret-not-for-production";
@@ -21,76 +18,34 @@ const SECRET: &str = "net-test-secret-not-for-production";
 /// The size of a sealed media packet in the default profile.
 pub const PACKET_LEN: usize = 240;
 
-/// A coturn in the foreground on 127.0.0.1 (UDP and TCP on one port),
-/// with `use-auth-secret` and loopback peers allowed. Killed on drop.
+/// The shared coturn runner (tests/common/coturn.rs): a real `turnserver`
+/// on 127.0.0.1 (UDP and TCP on one port), `use-auth-secret`, loopback
+/// peers allowed, killed on drop.
+#[path = "../common/coturn.rs"]
+mod runner;
+
+/// A running coturn and the way to mint credentials for it.
 pub struct Coturn {
-    child: Child,
+    _runner: runner::Coturn,
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
 }
 
 impl Coturn {
+    /// coturn with its test defaults. The net tests are about the relay,
+    /// so a missing `turnserver` is a failure here, not a skip.
     pub fn start() -> Coturn {
         Self::start_with(&[])
     }
 
-    /// With extra command-line options.
+    /// With extra configuration lines (`denied-peer-ip=...`).
     pub fn start_with(extra: &[&str]) -> Coturn {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-        let child = Command::new("turnserver")
-            .args([
-                "-n",
-                "--listening-ip=127.0.0.1",
-                "--relay-ip=127.0.0.1",
-                &format!("--listening-port={port}"),
-                "--use-auth-secret",
-                &format!("--static-auth-secret={SECRET}"),
-                "--realm=pqvoice.test",
-                "--allow-loopback-peers",
-                "--no-tls",
-                "--no-dtls",
-                "--no-cli",
-                "--no-multicast-peers",
-                "--simple-log",
-                &format!("--log-file={}", dir.path().join("turn.log").display()),
-                &format!("--pidfile={}", dir.path().join("turn.pid").display()),
-                &format!("--userdb={}", dir.path().join("turndb").display()),
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+        let mut options = runner::CoturnOptions::new(SECRET);
+        options.extra = extra.iter().map(|line| line.to_string()).collect();
+        let runner = runner::Coturn::start_with(&options)
             .expect("coturn's turnserver (Debian package coturn) must be installed");
-        let coturn = Coturn {
-            child,
-            addr,
-            _dir: dir,
-        };
-        coturn.wait_ready();
-        coturn
-    }
-
-    /// Waits until the UDP side answers a Binding request and the TCP side
-    /// accepts a connection.
-    fn wait_ready(&self) {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut buf = [0u8; 1500];
-        loop {
-            assert!(Instant::now() < deadline, "coturn did not start");
-            let request = Message::builder_request(BINDING, MessageWriteVec::new()).finish();
-            probe.send_to(&request, self.addr).unwrap();
-            if probe.recv_from(&mut buf).is_ok()
-                && TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok()
-            {
-                return;
-            }
+        Coturn {
+            addr: runner.addr,
+            _runner: runner,
         }
     }
 
@@ -115,24 +70,6 @@ impl Coturn {
             transport,
             username,
             password: zeroize::Zeroizing::new(password),
-        }
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1 (at the time of asking).
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
         }
     }
 }
