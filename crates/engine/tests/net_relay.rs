@@ -139,8 +139,13 @@ fn turn_over_tcp_when_only_tcp_is_offered() {
     let (route, p) = deliver(&mut b_t, Route::Direct(a_relayed), &mut a_t, |_, _| true);
     assert_eq!(route, Route::Relayed(b_host));
     assert_eq!(p.len(), PACKET_LEN);
+    // 240 bytes need no TCP padding: four bytes of framing each way.
     let c = a_t.counters();
     assert!(c.relay_sent >= 1 && c.relay_received >= 1);
+    assert_eq!(
+        c.relay_overhead_bytes,
+        4 * (c.relay_sent + c.relay_received)
+    );
 }
 
 #[test]

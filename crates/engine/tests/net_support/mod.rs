@@ -39,7 +39,13 @@ impl Coturn {
 
     /// With extra configuration lines (`denied-peer-ip=...`).
     pub fn start_with(extra: &[&str]) -> Coturn {
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST.into(), extra)
+    }
+
+    /// Listening and relaying on `ip` (`::1` for an IPv6 relay).
+    pub fn start_on(ip: std::net::IpAddr, extra: &[&str]) -> Coturn {
         let mut options = runner::CoturnOptions::new(SECRET);
+        options.ip = ip;
         options.extra = extra.iter().map(|line| line.to_string()).collect();
         let runner = runner::Coturn::start_with(&options)
             .expect("coturn's turnserver (Debian package coturn) must be installed");
