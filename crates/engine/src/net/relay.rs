@@ -216,6 +216,10 @@ impl Relay {
             self.fail();
             return;
         }
+        // Queued requests first (their retransmission timers start when
+        // they leave), then the next wake-up, then whatever that poll
+        // queued (a retransmission due now).
+        self.flush(udp, ipv6_socket, now);
         self.wake = match self.client.poll(now) {
             // Never in the past: a timer that stays due would spin the
             // caller's loop.
@@ -228,6 +232,11 @@ impl Relay {
             // these should come; there is nothing to do if one does.
             TurnPollRet::AllocateTcpSocket { .. } | TurnPollRet::TcpClose { .. } => None,
         };
+        self.flush(udp, ipv6_socket, now);
+    }
+
+    /// Sends what the client queued and takes its events.
+    fn flush(&mut self, udp: &mio::net::UdpSocket, ipv6_socket: bool, now: stun_proto::Instant) {
         while let Some(transmit) = self.client.poll_transmit(now) {
             if let Err(err) = self.send_to_server(udp, ipv6_socket, &transmit.data) {
                 tracing::debug!(server = %self.server, %err, "cannot send to the relay");
