@@ -311,12 +311,22 @@ nat_call() {
     "${dsp_off[@]}" "${NAT_CLI_NET_FLAGS[@]}" "${NAT_CALLEE_FLAGS[@]}"
   answer_pid=$NETNS_LAST_PID
   nat_wait_for "$d/answer.log" "waiting for a call" 15 "$answer_pid" || nat_log "call $i: $callee never said it was waiting"
-  t0=$(date +%s.%N)
-  netns_bg "$d/call.log" "$caller" env PQVOICE_ALLOW_INSECURE_HTTP=1 \
-    "$NAT_BIN_DIR/pqvoice" --registry "$NAT_REGISTRY_URL" --profile "$NETNS_DIR/peer-$caller" \
-    call "$callee" --input "$NETNS_DIR/tone-440.wav" --output "$d/caller.wav" --stats-json "$d/caller.json" \
-    "${dsp_off[@]}" "${NAT_CLI_NET_FLAGS[@]}" "${NAT_CALLER_FLAGS[@]}"
-  call_pid=$NETNS_LAST_PID
+  # The registry ends the previous call a moment after its media stopped;
+  # until then a new call is refused with "try again in a moment": wait, as
+  # a user would, and place it again.
+  local attempt
+  for attempt in $(seq 20); do
+    t0=$(date +%s.%N)
+    netns_bg "$d/call.log" "$caller" env PQVOICE_ALLOW_INSECURE_HTTP=1 \
+      "$NAT_BIN_DIR/pqvoice" --registry "$NAT_REGISTRY_URL" --profile "$NETNS_DIR/peer-$caller" \
+      call "$callee" --input "$NETNS_DIR/tone-440.wav" --output "$d/caller.wav" --stats-json "$d/caller.json" \
+      "${dsp_off[@]}" "${NAT_CLI_NET_FLAGS[@]}" "${NAT_CALLER_FLAGS[@]}"
+    call_pid=$NETNS_LAST_PID
+    nat_wait_for "$d/call.log" "ringing" 15 "$call_pid" && break
+    grep -q "try again in a moment" "$d/call.log" || break
+    wait "$call_pid" || true
+    sleep 0.3
+  done
   if [ -n "$NAT_DURING" ]; then
     if nat_wait_for "$d/call.log" "connected; SAS" 20 "$call_pid"; then
       "$NAT_DURING" "$caller" "$callee" "$d"
