@@ -15,7 +15,7 @@ PQV_TEST_PKGS=(
   xvfb xauth x11-utils imagemagick webkit2gtk-driver dbus dbus-x11 at-spi2-core
   dunst libnotify-bin libasound2-plugins alsa-utils pulseaudio-utils
   pipewire pipewire-pulse wireplumber espeak-ng sox
-  coturn nftables
+  coturn nftables iproute2
 )
 
 pqv_log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
