@@ -10,8 +10,11 @@
 # The .deb installs /usr/bin/pqvoice-desktop and, beside it,
 # /usr/bin/pqvoice-registry, which is where the app's "host a registry on
 # this computer" looks first (src-tauri/src/hosting.rs), plus a systemd unit
-# for running that registry as a service (packaging/, not enabled). Both
-# extra files are `bundle.linux.deb.files` in tauri.conf.json, which name
+# for running that registry as a service and, for a TURN relay beside it,
+# the pqvoice-turn.service unit and coturn's config as a template in
+# /usr/share/pqvoice/coturn/ (packaging/; nothing enabled, and the template
+# is copied to /etc/pqvoice/ with its secret by hand, docs/registry.md).
+# The extra files are `bundle.linux.deb.files` in tauri.conf.json, which name
 # target/release/; with another cargo target folder this script points them
 # there. (Not a Tauri sidecar, `bundle.externalBin`: tauri-build would then
 # require the release registry for every build of the app, debug ones too,
@@ -45,6 +48,8 @@ import json, sys
 files = {
     "/usr/bin/pqvoice-registry": sys.argv[1] + "/release/pqvoice-registry",
     "/usr/lib/systemd/system/pqvoice-registry.service": "../packaging/pqvoice-registry.service",
+    "/usr/lib/systemd/system/pqvoice-turn.service": "../packaging/pqvoice-turn.service",
+    "/usr/share/pqvoice/coturn/turnserver.conf": "../packaging/coturn/turnserver.conf",
 }
 print(json.dumps({"bundle": {"linux": {"deb": {"files": files}}}}))
 PY
@@ -70,7 +75,9 @@ listing=$(dpkg-deb -c "$deb")
 for f in usr/bin/pqvoice-desktop usr/bin/pqvoice-registry; do
   grep -Eq "^-rwxr-xr-x .* (\./)?$f\$" <<<"$listing" || { echo "missing or not executable: $f" >&2; exit 1; }
 done
-grep -Eq "^-rw-r--r-- .* (\./)?usr/lib/systemd/system/pqvoice-registry.service\$" <<<"$listing" ||
-  { echo "missing: the systemd unit" >&2; exit 1; }
+for f in usr/lib/systemd/system/pqvoice-registry.service usr/lib/systemd/system/pqvoice-turn.service \
+  usr/share/pqvoice/coturn/turnserver.conf; do
+  grep -Eq "^-rw-r--r-- .* (\./)?$f\$" <<<"$listing" || { echo "missing or not 0644: $f" >&2; exit 1; }
+done
 dpkg-deb -f "$deb" Depends | grep -q libasound2 || { echo "Depends lacks libasound2" >&2; exit 1; }
 echo "package: $deb"
