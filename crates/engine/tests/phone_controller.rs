@@ -683,3 +683,176 @@ fn a_local_call_goes_straight_to_its_media_and_tells_no_registry() {
     assert_eq!(records(&out)[0].call_id, "echo-1");
     assert_eq!(ended(&out).0, EndReason::HungUp);
 }
+
+/// The race seen with the app calling an echo bot: we hang up, our media
+/// sends its bye and winds down; the bot, on our bye, hangs up at the
+/// registry, whose "ended" push reaches us before our media's end. The
+/// call is still ours to have ended, on the screen and in the history.
+#[test]
+fn our_hang_up_stays_ours_when_the_registry_ends_the_call_before_our_media_stops() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    connected(&mut c, call, T0 + 1_000);
+    c.handle_media_progress(T0 + 1_200, call, None, 5);
+    drain(&mut c);
+    c.hang_up(T0 + 4_000, call).expect("in a call");
+    assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+    c.handle_push(
+        T0 + 4_030,
+        ServerEvent::Ended {
+            call_id: id(1),
+            by: Some(name("bob")),
+        },
+    );
+    // Already stopping: nothing more to do, nothing to show yet.
+    assert!(drain(&mut c).is_empty());
+    c.handle_media_ended(T0 + 4_080, call, Ok(CallEnd::HungUp));
+    let out = drain(&mut c);
+    assert_eq!(ended(&out), (EndReason::HungUp, None));
+    assert_eq!(records(&out)[0].outcome, Outcome::Completed);
+    // The registry closed the call already: no hang-up step.
+    assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
+    assert_eq!(
+        c.last_ended().and_then(|s| s.end.clone()),
+        Some((EndReason::HungUp, None))
+    );
+}
+
+/// Same race on the callee's side, and with the media reporting the
+/// peer's bye (it crossed ours) instead of our own hang-up.
+#[test]
+fn our_hang_up_stays_ours_when_the_peers_bye_crosses_it() {
+    for push_first in [false, true] {
+        let mut c = CallController::new();
+        let call = ringing_in(&mut c);
+        c.accept(T0 + 1_000, call).expect("ringing");
+        c.handle_accept_sent(T0 + 1_100, call, Ok(Trust::Unverified));
+        c.handle_media_progress(T0 + 1_600, call, Some("042 917"), 12);
+        drain(&mut c);
+        c.hang_up(T0 + 3_000, call).expect("in a call");
+        assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+        if push_first {
+            c.handle_push(
+                T0 + 3_010,
+                ServerEvent::Ended {
+                    call_id: id(7),
+                    by: Some(name("alice")),
+                },
+            );
+            assert!(drain(&mut c).is_empty());
+        }
+        c.handle_media_ended(T0 + 3_050, call, Ok(CallEnd::PeerHungUp));
+        let out = drain(&mut c);
+        assert_eq!(
+            ended(&out),
+            (EndReason::HungUp, None),
+            "push first: {push_first}"
+        );
+        assert_eq!(records(&out)[0].outcome, Outcome::Completed);
+        // Told the registry only when it had not told us.
+        assert_eq!(
+            out.contains(&Action::Hangup { id: id(7) }),
+            !push_first,
+            "push first: {push_first}"
+        );
+    }
+}
+
+/// The other order: the peer hung up first (the registry's notice came
+/// before our hang-up). A hang-up pressed after it changes nothing, and
+/// the end is the peer's even though our media stopped on our request.
+#[test]
+fn the_peers_hang_up_stays_theirs_when_we_press_hang_up_after_it() {
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    connected(&mut c, call, T0 + 1_000);
+    drain(&mut c);
+    c.handle_push(
+        T0 + 4_000,
+        ServerEvent::Ended {
+            call_id: id(1),
+            by: Some(name("bob")),
+        },
+    );
+    assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+    c.hang_up(T0 + 4_010, call).expect("still stopping");
+    assert!(drain(&mut c).is_empty());
+    c.handle_media_ended(T0 + 4_050, call, Ok(CallEnd::HungUp));
+    let out = drain(&mut c);
+    assert_eq!(ended(&out), (EndReason::RemoteHungUp, None));
+    assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
+}
+
+/// Once the user hung up, the media's later end (whatever it found while
+/// it shut down) does not rewrite the reason; a failed safety check is
+/// the one exception, as the user must learn the call was not private.
+#[test]
+fn after_our_hang_up_only_a_failed_safety_check_changes_the_end() {
+    for (end, reason) in [
+        (Ok(CallEnd::HungUp), EndReason::HungUp),
+        (Ok(CallEnd::PeerHungUp), EndReason::HungUp),
+        (Ok(CallEnd::TimedOut), EndReason::HungUp),
+        (Ok(CallEnd::NoPath), EndReason::HungUp),
+        (Ok(CallEnd::DeviceLost), EndReason::HungUp),
+        (Err("the audio thread failed".to_owned()), EndReason::HungUp),
+        (Ok(CallEnd::SasMismatch), EndReason::Failed),
+    ] {
+        let mut c = CallController::new();
+        let call = ringing_out(&mut c);
+        connected(&mut c, call, T0 + 1_000);
+        c.hang_up(T0 + 2_000, call).expect("in a call");
+        drain(&mut c);
+        c.handle_media_ended(T0 + 2_050, call, end.clone());
+        let out = drain(&mut c);
+        assert_eq!(ended(&out).0, reason, "{end:?}");
+        assert!(out.contains(&Action::Hangup { id: id(1) }), "{end:?}");
+    }
+}
+
+/// Hung up while our answer was on its way, then the registry ended the
+/// call (the caller hung up or gave up meanwhile): still our hang-up.
+#[test]
+fn hung_up_while_answering_stays_ours_when_the_registry_ends_the_call() {
+    for ev in [
+        ServerEvent::Ended {
+            call_id: id(7),
+            by: Some(name("alice")),
+        },
+        ServerEvent::Cancelled { call_id: id(7) },
+    ] {
+        let mut c = CallController::new();
+        let call = ringing_in(&mut c);
+        c.accept(T0 + 1_000, call).expect("ringing");
+        c.hang_up(T0 + 1_050, call).expect("answering");
+        drain(&mut c);
+        c.handle_push(T0 + 1_080, ev.clone());
+        let out = drain(&mut c);
+        assert_eq!(ended(&out), (EndReason::HungUp, None), "{ev:?}");
+        assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
+        assert!(out.contains(&Action::Release { call }));
+        // The answer's late result is dropped.
+        c.handle_accept_sent(T0 + 1_200, call, Ok(Trust::Unverified));
+        assert!(drain(&mut c).is_empty());
+    }
+    // The caller's side: hung up while the answer was verified, then the
+    // callee hung up at the registry.
+    let mut c = CallController::new();
+    let call = ringing_out(&mut c);
+    c.handle_push(
+        T0 + 1_000,
+        ServerEvent::Accepted {
+            call_id: id(1),
+            answer: blob(b"answer"),
+        },
+    );
+    c.hang_up(T0 + 1_010, call).expect("answering");
+    drain(&mut c);
+    c.handle_push(
+        T0 + 1_020,
+        ServerEvent::Ended {
+            call_id: id(1),
+            by: Some(name("bob")),
+        },
+    );
+    assert_eq!(ended(&drain(&mut c)), (EndReason::HungUp, None));
+}

@@ -45,13 +45,28 @@ enum Phase {
     Answering {
         hang_up: bool,
     },
-    /// Media runs. `stopping`: asked to stop; `remote`: the registry said
-    /// the peer ended it.
+    /// Media runs. `stopped_by`: who asked it to stop first (then the
+    /// media is stopping, and that first ending names the call's end);
+    /// `registry_ended`: the registry said the call is over, so it needs
+    /// no hang-up step from us.
     Media {
         connected_ms: u64,
-        stopping: bool,
-        remote: bool,
+        stopped_by: Option<Stopper>,
+        registry_ended: bool,
     },
+}
+
+/// Who ended a call whose media is stopping. Whichever came first stays:
+/// the registry's notice that the peer hung up, or the peer's bye, can
+/// arrive after our own hang-up (the peer hangs up at the registry as
+/// soon as our bye reaches it, while our media is still winding down),
+/// and must not turn our hang-up into theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopper {
+    /// The user hung up.
+    Us,
+    /// The registry said the peer ended it.
+    Peer,
 }
 
 #[derive(Debug)]
@@ -298,9 +313,9 @@ impl CallController {
                 *hang_up = true;
                 Ok(())
             }
-            Phase::Media { stopping, .. } => {
-                if !*stopping {
-                    *stopping = true;
+            Phase::Media { stopped_by, .. } => {
+                if stopped_by.is_none() {
+                    *stopped_by = Some(Stopper::Us);
                     self.actions.push_back(Action::StopMedia { call });
                 }
                 Ok(())
@@ -542,6 +557,18 @@ impl CallController {
         };
         let outgoing = c.snap.direction == Direction::Outgoing;
         match (ev, &mut c.phase) {
+            // The user hung up while the answer was on its way; the
+            // registry ending the call after that does not make the end
+            // anyone else's (it is over at the registry: no hang-up step).
+            (
+                ServerEvent::Rejected { .. }
+                | ServerEvent::Ended { .. }
+                | ServerEvent::Missed { .. }
+                | ServerEvent::Cancelled { .. },
+                Phase::Answering { hang_up: true },
+            ) => {
+                self.end(now_ms, EndReason::HungUp, None, Outcome::Completed);
+            }
             (ServerEvent::Accepted { answer, .. }, Phase::RingingOut) => {
                 c.phase = Phase::Answering { hang_up: false };
                 c.snap.state = CallState::Answering;
@@ -565,14 +592,17 @@ impl CallController {
             (
                 ServerEvent::Ended { .. },
                 Phase::Media {
-                    stopping, remote, ..
+                    stopped_by,
+                    registry_ended,
+                    ..
                 },
             ) => {
                 // The peer's bye travels in the media; this is the
-                // registry's backup notice.
-                *remote = true;
-                if !*stopping {
-                    *stopping = true;
+                // registry's backup notice. After our own hang-up it is
+                // only the registry closing the call: the end stays ours.
+                *registry_ended = true;
+                if stopped_by.is_none() {
+                    *stopped_by = Some(Stopper::Peer);
                     self.actions.push_back(Action::StopMedia { call });
                 }
             }
@@ -721,8 +751,8 @@ impl CallController {
         };
         c.phase = Phase::Media {
             connected_ms: now_ms,
-            stopping: hang_up,
-            remote: false,
+            stopped_by: hang_up.then_some(Stopper::Us),
+            registry_ended: false,
         };
         c.snap.state = CallState::Connecting;
         c.snap.sas = sas;
@@ -775,12 +805,32 @@ impl CallController {
         let Some(c) = self.call_mut(call) else {
             return;
         };
-        let Phase::Media { remote, .. } = c.phase else {
+        let Phase::Media {
+            stopped_by,
+            registry_ended,
+            ..
+        } = c.phase
+        else {
             return;
         };
         let no_path = no_path_message(&c.snap.peer, c.relay_available);
         let (reason, message, outcome) = match end {
-            Ok(CallEnd::HungUp) if remote => (EndReason::RemoteHungUp, None, Outcome::Completed),
+            // A failed safety check is a finding about the call, not a way
+            // of ending it: it is shown even when the user hung up as the
+            // media found it.
+            Ok(e @ CallEnd::SasMismatch) => (
+                EndReason::Failed,
+                Some(e.describe().to_owned()),
+                Outcome::Failed,
+            ),
+            // The first ending wins: once the user hung up, whatever the
+            // media ended with after (the peer's bye crossing ours, a
+            // timeout, a device that failed while it shut down) is our
+            // hang-up.
+            _ if stopped_by == Some(Stopper::Us) => (EndReason::HungUp, None, Outcome::Completed),
+            Ok(CallEnd::HungUp) if stopped_by == Some(Stopper::Peer) => {
+                (EndReason::RemoteHungUp, None, Outcome::Completed)
+            }
             Ok(CallEnd::HungUp | CallEnd::Finished) => {
                 (EndReason::HungUp, None, Outcome::Completed)
             }
@@ -791,7 +841,7 @@ impl CallController {
                 Outcome::Failed,
             ),
             Ok(CallEnd::NoPath) => (EndReason::NoPath, Some(no_path), Outcome::Failed),
-            Ok(e @ (CallEnd::DeviceLost | CallEnd::SasMismatch)) => (
+            Ok(e @ CallEnd::DeviceLost) => (
                 EndReason::Failed,
                 Some(e.describe().to_owned()),
                 Outcome::Failed,
@@ -799,7 +849,7 @@ impl CallController {
             Err(msg) => (EndReason::Failed, Some(msg), Outcome::Failed),
         };
         // Tell the registry, unless it told us.
-        if !remote && let Some(id) = c.snap.id.clone() {
+        if !registry_ended && let Some(id) = c.snap.id.clone() {
             self.actions.push_back(Action::Hangup { id });
         }
         self.end(now_ms, reason, message, outcome);
