@@ -588,9 +588,13 @@ fn finish(end: &CallSnapshot, report: Option<&CallReport>, args: &MediaArgs) -> 
     if let Some(report) = report {
         eprintln!();
         // The registry's notice that the peer hung up can stop our media
-        // before the peer's own goodbye arrives; the phone knows who ended it.
+        // before the peer's own goodbye arrives, and the peer's goodbye can
+        // cross ours; the phone knows who ended it.
         let said = match end.end.as_ref().map(|e| e.0) {
             Some(EndReason::RemoteHungUp) => CallEnd::PeerHungUp.describe(),
+            Some(EndReason::HungUp) if report.end != CallEnd::Finished => {
+                CallEnd::HungUp.describe()
+            }
             _ => report.end.describe(),
         };
         eprintln!("call ended: {said}");
