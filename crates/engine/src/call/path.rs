@@ -25,9 +25,20 @@
 //! and to the relay, it is just another packet of the call. Both ends send
 //! them at once as soon as the handshake is done, which is what opens the
 //! NATs on both sides (the hole punch). They go out one every
-//! [`PeerPath::CHECK_PACE`] in priority order; each pair is retried after
-//! [`PeerPath::CHECK_INTERVAL_START`], the interval doubling every second
-//! check up to [`PeerPath::CHECK_INTERVAL_MAX`].
+//! [`PeerPath::CHECK_PACE`] in priority order; a pair's round of checks
+//! goes at 0, 50, 100, 200, 400, 800 and 1600 ms
+//! ([`PeerPath::CHECKS_PER_ROUND`] tries, RFC 8445's Rc), and while no pair
+//! carries the call it goes on once a second up to
+//! [`PeerPath::MAX_CHECKS_PER_PAIR`] (a peer that starts late must still
+//! find our holes open).
+//!
+//! Every check spends a packet number of the call, so a check that never
+//! arrives is a lost packet in the peer's count, which cannot tell it from
+//! lost media. Once a pair carries the call, checks are therefore held to
+//! what can still improve it (RFC 8445 §8.1.2): pairs ranked below it get
+//! none (they are checked again only if it dies), pairs ranked above it
+//! finish their round of [`PeerPath::CHECKS_PER_ROUND`] and then fail, and
+//! the unanswered checks of a call all come in its first two seconds.
 //!
 //! A pair becomes valid when
 //! * the pong for a ping sent on it comes back on it (the peer answers a
@@ -35,6 +46,9 @@
 //! * any authenticated packet arrives on it after we sent checks there: the
 //!   peer sends from that address and our packets towards it opened our
 //!   side.
+//!
+//! An authenticated packet on a pair we have not checked yet gets it one
+//! check at once, whatever its rank (a triggered check): the peer is there.
 //!
 //! An authenticated packet on a route that is not a pair (the peer's NAT
 //! gave its checks another port: a peer-reflexive address, or a peer that
@@ -54,15 +68,20 @@
 //! in the move. The selected pair gets a ping every
 //! [`PeerPath::CONSENT_INTERVAL`]; when no pong came back on it for
 //! [`PeerPath::CONSENT_TIMEOUT`] it is dead, and every pair that is not
-//! valid gets a new round of checks. The other valid pairs stay ready for
-//! that with a ping every [`PeerPath::BACKUP_INTERVAL`] (and lose their
-//! validity after [`PeerPath::BACKUP_TIMEOUT`] without a pong), but the
-//! network that took the selected pair may have taken them too: when it
-//! dies they become suspect, get a ping at once, and the best one that
-//! answers within [`PeerPath::SUSPECT_TIMEOUT`] takes over. A pair that
-//! worked, failed, and would rank above the selected one gets a check every
+//! valid gets a new round of checks. The best [`PeerPath::MAX_BACKUPS`] of
+//! the other valid pairs stay ready for that with a ping every
+//! [`PeerPath::BACKUP_INTERVAL`] (these arrive, so they cost bytes but no
+//! loss); a valid pair loses its validity after
+//! [`PeerPath::BACKUP_TIMEOUT`] without a pong, so the ones beyond that
+//! quietly drop back to unchecked. The network that took the selected pair
+//! may have taken the backups too: when it dies they become suspect, get a
+//! ping at once, and the best one that answers within
+//! [`PeerPath::SUSPECT_TIMEOUT`] takes over. The best
+//! [`PeerPath::MAX_RECHECKED`] pairs that worked, failed, and would rank
+//! above the selected one get one check every
 //! [`PeerPath::RECHECK_INTERVAL`], so a call that fell back to the relay
-//! returns to the direct path. A dead pair with nothing to replace it keeps
+//! returns to the direct path, at the price of a lost packet or two a
+//! minute while it does not. A dead pair with nothing to replace it keeps
 //! the media (it may recover; the idle timeout decides).
 //! No valid pair [`PeerPath::NO_PATH_AFTER`] after the start:
 //! [`PeerPath::no_path`].
@@ -153,8 +172,6 @@ struct Pair {
     pings: u32,
     /// Checks (and pongs) sent in the current round while not valid.
     round_sent: u32,
-    /// Current retry interval of the checks.
-    interval: Duration,
     /// When the next check, consent or keepalive ping is due.
     next_at: Duration,
     /// The last pong on this route (or the moment it became valid).
@@ -168,6 +185,9 @@ struct Pair {
     /// Valid, but the selected pair died since its last pong: it may have
     /// died with it, so it is not chosen until it answers again.
     suspect: bool,
+    /// The peer reached us on it before we checked it: one check goes out
+    /// at once, whatever the pair's rank (RFC 8445 §7.3.1.4).
+    triggered: bool,
 }
 
 impl Pair {
@@ -180,13 +200,13 @@ impl Pair {
             next_id_slot: 0,
             pings: 0,
             round_sent: 0,
-            interval: PeerPath::CHECK_INTERVAL_START,
             next_at: now,
             last_pong: now,
             peer_reflexive: false,
             remote_relayed: false,
             was_valid: false,
             suspect: false,
+            triggered: false,
         }
     }
 
@@ -194,8 +214,8 @@ impl Pair {
     fn restart(&mut self, now: Duration) {
         self.state = PairState::Checking;
         self.suspect = false;
+        self.triggered = false;
         self.round_sent = 0;
-        self.interval = PeerPath::CHECK_INTERVAL_START;
         self.next_at = now;
     }
 
@@ -219,6 +239,46 @@ struct PendingProbe {
     /// Datagrams sent there so far: probes and pongs.
     sent: usize,
     next_at: Duration,
+}
+
+/// Which pairs get checks right now, and how many a round.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    /// Priority of the selected pair while it is valid: pairs ranked at or
+    /// below it get no checks, and those above it a short round. `None`
+    /// while nothing carries the call: every pair gets the long round.
+    floor: Option<u64>,
+}
+
+impl Schedule {
+    /// Checks a pair gets in one round.
+    fn limit(self) -> u32 {
+        if self.floor.is_some() {
+            PeerPath::CHECKS_PER_ROUND
+        } else {
+            PeerPath::MAX_CHECKS_PER_PAIR
+        }
+    }
+
+    /// When the next check on `pair` is due, if it gets one.
+    fn check_at(self, pair: &Pair) -> Option<Duration> {
+        if pair.state != PairState::Checking {
+            return None;
+        }
+        if pair.triggered && pair.round_sent < PeerPath::MAX_CHECKS_PER_PAIR {
+            return Some(pair.next_at);
+        }
+        let ranks_above = self.floor.is_none_or(|floor| pair.priority > floor);
+        (ranks_above && pair.round_sent < self.limit()).then_some(pair.next_at)
+    }
+
+    /// When `pair`'s round ends unanswered, if it has sent all it will.
+    fn fails_at(self, pair: &Pair) -> Option<Duration> {
+        (pair.state == PairState::Checking
+            && pair.round_sent >= self.limit()
+            && self.check_at(pair).is_none())
+        .then_some(pair.next_at)
+    }
 }
 
 /// The connectivity checks and the path choice of one call; see the
@@ -266,13 +326,19 @@ pub struct PeerPath {
 impl PeerPath {
     /// Interval between two checks of the call (any pairs).
     pub const CHECK_PACE: Duration = Duration::from_millis(5);
-    /// First retry interval of a pair's checks.
+    /// Gap after the first and the second check of a round; it doubles
+    /// after each later one (50, 50, 100, 200, 400, 800 ms)...
     pub const CHECK_INTERVAL_START: Duration = Duration::from_millis(50);
-    /// Longest retry interval of a pair's checks.
+    /// ...up to this.
     pub const CHECK_INTERVAL_MAX: Duration = Duration::from_secs(1);
-    /// Checks one pair gets in a round before it counts as failed (about
-    /// twelve seconds of retries, past [`PeerPath::NO_PATH_AFTER`]).
-    pub const MAX_CHECKS_PER_PAIR: u32 = 20;
+    /// Checks in a round of a pair ranked above a selected pair that works
+    /// (RFC 8445's Rc): the seventh goes 1.6 s after the first, and a pair
+    /// that answered none fails one [`PeerPath::CHECK_INTERVAL_MAX`] later.
+    pub const CHECKS_PER_ROUND: u32 = 7;
+    /// Checks a pair gets in a round while nothing carries the call: the
+    /// seven quick ones, then one a second until just past
+    /// [`PeerPath::NO_PATH_AFTER`].
+    pub const MAX_CHECKS_PER_PAIR: u32 = 16;
     /// Checks the call may send at once...
     pub const CALL_CHECK_BURST: u32 = 300;
     /// ...and how often one more is allowed after that.
@@ -283,8 +349,12 @@ impl PeerPath {
     pub const CONSENT_RETRY: Duration = Duration::from_millis(100);
     /// The selected pair is dead after this long without a pong.
     pub const CONSENT_TIMEOUT: Duration = Duration::from_millis(1200);
-    /// Ping interval on the other valid pairs, which keeps them ready.
+    /// Ping interval on the backups, which keeps them ready.
     pub const BACKUP_INTERVAL: Duration = Duration::from_secs(1);
+    /// Valid pairs besides the selected one that are kept ready (the best
+    /// ones): one to fall back on, and one more in case the network that
+    /// took the selected pair took the first too.
+    pub const MAX_BACKUPS: usize = 2;
     /// Another valid pair stops counting as valid after this long without
     /// a pong.
     pub const BACKUP_TIMEOUT: Duration = Duration::from_millis(3500);
@@ -294,7 +364,10 @@ impl PeerPath {
     pub const PROBES_PER_ADDRESS: usize = 4;
     /// A pair that worked, failed and ranks above the selected one gets one
     /// check this often (a pair that never worked gets none after its round).
-    pub const RECHECK_INTERVAL: Duration = Duration::from_secs(5);
+    pub const RECHECK_INTERVAL: Duration = Duration::from_secs(20);
+    /// Pairs re-checked that way (the best ones): with the interval, at
+    /// most six checks a minute that the peer may count as lost.
+    pub const MAX_RECHECKED: usize = 2;
     /// After the selected pair died, how long the other valid pairs have to
     /// answer a ping before they count as dead too.
     pub const SUSPECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -424,11 +497,13 @@ impl PeerPath {
                 // path works both ways.
                 _ if pair.pings > 0 => self.validate(i, now),
                 // The peer reached us on a pair we have not checked yet:
-                // check it now (a triggered check).
+                // check it now (a triggered check), even if it ranks below
+                // the selected one.
                 _ => {
                     if pair.state == PairState::Failed {
                         pair.restart(now);
                     }
+                    pair.triggered = true;
                     pair.next_at = now;
                 }
             }
@@ -592,47 +667,84 @@ impl PeerPath {
             p.next_at = now + Self::PROBE_INTERVAL;
             return Some(p.route);
         }
-        // Pairs better than the selected one that worked before and failed
-        // since are tried again now and then: the path may come back.
-        let floor = self.selected_priority();
-        if self.tokens > 0
-            && let Some(pair) = self.pairs.iter_mut().find(|p| {
-                p.state == PairState::Failed
-                    && p.was_valid
-                    && p.priority > floor
-                    && now >= p.next_at
-            })
-        {
-            self.tokens -= 1;
-            pair.next_at = now + Self::RECHECK_INTERVAL;
-            return Some(pair.route);
-        }
-        if self.tokens > 0
-            && let Some(pair) = self.pairs.iter_mut().find(|p| {
-                p.state == PairState::Checking
-                    && p.round_sent < Self::MAX_CHECKS_PER_PAIR
-                    && now >= p.next_at
-            })
-        {
-            self.tokens -= 1;
-            pair.round_sent += 1;
-            pair.next_at = now + pair.interval;
-            // 50, 50, 100, 100, 200, 200 ms ... up to the maximum.
-            if pair.round_sent.is_multiple_of(2) {
-                pair.interval = (pair.interval * 2).min(Self::CHECK_INTERVAL_MAX);
+        if self.tokens > 0 {
+            // Pairs better than the selected one that worked before and
+            // failed since are tried again now and then: the path may come
+            // back.
+            let recheck = self.rechecked().find(|&i| now >= self.pairs[i].next_at);
+            if let Some(i) = recheck {
+                self.tokens -= 1;
+                let pair = &mut self.pairs[i];
+                pair.next_at = now + Self::RECHECK_INTERVAL;
+                return Some(pair.route);
             }
-            return Some(pair.route);
+            // Checks, triggered ones included, best pair first.
+            let schedule = self.schedule();
+            if let Some(pair) = self
+                .pairs
+                .iter_mut()
+                .find(|p| schedule.check_at(p).is_some_and(|at| now >= at))
+            {
+                self.tokens -= 1;
+                pair.triggered = false;
+                pair.round_sent += 1;
+                pair.next_at = now + Self::check_gap(pair.round_sent);
+                return Some(pair.route);
+            }
         }
-        let selected = self.selected;
-        if let Some(pair) = self
-            .pairs
-            .iter_mut()
-            .find(|p| p.state == PairState::Valid && Some(p.route) != selected && now >= p.next_at)
-        {
+        let keepalive = self.backups().find(|&i| now >= self.pairs[i].next_at);
+        if let Some(i) = keepalive {
+            let pair = &mut self.pairs[i];
             pair.next_at = now + Self::BACKUP_INTERVAL;
             return Some(pair.route);
         }
         None
+    }
+
+    /// The wait after the `sent`-th check of a round: 50, 50, 100, 200,
+    /// 400, 800 ms, then [`PeerPath::CHECK_INTERVAL_MAX`].
+    fn check_gap(sent: u32) -> Duration {
+        let doublings = sent.saturating_sub(2).min(5);
+        (Self::CHECK_INTERVAL_START * (1 << doublings)).min(Self::CHECK_INTERVAL_MAX)
+    }
+
+    /// Which pairs get checks now: see [`Schedule`].
+    fn schedule(&self) -> Schedule {
+        let floor = self
+            .selected
+            .and_then(|r| self.pair_index(r))
+            .map(|i| &self.pairs[i])
+            .filter(|p| p.state == PairState::Valid)
+            .map(|p| p.priority);
+        Schedule { floor }
+    }
+
+    /// The valid pairs kept ready besides the selected one: the best
+    /// [`PeerPath::MAX_BACKUPS`] that are not suspect (those get their own
+    /// pings).
+    fn backups(&self) -> impl Iterator<Item = usize> + '_ {
+        let selected = self.selected;
+        self.pairs
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| {
+                p.state == PairState::Valid && !p.suspect && Some(p.route) != selected
+            })
+            .map(|(i, _)| i)
+            .take(Self::MAX_BACKUPS)
+    }
+
+    /// The failed pairs that get a check now and then: the best
+    /// [`PeerPath::MAX_RECHECKED`] that worked before and rank above the
+    /// selected pair.
+    fn rechecked(&self) -> impl Iterator<Item = usize> + '_ {
+        let floor = self.selected_priority();
+        self.pairs
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.state == PairState::Failed && p.was_valid && p.priority > floor)
+            .map(|(i, _)| i)
+            .take(Self::MAX_RECHECKED)
     }
 
     /// A ping with `id` was sealed and sent on `route`.
@@ -661,26 +773,17 @@ impl PeerPath {
 
         let mut selected_died = false;
         for pair in &mut self.pairs {
-            match pair.state {
-                PairState::Valid => {
-                    let is_selected = Some(pair.route) == self.selected;
-                    let (from, limit) = if is_selected {
-                        (pair.last_pong.max(self.selected_at), Self::CONSENT_TIMEOUT)
-                    } else {
-                        (pair.last_pong, Self::BACKUP_TIMEOUT)
-                    };
-                    if now >= from + limit {
-                        pair.restart(now);
-                        selected_died |= is_selected;
-                    }
+            if pair.state == PairState::Valid {
+                let is_selected = Some(pair.route) == self.selected;
+                let (from, limit) = if is_selected {
+                    (pair.last_pong.max(self.selected_at), Self::CONSENT_TIMEOUT)
+                } else {
+                    (pair.last_pong, Self::BACKUP_TIMEOUT)
+                };
+                if now >= from + limit {
+                    pair.restart(now);
+                    selected_died |= is_selected;
                 }
-                PairState::Checking
-                    if pair.round_sent >= Self::MAX_CHECKS_PER_PAIR && now >= pair.next_at =>
-                {
-                    pair.state = PairState::Failed;
-                    pair.next_at = now + Self::RECHECK_INTERVAL;
-                }
-                _ => {}
             }
         }
         if selected_died {
@@ -708,6 +811,16 @@ impl PeerPath {
             }
         }
         self.reselect(now);
+
+        // Rounds that ended unanswered; with a working selected pair, the
+        // pairs above it end theirs after the short round.
+        let schedule = self.schedule();
+        for pair in &mut self.pairs {
+            if schedule.fails_at(pair).is_some_and(|at| now >= at) {
+                pair.state = PairState::Failed;
+                pair.next_at = now + Self::RECHECK_INTERVAL;
+            }
+        }
 
         let failed = &mut self.failed;
         self.probes.retain(|p| {
@@ -739,32 +852,41 @@ impl PeerPath {
         let mut t =
             (!self.ever_valid && !self.no_path).then_some(self.started + Self::NO_PATH_AFTER);
         let mut at = |x: Duration| t = Some(t.map_or(x, |t: Duration| t.min(x)));
-        let floor = self.selected_priority();
         // With the bucket empty, checks wait for its next token.
         let token = if self.tokens > 0 {
             Duration::ZERO
         } else {
             self.tokens_at + Self::CALL_CHECK_REFILL
         };
+        let schedule = self.schedule();
         for pair in &self.pairs {
             match pair.state {
+                PairState::Valid if Some(pair.route) == self.selected => {
+                    at(pair.next_at);
+                    at(pair.last_pong.max(self.selected_at) + Self::CONSENT_TIMEOUT);
+                }
                 PairState::Valid => {
-                    at(pair.next_at);
-                    if Some(pair.route) == self.selected {
-                        at(pair.last_pong.max(self.selected_at) + Self::CONSENT_TIMEOUT);
-                    } else {
-                        at(pair.last_pong + Self::BACKUP_TIMEOUT);
+                    if pair.suspect {
+                        at(pair.next_at);
                     }
+                    at(pair.last_pong + Self::BACKUP_TIMEOUT);
                 }
-                PairState::Checking if pair.round_sent >= Self::MAX_CHECKS_PER_PAIR => {
-                    at(pair.next_at);
-                }
-                PairState::Checking => at(pair.next_at.max(token)),
-                PairState::Failed if pair.was_valid && pair.priority > floor => {
-                    at(pair.next_at.max(token));
+                PairState::Checking => {
+                    if let Some(check) = schedule.check_at(pair) {
+                        at(check.max(token));
+                    }
+                    if let Some(fail) = schedule.fails_at(pair) {
+                        at(fail);
+                    }
                 }
                 PairState::Failed => {}
             }
+        }
+        for i in self.backups() {
+            at(self.pairs[i].next_at);
+        }
+        for i in self.rechecked() {
+            at(self.pairs[i].next_at.max(token));
         }
         for p in &self.probes {
             at(p.next_at);
@@ -824,6 +946,8 @@ mod tests {
         in_flight: Vec<(Duration, Route, u32)>,
         /// Pings sent per route.
         sent: HashMap<Route, u32>,
+        /// Every ping: when, and on which route.
+        log: Vec<(Duration, Route)>,
         /// (time, selected route) whenever the selection changed.
         selections: Vec<(Duration, Option<Route>)>,
     }
@@ -836,6 +960,7 @@ mod tests {
                 next_id: 0,
                 in_flight: Vec::new(),
                 sent: HashMap::new(),
+                log: Vec::new(),
                 selections: Vec::new(),
             }
         }
@@ -860,6 +985,7 @@ mod tests {
                     self.next_id += 1;
                     path.ping_sent(route, self.next_id);
                     *self.sent.entry(route).or_default() += 1;
+                    self.log.push((now, route));
                     if live(route, now) {
                         self.in_flight.push((now + self.rtt, route, self.next_id));
                     }
@@ -999,11 +1125,16 @@ mod tests {
         let (h, r) = (v4(20, 4000), v4(22, 4002));
         let mut path = PeerPath::new(both_bases(), &[host(h), relay(r)], Role::Caller, MS(0));
         let mut sim = Sim::new();
-        // The relay works at once; the direct path only after 2 s (the
-        // peer's NAT opens late).
-        sim.run(&mut path, Duration::from_secs(6), |route, now| {
-            route.is_relayed() || now >= Duration::from_secs(2)
-        });
+        // The relay works at once; the direct path only after 2 s, when the
+        // peer, which started late, sends its own first checks and so opens
+        // its NAT. Ours had stopped by then (they were answered by nothing
+        // for their round), but the peer's check arriving on a pair we
+        // checked proves it.
+        let opens = Duration::from_secs(2);
+        sim.run(&mut path, opens, |route, _| route.is_relayed());
+        assert!(path.selected().is_some_and(Route::is_relayed));
+        path.on_authenticated(Route::Direct(h), opens);
+        sim.run(&mut path, Duration::from_secs(6), |_, _| true);
         let selected: Vec<_> = sim.selections.iter().filter_map(|s| s.1).collect();
         assert!(selected[0].is_relayed(), "{:?}", sim.selections);
         assert_eq!(path.selected(), Some(Route::Direct(h)));
@@ -1021,7 +1152,8 @@ mod tests {
         let mut path = PeerPath::new(both_bases(), &[host(h), relay(r)], Role::Caller, MS(0));
         let mut sim = Sim::new();
         let (dies, returns) = (Duration::from_secs(5), Duration::from_secs(20));
-        sim.run(&mut path, Duration::from_secs(30), |route, now| {
+        let end = returns + PeerPath::RECHECK_INTERVAL + Duration::from_secs(5);
+        sim.run(&mut path, end, |route, now| {
             route.is_relayed() || now < dies || now >= returns
         });
         let at = |route: Route| {
@@ -1241,5 +1373,140 @@ mod tests {
                 assert!(r.is_relayed());
             }
         }
+    }
+
+    /// Pings `sim` sent on `route` after `from`.
+    fn sent_after(sim: &Sim, route: Route, from: Duration) -> usize {
+        sim.log
+            .iter()
+            .filter(|&&(t, r)| r == route && t > from)
+            .count()
+    }
+
+    #[test]
+    fn after_selection_the_checks_fall_to_consent_and_backups() {
+        // The peer offers four host addresses nobody answers at, ranked
+        // above its reflexive address, which works, and its relay.
+        let dead: Vec<SocketAddr> = (30..34).map(|i| v4(i, 4000)).collect();
+        let (s, r) = (v4(21, 4001), v4(22, 4002));
+        let mut remote: Vec<Candidate> = dead.iter().map(|&a| host(a)).collect();
+        remote.extend([srflx(s), relay(r)]);
+        let mut path = PeerPath::new(both_bases(), &remote, Role::Caller, MS(0));
+        let mut sim = Sim::new();
+        let live = |route: Route, _| !dead.contains(&route.remote());
+        sim.run(&mut path, Duration::from_secs(60), live);
+
+        let (selected_at, selected) = sim.selections[1];
+        assert_eq!(selected, Some(Route::Direct(s)), "{:?}", sim.selections);
+        assert_eq!(path.selected(), Some(Route::Direct(s)));
+        assert_eq!(path.switches(), 0);
+        let (higher, lower): (Vec<Route>, Vec<Route>) = path
+            .routes()
+            .filter(|r| dead.contains(&r.remote()))
+            .partition(|r| !r.is_relayed());
+        assert_eq!((higher.len(), lower.len()), (4, 4));
+        // Dead pairs above the selected one: one short round, then nothing.
+        for route in &higher {
+            let n = sim.sent[route];
+            assert!(n <= PeerPath::CHECKS_PER_ROUND, "{route:?} got {n}");
+            assert_eq!(sent_after(&sim, *route, Duration::from_secs(2)), 0);
+        }
+        // Pairs below it: not one check once it was chosen.
+        for route in &lower {
+            assert_eq!(sent_after(&sim, *route, selected_at), 0, "{route:?}");
+        }
+        // From two seconds on: consent on the selected pair (a ping 500 ms
+        // after each pong) and one ping a second to each kept backup.
+        let routes: std::collections::HashSet<Route> = sim
+            .log
+            .iter()
+            .filter(|(t, _)| *t >= Duration::from_secs(2))
+            .map(|&(_, r)| r)
+            .collect();
+        // (Here only the direct route to the relay was valid in time to be
+        // one: the relayed pairs came after the choice in the check order.)
+        assert!(routes.contains(&Route::Direct(s)));
+        assert!(routes.len() <= 1 + PeerPath::MAX_BACKUPS, "{routes:?}");
+        for second in 2..60 {
+            let from = Duration::from_secs(second);
+            let n = sim
+                .log
+                .iter()
+                .filter(|(t, _)| *t >= from && *t < from + Duration::from_secs(1))
+                .count();
+            assert!(
+                n <= 2 + PeerPath::MAX_BACKUPS,
+                "{n} pings in second {second}"
+            );
+        }
+        // Before the fix: every pair retried up to 20 times, backing off to
+        // 1 s, and every valid pair pinged each second.
+        let total = sim.log.len();
+        assert!(
+            total < 60 * (2 + PeerPath::MAX_BACKUPS) + 40,
+            "{total} pings"
+        );
+    }
+
+    #[test]
+    fn lower_pairs_unchecked_after_selection_still_take_over_within_two_seconds() {
+        let (h, r) = (v4(20, 4000), v4(22, 4002));
+        let mut path = PeerPath::new(both_bases(), &[host(h), relay(r)], Role::Caller, MS(0));
+        let mut sim = Sim::new();
+        // The direct path works until 5 s; the relay only from 1 s on (its
+        // channels were still being bound when the first checks went), so
+        // no pair below the direct one is valid when that is chosen.
+        let dies = Duration::from_secs(5);
+        let live = |route: Route, now: Duration| match route {
+            Route::Direct(to) if to == h => now < dies,
+            Route::Direct(_) => false,
+            Route::Relayed(_) => now >= Duration::from_secs(1),
+        };
+        sim.run(&mut path, Duration::from_secs(12), live);
+        let (selected_at, first) = sim.selections[1];
+        assert_eq!(first, Some(Route::Direct(h)));
+        // Nothing below it was checked while it worked: only consent.
+        let between = sim
+            .log
+            .iter()
+            .filter(|&&(t, r)| t > selected_at && t < dies && r != Route::Direct(h))
+            .count();
+        assert_eq!(between, 0, "{:?}", sim.log);
+        // Its death brings them back into play, in time.
+        let moved = sim
+            .selections
+            .iter()
+            .find(|(t, s)| *t > dies && s.is_some_and(Route::is_relayed))
+            .map(|s| s.0)
+            .expect("moved to the relay");
+        assert!(moved <= dies + Duration::from_secs(2), "moved at {moved:?}");
+        assert_eq!(path.switches(), 1);
+    }
+
+    #[test]
+    fn a_pair_that_worked_and_failed_is_rechecked_a_few_times_a_minute() {
+        let (h, r) = (v4(20, 4000), v4(22, 4002));
+        let mut path = PeerPath::new(both_bases(), &[host(h), relay(r)], Role::Caller, MS(0));
+        let mut sim = Sim::new();
+        // The direct pairs die for good at 5 s; the relayed ones carry on.
+        let dies = Duration::from_secs(5);
+        sim.run(&mut path, Duration::from_secs(605), |route, now| {
+            route.is_relayed() || now < dies
+        });
+        assert!(path.selected().is_some_and(Route::is_relayed));
+        // After the new round that followed the death (done by 5 + 1.2 + 2.6 s),
+        // only the re-checks: one per pair every RECHECK_INTERVAL.
+        let settled = Duration::from_secs(10);
+        let direct: Vec<Route> = path.routes().filter(|r| !r.is_relayed()).collect();
+        let mut rechecks = 0;
+        for route in &direct {
+            let n = sent_after(&sim, *route, settled);
+            let per_pair = (595 / PeerPath::RECHECK_INTERVAL.as_secs() + 1) as usize;
+            assert!(n <= per_pair, "{route:?}: {n} re-checks");
+            rechecks += n;
+        }
+        assert!(rechecks > 0, "the direct path was never tried again");
+        let per_minute = rechecks as f64 / (595.0 / 60.0);
+        assert!(per_minute <= 6.5, "{per_minute:.1} re-checks a minute");
     }
 }
