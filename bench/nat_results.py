@@ -60,23 +60,27 @@ def tally(values):
 
 
 def overhead(calls):
-    """Relay overhead over the calls that used the relay: bytes per call
-    (median of both sides' sum) and bytes per datagram sent."""
+    """The relay's framing over the calls that ended relayed: bytes per call
+    (both sides summed, median) and bytes per datagram (the busier side's
+    framing over every datagram either side sent, median: 4 when one
+    allocation carried the whole call in ChannelData)."""
     per_call, per_datagram = [], []
     for c in calls:
-        o, sent = c.get("relay_overhead_bytes") or [], c.get("packets_sent") or []
-        if not any(o):
+        if "relayed" not in (c.get("path") or []):
             continue
-        total = sum(x or 0 for x in o)
-        per_call.append(total)
-        packets = sum(s or 0 for s in sent)
-        if packets:
-            per_datagram.append(total / packets)
+        o = [x or 0 for x in (c.get("relay_overhead_bytes") or [])]
+        sent = sum(x or 0 for x in (c.get("packets_sent") or []))
+        if not o:
+            continue
+        per_call.append(sum(o))
+        if sent:
+            per_datagram.append(max(o) / sent)
     if not per_call:
-        return "none"
-    return (f"{statistics.median(per_call):.0f} B/call median, "
-            f"{statistics.median(per_datagram):.2f} B/datagram" if per_datagram else
-            f"{statistics.median(per_call):.0f} B/call median")
+        return "–"
+    text = f"{statistics.median(per_call):.0f} B/call"
+    if per_datagram:
+        text += f", {statistics.median(per_datagram):.1f} B/datagram"
+    return text
 
 
 def section(calls, args):
@@ -95,8 +99,10 @@ def section(calls, args):
         "(scripts/e2e/lib/nat_check.py); a call succeeds when every check of its suite passes. "
         "First audio is `first_audio_ms` of `--stats-json` (media start → first decoded audio): "
         "the callee's starts at accept, the caller's when the answer is verified. Path and IP "
-        "version as each side reports them (caller/callee). Relay overhead: "
-        "`relay_overhead_bytes`, both sides summed, over the calls that used the relay.",
+        "version as each side reports them (caller/callee); switches: the most `path_switches` "
+        "of a side in one call. Relay overhead: `relay_overhead_bytes` (ChannelData framing "
+        "both ways) over the calls that ended relayed: both sides summed per call, and the busier "
+        "side's framing per datagram sent by either side (medians).",
         "",
         "| topology | success | first audio, callee: median / p90 ms | caller: median / p90 ms "
         "| path (caller/callee) | IP | switches | relay overhead |",

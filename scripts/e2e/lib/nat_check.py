@@ -169,6 +169,7 @@ def check_call(a):
         "packets_sent": both("packets_sent"),
         "heard_s": [heard.get("caller"), heard.get("callee")],
         "cut_at": a.cut_at,
+        "retries": a.retries,
     })
     if a.results:
         with open(a.results, "a") as f:
@@ -182,6 +183,8 @@ def check_call(a):
           f"switches {pair('path_switches')}, first audio {pair('first_audio_ms', '{:.0f}')} ms, "
           f"heard {pair('heard_s', '{:.1f}')} s, relay overhead {pair('relay_overhead_bytes')} B",
           file=sys.stderr)
+    if a.retries:
+        notes.append(f"placed after {a.retries} refusal(s): the registry still had the previous call")
     for n in notes:
         print(f"  note: {n}", file=sys.stderr)
     for p in problems:
@@ -206,6 +209,7 @@ def main():
     c.add_argument("--call-rc", type=int, default=0)
     c.add_argument("--answer-rc", type=int, default=0)
     c.add_argument("--after-rc", type=int, default=0)
+    c.add_argument("--retries", type=int, default=0)
     c.add_argument("--fields-required", type=int, default=1)
     c.add_argument("--cut-at", type=float)
     c.add_argument("--started", type=float)
