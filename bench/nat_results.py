@@ -122,6 +122,12 @@ def section(calls, args):
             f"| {ms(pct(callee_fa, 50))} / {ms(pct(callee_fa, 90))} "
             f"| {ms(pct(caller_fa, 50))} / {ms(pct(caller_fa, 90))} "
             f"| {tally(paths)} | {tally(ips)} | max {max(switches)} | {overhead(cs)} |")
+    gaps = [max(c["gap_ms"].values()) for c in calls if c.get("gap_ms")]
+    if gaps:
+        lines += ["", f"Topology 8, silence a listener heard around the cut (longest run of 20 ms blocks "
+                      f"without the other's tone, the worse side of each call): median "
+                      f"{statistics.median(gaps):.0f} ms, p90 {pct(gaps, 90):.0f} ms, max {max(gaps):.0f} ms "
+                      f"over {len(gaps)} calls."]
     failures = [c for c in calls if not c.get("ok")]
     if failures:
         lines += ["", "Failed calls (first problem of each):", ""]

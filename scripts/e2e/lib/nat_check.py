@@ -73,6 +73,16 @@ def tone_blocks(samples, rate, hz):
     return out
 
 
+def longest_gap_ms(blocks, cut_at):
+    """The longest run of blocks without the tone from 0.5 s before the cut
+    to 4 s after it: how long the path change left the listener in silence."""
+    gap = run = 0
+    for b in blocks[max(0, int((cut_at - 0.5) * 50)):int((cut_at + 4) * 50)]:
+        run = 0 if b else run + 1
+        gap = max(gap, run)
+    return gap * 20
+
+
 def parse_expect(text):
     """[caller.|callee.]KEY=VALUE, KEY>=N or KEY^=PREFIX -> (sides, key, op, value)."""
     for op in (">=", "^=", "="):
@@ -150,6 +160,7 @@ def check_call(a):
             window = blocks[first:first + int(CUT_WINDOW_S * 50)]
             share = sum(window) / len(window) if window else 0.0
             record[f"{side}_heard_after_cut"] = round(share, 3)
+            record.setdefault("gap_ms", {})[side] = longest_gap_ms(blocks, a.cut_at)
             if share < 0.5:
                 problems.append(f"after the cut at {a.cut_at:.1f} s the {side} heard the tone in only "
                                 f"{100 * share:.0f} % of {a.cut_at + CUT_GRACE_S:.1f}–"
@@ -185,6 +196,10 @@ def check_call(a):
           file=sys.stderr)
     if a.retries:
         notes.append(f"placed after {a.retries} refusal(s): the registry still had the previous call")
+    if "gap_ms" in record:
+        gaps = record["gap_ms"]
+        notes.append(f"cut at {a.cut_at:.1f} s: longest silence around it {gaps.get('caller', '-')} ms "
+                     f"(caller) / {gaps.get('callee', '-')} ms (callee)")
     for n in notes:
         print(f"  note: {n}", file=sys.stderr)
     for p in problems:
