@@ -485,7 +485,14 @@ impl Call {
                 }
                 path.on_authenticated(route, arrival);
                 match incoming {
-                    Incoming::Media(m) => receiver.on_media(arrival, m.timestamp, m.frames()),
+                    Incoming::Media(m) => {
+                        // The loss figures count from the peer's first media
+                        // packet: the numbers missing before it were checks.
+                        if !stats.media_started() {
+                            stats.on_media_started(arrival, &session.stats());
+                        }
+                        receiver.on_media(arrival, m.timestamp, m.frames());
+                    }
                     // The session queued the pong: it goes back on the
                     // route the ping came by, which is what the peer's
                     // check needs to see.
