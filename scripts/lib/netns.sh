@@ -33,6 +33,7 @@ netns_begin() {
   for tool in ip nft; do
     command -v "$tool" >/dev/null 2>&1 || { echo "netns: $tool is not installed" >&2; return 1; }
   done
+  netns_reap_stale
   NETNS_PREFIX="pqv$$-"
   NETNS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pqv-netns.XXXXXX")
   trap netns_cleanup EXIT
@@ -42,6 +43,22 @@ netns_begin() {
   trap 'exit 130' INT
   trap 'exit 141' PIPE
   trap 'exit 143' TERM
+}
+
+# Namespaces of earlier runs whose shell is gone (killed with SIGKILL, which
+# no trap sees): their processes are stopped and the namespaces deleted, so
+# one lost run does not leave bridges and servers behind for good.
+netns_reap_stale() {
+  local ns pid pids
+  for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^pqv[0-9]+-' || true); do
+    pid=${ns#pqv}
+    pid=${pid%%-*}
+    # Alive unless gone or a zombie nobody reaped yet.
+    [ -r "/proc/$pid/stat" ] && [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ] && continue
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
+    [ ${#pids[@]} -eq 0 ] || netns_stop "${pids[@]}"
+    ip netns del "$ns" 2>/dev/null || true
+  done
 }
 
 # The full name of namespace NAME.
@@ -115,9 +132,9 @@ netns_stop() {
 
 netns_cleanup() {
   local rc=$? ns f pids=()
-  trap - EXIT HUP INT TERM
   # Diagnostics written to a closed pipe must not stop the cleanup.
   trap '' PIPE
+  trap - EXIT HUP INT TERM
   for f in "${NETNS_ON_CLEANUP[@]}"; do "$f" || true; done
   [ ${#NETNS_PIDS[@]} -eq 0 ] || netns_stop "${NETNS_PIDS[@]}"
   # Anything else still running inside our namespaces was started by this
