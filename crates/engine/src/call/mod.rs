@@ -22,7 +22,11 @@
 //! 2. **Checks**: [`PeerPath`] says when a sealed ping goes on which pair:
 //!    connectivity checks from the first turn (both sides at once: the hole
 //!    punch), consent pings on the pair that carries the call, keepalives on
-//!    the others. They are sealed packets of the call's one size.
+//!    its two best backups. They are sealed packets of the call's one size
+//!    and spend packet numbers, so the ones lost on pairs that do not work
+//!    count as loss at the peer: once a pair carries the call they stop
+//!    within two seconds, and the loss the front ends show is windowed
+//!    ([`MediaStats`]).
 //! 3. **Capture → send**: every 20 ms of captured audio is resampled to
 //!    48 kHz, processed (AEC, NS, AGC), turned into a payload by the
 //!    [`MediaSender`] (Opus at a constant bitrate, with the previous
