@@ -4,7 +4,7 @@
 
 mod net_support;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use engine::net::{self, GatherOptions, IceServers, NetError, TurnTransport};
@@ -19,7 +19,7 @@ fn loopback_listen() -> GatherOptions {
 }
 
 #[test]
-fn a_wildcard_socket_offers_its_interfaces_with_loopback_last() {
+fn a_wildcard_socket_offers_its_interfaces_and_loopback_only_when_alone() {
     let gathered = net::gather(&IceServers::default(), &GatherOptions::default()).unwrap();
     let port = gathered.transport.local_addr().port();
     let cands = &gathered.candidates;
@@ -32,23 +32,14 @@ fn a_wildcard_socket_offers_its_interfaces_with_loopback_last() {
             assert!(v6.to_ipv4_mapped().is_none(), "v4-mapped offered: {c:?}");
         }
     }
-    let loopback = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-    let pos = cands.iter().position(|c| c.addr == loopback);
-    assert!(pos.is_some(), "no 127.0.0.1 candidate in {cands:?}");
-    // Every non-loopback address ranks above every loopback one.
-    let lowest_real = cands
-        .iter()
-        .filter(|c| !c.addr.ip().is_loopback())
-        .map(|c| c.priority)
-        .min();
-    let highest_loop = cands
-        .iter()
-        .filter(|c| c.addr.ip().is_loopback())
-        .map(|c| c.priority)
-        .max();
-    if let (Some(real), Some(lo)) = (lowest_real, highest_loop) {
-        assert!(real > lo, "{cands:?}");
-    }
+    // Loopback only on a machine with no other address: a peer elsewhere
+    // cannot use it, and checks to it would show up as loss.
+    let real = cands.iter().filter(|c| !c.addr.ip().is_loopback()).count();
+    let looped = cands.len() - real;
+    assert!(
+        real == 0 || looped == 0,
+        "loopback offered beside real addresses: {cands:?}"
+    );
     // Best first.
     assert!(cands.windows(2).all(|w| w[0].priority >= w[1].priority));
 }

@@ -8,8 +8,8 @@ use proto::handshake::{Candidate, CandidateKind};
 const ADVERTISED: u16 = u16::MAX;
 /// Interface addresses count down from here, in the order the OS lists them.
 const FIRST_INTERFACE: u16 = 60_000;
-/// Loopback counts down from here: below every real interface, since it
-/// only ever reaches a peer on this same machine.
+/// Loopback counts down from here, on a machine that offers nothing else
+/// (see [`ranked`]).
 const FIRST_LOOPBACK: u16 = 1_000;
 
 /// The host candidates of a socket bound to `local` (already normalised).
@@ -38,23 +38,38 @@ pub(crate) fn candidates(
     } else {
         vec![local.ip()]
     };
-    let (loopback, other): (Vec<IpAddr>, Vec<IpAddr>) =
-        ips.into_iter().partition(|ip| ip.is_loopback());
-    let ranked = other
-        .into_iter()
-        .zip((0..=FIRST_INTERFACE).rev().step_by(8))
-        .chain(
-            loopback
-                .into_iter()
-                .zip((0..=FIRST_LOOPBACK).rev().step_by(8)),
-        );
-    for (ip, pref) in ranked {
+    for (ip, pref) in ranked(ips) {
         let addr = SocketAddr::new(ip, port);
         if out.iter().all(|c| c.addr != addr) {
             out.push(Candidate::new(CandidateKind::Host, addr, pref));
         }
     }
     out
+}
+
+/// Interface addresses with their local preferences, best first.
+///
+/// Loopback is offered only by a machine that has no other address (an
+/// offline one, where only calls on this machine can work). Otherwise it
+/// would only cost checks: the peer is elsewhere, its checks to
+/// 127.0.0.1 or ::1 reach its own machine, and each one that goes
+/// unanswered spends a packet number the other side counts as lost. Two
+/// programs on one machine still reach each other through the machine's
+/// own interface addresses.
+fn ranked(ips: Vec<IpAddr>) -> Vec<(IpAddr, u16)> {
+    let (loopback, other): (Vec<IpAddr>, Vec<IpAddr>) =
+        ips.into_iter().partition(|ip| ip.is_loopback());
+    if other.is_empty() {
+        loopback
+            .into_iter()
+            .zip((0..=FIRST_LOOPBACK).rev().step_by(8))
+            .collect()
+    } else {
+        other
+            .into_iter()
+            .zip((0..=FIRST_INTERFACE).rev().step_by(8))
+            .collect()
+    }
 }
 
 /// The unicast addresses of the interfaces that are not down.
@@ -88,4 +103,31 @@ fn interface_ips(with_ipv6: bool) -> Vec<IpAddr> {
         }
     }
     ips
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn loopback_is_offered_only_by_a_machine_without_other_addresses() {
+        let with_lan = ranked(vec![
+            ip("127.0.0.1"),
+            ip("10.1.0.2"),
+            ip("::1"),
+            ip("fd00::2"),
+        ]);
+        let ips: Vec<IpAddr> = with_lan.iter().map(|&(a, _)| a).collect();
+        assert_eq!(ips, [ip("10.1.0.2"), ip("fd00::2")]);
+        assert!(with_lan[0].1 > with_lan[1].1);
+
+        let offline = ranked(vec![ip("127.0.0.1"), ip("::1")]);
+        let ips: Vec<IpAddr> = offline.iter().map(|&(a, _)| a).collect();
+        assert_eq!(ips, [ip("127.0.0.1"), ip("::1")]);
+        assert!(offline.iter().all(|&(_, p)| p <= FIRST_LOOPBACK));
+    }
 }
