@@ -24,6 +24,9 @@ for arg in "$@"; do
   esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench/nat.sh: needs root (network namespaces, nftables)" >&2; exit 1; }
+command="bench/nat.sh $*"
+[ -z "${PQVOICE_BIN_DIR:-}" ] || command="PQVOICE_BIN_DIR=$PQVOICE_BIN_DIR $command"
+[ -z "${NAT_BENCH_CALLS:-}" ] || command="NAT_BENCH_CALLS=$NAT_BENCH_CALLS $command"
 if [ -z "${PQVOICE_BIN_DIR:-}" ]; then
   cargo build --release -p pqvoice-cli -p pqvoice-registry || exit 1
   PQVOICE_BIN_DIR="${CARGO_TARGET_DIR:-$root/target}/release"
@@ -43,5 +46,5 @@ for suite in scripts/e2e/nat-[1-8]-*.sh; do
   grep '^nat .* call [0-9]*:' "$out/$(basename "$suite" .sh).log" | tail -n 3 >&2 || true
 done
 python3 bench/nat_results.py "$results" --started "$started" --calls "$calls" \
-  --binaries "$PQVOICE_BIN_DIR" --command "sudo bench/nat.sh $*" "${write[@]}"
+  --binaries "$PQVOICE_BIN_DIR" --command "$command" "${write[@]}"
 echo "raw results and logs: $out" >&2
