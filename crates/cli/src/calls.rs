@@ -5,7 +5,9 @@
 //! `call`, `answer` and `echo-bot` print what [`engine::phone::Phone`]
 //! reports and turn Ctrl-C into a hang-up; the call flow itself (and the
 //! checks of [`engine::dial`] that make a call genuine) is the engine's,
-//! the same as the app's.
+//! the same as the app's. Each stops its phone ([`Phone::shutdown`])
+//! before it returns, so the hang-up reaches the registry before the
+//! process exits (else the registry would hold both users in a call).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -635,17 +637,23 @@ pub fn call(
     call_options(args)?;
     runtime()?.block_on(async {
         let (phone, mut events) = start_phone(&me, profile, args, false).await?;
-        let ringing = match phone.place(callee_name).await {
-            Ok(ringing) => ringing,
-            // It ended before the ring was shown (a busy push that overtook
-            // the registry's answer, a refused key): told as any other end.
-            Err(SetupError::Ended(end)) => return finish(&end, None, args),
-            Err(e) => return Err(e.into()),
-        };
-        eprintln!("ringing {callee}…");
-        let mut printer = Printer::new(ringing.call, false);
-        let end = printer.until_ended(&phone, &mut events).await?;
-        finish(&end, printer.report.as_ref(), args)
+        let done = async {
+            let ringing = match phone.place(callee_name).await {
+                Ok(ringing) => ringing,
+                // It ended before the ring was shown (a busy push that
+                // overtook the registry's answer, a refused key): told as
+                // any other end.
+                Err(SetupError::Ended(end)) => return finish(&end, None, args),
+                Err(e) => return Err(e.into()),
+            };
+            eprintln!("ringing {callee}…");
+            let mut printer = Printer::new(ringing.call, false);
+            let end = printer.until_ended(&phone, &mut events).await?;
+            finish(&end, printer.report.as_ref(), args)
+        }
+        .await;
+        phone.shutdown().await;
+        done
     })
 }
 
@@ -709,9 +717,14 @@ pub fn answer(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyhow:
     runtime()?.block_on(async {
         let (phone, mut events) = start_phone(&me, profile, args, false).await?;
         eprintln!("{} waiting for a call…", me.info.username);
-        let mut printer = answer_next(&phone, &mut events, false).await?;
-        let end = printer.until_ended(&phone, &mut events).await?;
-        finish(&end, printer.report.as_ref(), args)
+        let done = async {
+            let mut printer = answer_next(&phone, &mut events, false).await?;
+            let end = printer.until_ended(&phone, &mut events).await?;
+            finish(&end, printer.report.as_ref(), args)
+        }
+        .await;
+        phone.shutdown().await;
+        done
     })
 }
 
@@ -722,21 +735,26 @@ pub fn echo_bot(url: Option<&str>, profile: &Profile, args: &MediaArgs) -> anyho
     runtime()?.block_on(async {
         let (phone, mut events) = start_phone(&me, profile, args, true).await?;
         println!("echo bot {} ready", me.info.username);
-        loop {
-            let mut printer = answer_next(&phone, &mut events, true).await?;
-            let end = printer.until_ended(&phone, &mut events).await?;
-            match (&printer.report, &end.end) {
-                (Some(r), _) => {
-                    eprintln!("echo call with {} ended: {}", end.peer, r.end.describe())
+        let stopped: anyhow::Result<()> = async {
+            loop {
+                let mut printer = answer_next(&phone, &mut events, true).await?;
+                let end = printer.until_ended(&phone, &mut events).await?;
+                match (&printer.report, &end.end) {
+                    (Some(r), _) => {
+                        eprintln!("echo call with {} ended: {}", end.peer, r.end.describe())
+                    }
+                    (None, Some((reason, msg))) => eprintln!(
+                        "echo call with {} failed: {reason:?} {}",
+                        end.peer,
+                        msg.as_deref().unwrap_or("")
+                    ),
+                    (None, None) => {}
                 }
-                (None, Some((reason, msg))) => eprintln!(
-                    "echo call with {} failed: {reason:?} {}",
-                    end.peer,
-                    msg.as_deref().unwrap_or("")
-                ),
-                (None, None) => {}
             }
         }
+        .await;
+        phone.shutdown().await;
+        stopped
     })
 }
 

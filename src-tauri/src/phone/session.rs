@@ -2,7 +2,6 @@
 //! running on it, and the task that shows the phone's events to the UI.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use engine::account::{self, AccountInfo};
 use engine::contacts::ContactBook;
@@ -161,37 +160,15 @@ impl Phone {
         drop(old);
     }
 
-    /// Hangs up whatever runs; used when the app exits.
+    /// Hangs up whatever runs; used when the app exits. The engine's
+    /// phone waits for its hang-up (or decline) to reach the registry,
+    /// bounded by [`core::SHUTDOWN_WAIT`], so quitting never hangs on an
+    /// unreachable registry.
     pub fn shutdown(&self) {
         self.stop_mic_test();
         if let Some(s) = self.session_opt() {
-            // Bounded: quitting must not hang on an unreachable registry.
-            let _ = tauri::async_runtime::block_on(tokio::time::timeout(
-                Duration::from_secs(2),
-                hang_up_for_exit(s),
-            ));
+            tauri::async_runtime::block_on(s.calls.shutdown());
         }
         self.close_session();
-    }
-}
-
-/// Ends the current call and waits until it is over. The phone sends its
-/// registry step from a task of its own, which the exit may cut short, so
-/// the step is sent once more here and awaited (the registry refuses the
-/// second of the two).
-async fn hang_up_for_exit(s: Session) {
-    let Some(c) = s.calls.current().await else {
-        return;
-    };
-    let _ = s.calls.hang_up(c.call).await;
-    while s.calls.current().await.is_some_and(|n| n.call == c.call) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    if let Some(id) = c.id {
-        if c.state == core::CallState::RingingIn {
-            let _ = s.client.reject(&id).await;
-        } else {
-            let _ = s.client.hangup(&id).await;
-        }
     }
 }

@@ -28,6 +28,8 @@ use proto::handshake::Established;
 use proto::identity::IdentityKeyPair;
 use proto::signaling::{CallId, ErrorCode, ServerEvent, Username};
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Duration, Instant};
 
 use super::controller::CallController;
 use super::ice::IceCache;
@@ -129,7 +131,12 @@ enum Command {
         oneshot::Sender<Result<CallSnapshot, PhoneError>>,
     ),
     Subscribe(Vec<Username>),
+    Shutdown(oneshot::Sender<()>),
 }
+
+/// How long [`Phone::shutdown`] gives the call in progress to end and the
+/// registry steps that free both sides (hang-up, decline) to arrive.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// A call whose keys were agreed without the registry.
 struct LocalCall {
@@ -209,7 +216,8 @@ struct Waiter {
 }
 
 /// The phone of one signed-in account. Cheap to clone; the driver task
-/// stops when the last clone is dropped.
+/// stops when the last clone is dropped, or at [`Phone::shutdown`], which
+/// a front end that is about to exit awaits (see there).
 #[derive(Clone)]
 pub struct Phone {
     cmds: mpsc::UnboundedSender<Command>,
@@ -230,6 +238,12 @@ struct Driver {
     waiters: Vec<Waiter>,
     events: mpsc::UnboundedSender<PhoneEvent>,
     done_tx: mpsc::UnboundedSender<Done>,
+    /// Registry steps in flight that must not be lost (hang-up, decline):
+    /// the registry holds both users in a call until one arrives, or until
+    /// its disconnect grace runs out.
+    steps: Vec<JoinHandle<()>>,
+    /// Set by [`Command::Shutdown`]: whom to tell, and by when to stop.
+    closing: Option<(oneshot::Sender<()>, Instant)>,
 }
 
 impl Phone {
@@ -264,6 +278,8 @@ impl Phone {
             waiters: Vec::new(),
             events,
             done_tx,
+            steps: Vec::new(),
+            closing: None,
         };
         tokio::spawn(driver.run(cmd_rx, done_rx, stream));
         (Phone { cmds, faults, ice }, events_rx)
@@ -353,6 +369,22 @@ impl Phone {
         self.ice.get(refresh).await
     }
 
+    /// Stops the phone before its front end exits: ends the call in
+    /// progress as a hang-up would (cancel, decline, stop the media), waits
+    /// for the registry steps that free both users (hang-up, decline) to
+    /// be answered, then stops the driver, closing the push connection.
+    /// Bounded by [`SHUTDOWN_WAIT`] (a little more if the driver is slow to
+    /// notice), so quitting never hangs on an unreachable registry.
+    ///
+    /// Without it, a process that returns as soon as its call ended can
+    /// drop the hang-up in flight; the registry then sees both users in a
+    /// call until its disconnect grace runs out, refusing their next call.
+    /// Every clone of this phone answers nothing afterwards.
+    pub async fn shutdown(&self) {
+        let reply = self.ask(Command::Shutdown);
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT + Duration::from_millis(500), reply).await;
+    }
+
     /// Replaces the presence subscriptions.
     pub fn subscribe(&self, usernames: Vec<Username>) {
         let _ = self.cmds.send(Command::Subscribe(usernames));
@@ -395,9 +427,19 @@ impl Driver {
         mut stream: crate::registry_client::EventStream,
     ) {
         loop {
+            // Closing: once no call is left, only the registry steps remain.
+            let deadline = match &self.closing {
+                Some((_, deadline)) if self.ctl.current().is_some() => Some(*deadline),
+                Some(_) => break,
+                None => None,
+            };
             tokio::select! {
-                cmd = cmds.recv() => match cmd {
+                cmd = cmds.recv(), if deadline.is_none() => match cmd {
                     Some(Command::Subscribe(list)) => stream.subscribe(list),
+                    Some(Command::Shutdown(reply)) => {
+                        self.closing = Some((reply, Instant::now() + SHUTDOWN_WAIT));
+                        self.end_current();
+                    }
                     Some(cmd) => self.guarded(|d| d.on_command(cmd)),
                     None => break,
                 },
@@ -406,13 +448,55 @@ impl Driver {
                     None => break,
                 },
                 Some(job) = done.recv() => self.guarded(|d| d.on_done(job)),
+                () = sleep_until_or_never(deadline) => break,
+            }
+            if self.closing.is_some() {
+                // A call that could not be ended at once (still placed,
+                // its offer still checked) is ended once it can be.
+                self.end_current();
             }
         }
-        // The front end is gone: end a live call as it would.
+        // The front end is gone (or closing): end a live call as it would,
+        // and let the steps that free the users reach the registry while
+        // the push connection, which may carry them, is still open.
+        self.end_current();
+        let deadline = self
+            .closing
+            .as_ref()
+            .map_or_else(|| Instant::now() + SHUTDOWN_WAIT, |(_, d)| *d);
+        let steps = std::mem::take(&mut self.steps);
+        let settled = async {
+            for step in steps {
+                let _ = step.await;
+            }
+        };
+        if tokio::time::timeout_at(deadline, settled).await.is_err() {
+            tracing::warn!(
+                "the registry did not confirm the end of the call before the phone stopped"
+            );
+        }
+        if let Some((reply, _)) = self.closing.take() {
+            let _ = reply.send(());
+        }
+        drop(stream);
+    }
+
+    /// Hangs up the current call, if any, and carries out what follows.
+    fn end_current(&mut self) {
         if let Some(call) = self.ctl.current().map(|s| s.call) {
             let _ = self.ctl.hang_up(unix_ms(), call);
             self.act();
         }
+    }
+
+    /// Sends a registry step that must not be lost, kept until it is
+    /// answered so that stopping waits for it.
+    fn send_step<F>(&mut self, step: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.steps.retain(|s| !s.is_finished());
+        self.steps.push(tokio::spawn(step));
     }
 
     /// Runs one input; a panic in it (a bug) ends the current call as
@@ -490,7 +574,7 @@ impl Driver {
                     s
                 }));
             }
-            Command::Subscribe(_) => {}
+            Command::Subscribe(_) | Command::Shutdown(_) => {}
         }
     }
 
@@ -671,13 +755,13 @@ impl Driver {
             }
             Action::Reject { id } => {
                 let client = Arc::clone(&self.client);
-                tokio::spawn(async move {
+                self.send_step(async move {
                     let _ = client.reject(&id).await;
                 });
             }
             Action::Hangup { id } => {
                 let client = Arc::clone(&self.client);
-                tokio::spawn(async move {
+                self.send_step(async move {
                     let _ = client.hangup(&id).await;
                 });
             }
@@ -907,6 +991,14 @@ impl Driver {
             };
             let _ = done.send(Done::MediaEnded(call, end));
         });
+    }
+}
+
+/// Sleeps until `deadline`; without one, forever.
+async fn sleep_until_or_never(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

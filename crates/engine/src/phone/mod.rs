@@ -27,7 +27,7 @@ mod ice;
 mod types;
 
 pub use controller::CallController;
-pub use driver::{Phone, PhoneEvent, PhoneHooks, SetupError, unix_ms};
+pub use driver::{Phone, PhoneEvent, PhoneHooks, SHUTDOWN_WAIT, SetupError, unix_ms};
 pub use types::{
     Action, CallRef, CallSnapshot, CallState, EndReason, NetSettings, OfferCheck, PhoneError,
     PlaceFailure, RelayUnavailable, StatusReport,
