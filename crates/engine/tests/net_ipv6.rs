@@ -19,9 +19,14 @@ fn one_socket_carries_ipv6_and_ipv4_peers() {
     let mut transport = gathered.transport;
     let port = transport.local_addr().port();
     let v6_local: SocketAddr = SocketAddr::new("::1".parse().unwrap(), port);
+    // ::1 itself is offered only on a machine with no other address (see
+    // `net_gather`); the socket is reachable on it all the same.
     assert!(
-        gathered.candidates.iter().any(|c| c.addr == v6_local),
-        "no [::1] host candidate in {:?}",
+        gathered
+            .candidates
+            .iter()
+            .all(|c| c.addr.port() == port && !c.addr.ip().is_unspecified()),
+        "{:?}",
         gathered.candidates
     );
 
