@@ -103,7 +103,7 @@ fn the_same_two_users_can_call_again_right_after_a_call_ends() {
 
     // Several rounds, each started the moment both processes of the last
     // one exited: any lost hang-up refuses the next round for 30 s.
-    for round in 0..3 {
+    for round in 0..4 {
         let (answerer, answer_err) = answer(
             &reg,
             &bob,
