@@ -502,10 +502,14 @@ impl Call {
                     // check needs to see.
                     Incoming::Control(ControlMessage::Ping { .. }) => {
                         let answer = path.answer_route(route);
-                        let now = clock.now();
-                        while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-                            send_on(&mut transport, answer, &send_buf[..len], &mut stats);
-                        }
+                        flush_session(
+                            &mut session,
+                            clock.now(),
+                            &mut send_buf,
+                            &mut transport,
+                            answer,
+                            &mut stats,
+                        );
                     }
                     Incoming::Control(_) => {}
                 }
@@ -590,14 +594,14 @@ impl Call {
             {
                 transport.handle_timeout(Instant::now());
             }
-            while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-                send_on(
-                    &mut transport,
-                    path.selected(),
-                    &send_buf[..len],
-                    &mut stats,
-                );
-            }
+            flush_session(
+                &mut session,
+                now,
+                &mut send_buf,
+                &mut transport,
+                path.selected(),
+                &mut stats,
+            );
             let mut ended = None;
             let mut sas_known = false;
             while let Some(ev) = session.poll_event() {
@@ -658,15 +662,14 @@ impl Call {
                     } else {
                         ByeReason::HungUp
                     });
-                    let now = clock.now();
-                    while let Some(len) = session.poll_transmit(now, &mut send_buf) {
-                        send_on(
-                            &mut transport,
-                            path.selected(),
-                            &send_buf[..len],
-                            &mut stats,
-                        );
-                    }
+                    flush_session(
+                        &mut session,
+                        clock.now(),
+                        &mut send_buf,
+                        &mut transport,
+                        path.selected(),
+                        &mut stats,
+                    );
                     ended = Some(reason);
                 }
             }
@@ -706,6 +709,22 @@ impl Call {
             end,
             stats: stats.into_stats(),
         })
+    }
+}
+
+/// Seals every control packet `session` has queued (at `now`) into the
+/// caller's `buf` and sends each on `route`. With no route yet the queue is
+/// still emptied: a pong or bye with nowhere to go is dropped, not kept.
+fn flush_session(
+    session: &mut CallSession,
+    now: proto::time::Instant,
+    buf: &mut [u8],
+    transport: &mut MediaTransport,
+    route: Option<Route>,
+    stats: &mut MediaStats,
+) {
+    while let Some(len) = session.poll_transmit(now, buf) {
+        send_on(transport, route, &buf[..len], stats);
     }
 }
 
