@@ -32,6 +32,8 @@
 #   NAT_BIN_DIR      where pqvoice and pqvoice-registry are (default target/debug)
 #   NAT_KEEP=1       keep the scratch folder (its path is printed)
 #   NAT_TURN_VERBOSE=1  coturn logs every request
+#   NAT_RELAY=0      no coturn, and a registry that offers no TURN server
+#                    (set before nat_begin; nat-9-no-path.sh)
 
 source scripts/lib/netns.sh
 
@@ -73,7 +75,7 @@ nat_begin() {
   for bin in pqvoice pqvoice-registry; do
     [ -x "$NAT_BIN_DIR/$bin" ] || { nat_log "missing $NAT_BIN_DIR/$bin: build it first (cargo build)"; exit 1; }
   done
-  command -v turnserver >/dev/null 2>&1 || { nat_log "coturn (turnserver) is not installed"; exit 1; }
+  [ "${NAT_RELAY:-1}" = 0 ] || command -v turnserver >/dev/null 2>&1 || { nat_log "coturn (turnserver) is not installed"; exit 1; }
   # Direct or relayed is the path finder's choice here, not the policy that
   # relays calls with people who are not contacts (on by default).
   NAT_CLI_NET_FLAGS=(--relay-strangers false)
@@ -89,7 +91,7 @@ nat_begin() {
   netns_exec pub ip addr add fd00:203::2/64 dev br0 nodad
   netns_exec pub ip route add default dev br0
   netns_exec pub ip -6 route add default dev br0
-  nat_start_coturn
+  [ "${NAT_RELAY:-1}" = 0 ] || nat_start_coturn
   nat_start_registry
   nat_tones
 }
@@ -135,14 +137,16 @@ EOF
 }
 
 # The registry on 203.0.113.1, HTTP and (with issue 20) STUN on one port,
-# TURN credentials for coturn. No rate limits (every call of a run comes
-# from the same few addresses); a short disconnect grace, since a call whose
-# CLIs both exited before their hang-ups arrived would hold the next call
-# of the run back for the default 30 s.
+# TURN credentials for coturn (none with NAT_RELAY=0). No rate limits
+# (every call of a run comes from the same few addresses); a short
+# disconnect grace, since a call whose CLIs both exited before their
+# hang-ups arrived would hold the next call of the run back for the
+# default 30 s.
 nat_start_registry() {
   local args=(--listen "$NAT_REGISTRY_IP:$NAT_REGISTRY_PORT" --db "$NETNS_DIR/registry.sqlite3"
     --origin "$NAT_REGISTRY_URL" --rate-per-ip 0 --rate-per-account 0
-    --disconnect-grace-secs "${NAT_DISCONNECT_GRACE:-3}"
+    --disconnect-grace-secs "${NAT_DISCONNECT_GRACE:-3}")
+  [ "${NAT_RELAY:-1}" = 0 ] || args+=(
     --turn-uri "turn:$NAT_TURN_IP:3478?transport=udp" --turn-uri "turn:$NAT_TURN_IP:3478?transport=tcp"
     --turn-secret-file "$NETNS_DIR/turn-secret")
   netns_bg "$NETNS_DIR/registry.log" pub "$NAT_BIN_DIR/pqvoice-registry" "${args[@]}"
@@ -380,8 +384,10 @@ nat_dump() {
     done
     echo "--- registry.log (last 60 lines)"
     tail -n 60 "$NETNS_DIR/registry.log"
-    echo "--- coturn.log (last 60 lines)"
-    tail -n 60 "$NETNS_DIR/coturn.log"
+    if [ -f "$NETNS_DIR/coturn.log" ]; then
+      echo "--- coturn.log (last 60 lines)"
+      tail -n 60 "$NETNS_DIR/coturn.log"
+    fi
     echo "======== end of diagnostics ========"
   } >&2
 }
