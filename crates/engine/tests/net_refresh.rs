@@ -11,8 +11,8 @@ mod net_support;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use engine::net::{self, GatherOptions, IceServers, MediaTransport, Route, TurnTransport};
-use net_support::{Coturn, Forwarder, PACKET_LEN, deliver, packet};
+use engine::net::{MediaTransport, Route};
+use net_support::{Coturn, PACKET_LEN, count_stun, deliver, gather_tapped_relay, packet};
 use proto::handshake::{Candidate, CandidateKind};
 
 /// Runs `transport` at the virtual time `at` for `real` real time, so the
@@ -27,27 +27,11 @@ fn settle(transport: &mut MediaTransport, at: Instant, real: Duration) {
     }
 }
 
-fn count(seen: &[net_support::Seen], outbound: bool, msg_type: u16) -> usize {
-    seen.iter()
-        .filter(|s| s.outbound == outbound && s.bytes.len() >= 20)
-        .filter(|s| u16::from_be_bytes([s.bytes[0], s.bytes[1]]) == msg_type)
-        .count()
-}
-
 #[test]
 fn allocation_permissions_and_channels_are_refreshed_over_a_long_call() {
     let coturn = Coturn::start();
-    let tap = Forwarder::start(coturn.addr);
-    let servers = IceServers {
-        stun: vec![],
-        turn: vec![coturn.turn_at(tap.front, TurnTransport::Udp)],
-    };
-    let opts = GatherOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        relay_only: true,
-        ..GatherOptions::default()
-    };
-    let mut a = net::gather(&servers, &opts).unwrap().transport;
+    let (tap, gathered) = gather_tapped_relay(&coturn);
+    let mut a = gathered.transport;
     let mut b = MediaTransport::from_socket(UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap();
     let b_host = b.local_addr();
     let start = Instant::now();
@@ -84,14 +68,14 @@ fn allocation_permissions_and_channels_are_refreshed_over_a_long_call() {
     // ChannelBind (0x009) each answered with success (class 0x100) again
     // and again over the 65 minutes.
     let seen = tap.seen();
-    let refreshed = count(&seen, false, 0x0104);
-    let permitted = count(&seen, false, 0x0108);
-    let bound = count(&seen, false, 0x0109);
+    let refreshed = count_stun(&seen, false, 0x0104);
+    let permitted = count_stun(&seen, false, 0x0108);
+    let bound = count_stun(&seen, false, 0x0109);
     assert!(refreshed >= 2, "allocation refreshes answered: {refreshed}");
     assert!(
         permitted >= 10,
         "permission refreshes answered: {permitted}"
     );
     assert!(bound >= 5, "channel refreshes answered: {bound}");
-    assert_eq!(count(&seen, false, 0x0114), 0, "a refresh was refused");
+    assert_eq!(count_stun(&seen, false, 0x0114), 0, "a refresh was refused");
 }

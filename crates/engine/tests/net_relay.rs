@@ -4,41 +4,20 @@
 
 mod net_support;
 
-use engine::net::{self, GatherOptions, IceServers, Route, TurnTransport};
-use net_support::{Coturn, Forwarder, PACKET_LEN, deliver};
+use engine::net::{self, IceServers, Route, TurnTransport};
+use net_support::{Coturn, PACKET_LEN, deliver, gather_loopback, gather_tapped_relay, turn_only};
 use proto::handshake::CandidateKind;
 
 #[test]
 fn relayed_packets_flow_both_ways_as_channel_data() {
     let coturn = Coturn::start();
     // A reaches coturn through a tap, to see what A puts on the wire.
-    let tap = Forwarder::start(coturn.addr);
-    let a_servers = IceServers {
-        stun: vec![],
-        turn: vec![coturn.turn_at(tap.front, TurnTransport::Udp)],
-    };
+    let (tap, a) = gather_tapped_relay(&coturn);
     let b_servers = IceServers {
         stun: vec![coturn.addr],
         turn: vec![coturn.turn(TurnTransport::Udp)],
     };
-    let listen = "127.0.0.1:0".parse().unwrap();
-    let a = net::gather(
-        &a_servers,
-        &GatherOptions {
-            listen,
-            relay_only: true,
-            ..GatherOptions::default()
-        },
-    )
-    .unwrap();
-    let b = net::gather(
-        &b_servers,
-        &GatherOptions {
-            listen,
-            ..GatherOptions::default()
-        },
-    )
-    .unwrap();
+    let b = gather_loopback(&b_servers, false);
     let a_relayed = a.transport.relayed_addr().unwrap();
     let b_relayed = b.transport.relayed_addr().unwrap();
     let b_host = b.transport.local_addr();
@@ -111,19 +90,8 @@ fn relayed_packets_flow_both_ways_as_channel_data() {
 #[test]
 fn turn_over_tcp_when_only_tcp_is_offered() {
     let coturn = Coturn::start();
-    let servers = IceServers {
-        stun: vec![],
-        turn: vec![coturn.turn(TurnTransport::Tcp)],
-    };
-    let a = net::gather(
-        &servers,
-        &GatherOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            relay_only: true,
-            ..GatherOptions::default()
-        },
-    )
-    .unwrap();
+    let servers = turn_only(vec![coturn.turn(TurnTransport::Tcp)]);
+    let a = gather_loopback(&servers, true);
     assert_eq!(a.transport.relay_transport(), Some(TurnTransport::Tcp));
     let a_relayed = a.transport.relayed_addr().unwrap();
     let mut a_t = a.transport;
@@ -151,21 +119,10 @@ fn turn_over_tcp_when_only_tcp_is_offered() {
 #[test]
 fn udp_is_kept_when_both_relays_answer() {
     let coturn = Coturn::start();
-    let servers = IceServers {
-        stun: vec![],
-        turn: vec![
-            coturn.turn(TurnTransport::Tcp),
-            coturn.turn(TurnTransport::Udp),
-        ],
-    };
-    let a = net::gather(
-        &servers,
-        &GatherOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            relay_only: true,
-            ..GatherOptions::default()
-        },
-    )
-    .unwrap();
+    let servers = turn_only(vec![
+        coturn.turn(TurnTransport::Tcp),
+        coturn.turn(TurnTransport::Udp),
+    ]);
+    let a = gather_loopback(&servers, true);
     assert_eq!(a.transport.relay_transport(), Some(TurnTransport::Udp));
 }

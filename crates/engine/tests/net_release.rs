@@ -5,31 +5,14 @@ mod net_support;
 
 use std::time::{Duration, Instant};
 
-use engine::net::{self, GatherOptions, IceServers, TurnTransport};
-use net_support::{Coturn, Forwarder};
+use net_support::{Coturn, count_stun, gather_tapped_relay};
 
 #[test]
 fn dropping_the_transport_deletes_the_allocation() {
     let coturn = Coturn::start();
-    let tap = Forwarder::start(coturn.addr);
-    let servers = IceServers {
-        stun: vec![],
-        turn: vec![coturn.turn_at(tap.front, TurnTransport::Udp)],
-    };
-    let opts = GatherOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        relay_only: true,
-        ..GatherOptions::default()
-    };
-    let gathered = net::gather(&servers, &opts).unwrap();
+    let (tap, gathered) = gather_tapped_relay(&coturn);
     assert!(gathered.transport.relayed_addr().is_some());
-    let refreshes = |outbound: bool, msg_type: u16| {
-        tap.seen()
-            .iter()
-            .filter(|s| s.outbound == outbound && s.bytes.len() >= 20)
-            .filter(|s| u16::from_be_bytes([s.bytes[0], s.bytes[1]]) == msg_type)
-            .count()
-    };
+    let refreshes = |outbound: bool, msg_type: u16| count_stun(&tap.seen(), outbound, msg_type);
     assert_eq!(refreshes(true, 0x0004), 0);
     drop(gathered);
     // The Refresh went out on drop, and coturn accepted it.

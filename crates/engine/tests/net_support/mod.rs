@@ -1,6 +1,7 @@
 //! What the net_* tests share: a real coturn on loopback, TURN REST
 //! credentials for it, a UDP forwarder that stands in for a NAT (and lets a
-//! test see the datagrams on the wire), and a loop that drives transports.
+//! test see the datagrams on the wire), gathering on loopback (through that
+//! tap or not), and a loop that drives transports.
 
 #![allow(dead_code)]
 
@@ -10,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use engine::net::{MediaTransport, Route, TurnServer, TurnTransport};
+use engine::net::{
+    self, GatherOptions, Gathered, IceServers, MediaTransport, Route, TurnServer, TurnTransport,
+};
 
 /// The shared secret coturn and the tests mint credentials from.
 const SECRET: &str = "net-test-secret-not-for-production";
@@ -87,6 +90,25 @@ pub struct Seen {
     pub outbound: bool,
     pub len: usize,
     pub bytes: Vec<u8>,
+}
+
+impl Seen {
+    /// The STUN message type (method and class) of a datagram long enough
+    /// to hold a STUN header; `None` for anything shorter.
+    pub fn stun_type(&self) -> Option<u16> {
+        if self.bytes.len() < 20 {
+            return None;
+        }
+        Some(u16::from_be_bytes([self.bytes[0], self.bytes[1]]))
+    }
+}
+
+/// How many datagrams in `seen` going the given way are STUN messages of
+/// type `msg_type` (0x0004 a Refresh request, 0x0104 its success answer).
+pub fn count_stun(seen: &[Seen], outbound: bool, msg_type: u16) -> usize {
+    seen.iter()
+        .filter(|s| s.outbound == outbound && s.stun_type() == Some(msg_type))
+        .count()
 }
 
 /// A one-client UDP forwarder: what reaches `front` goes on to `target`
@@ -231,4 +253,29 @@ pub fn credentials_for(addr: SocketAddr) -> TurnServer {
         username: "0:nobody".into(),
         password: zeroize::Zeroizing::new("nothing".into()),
     }
+}
+
+/// `turn` as the only servers, no STUN.
+pub fn turn_only(turn: Vec<TurnServer>) -> IceServers {
+    IceServers { stun: vec![], turn }
+}
+
+/// Gathers from `servers` on a free port of 127.0.0.1.
+pub fn gather_loopback(servers: &IceServers, relay_only: bool) -> Gathered {
+    let opts = GatherOptions {
+        listen: "127.0.0.1:0".parse().expect("literal"),
+        relay_only,
+        ..GatherOptions::default()
+    };
+    net::gather(servers, &opts).expect("gathering")
+}
+
+/// A relay-only transport on loopback whose one server is `coturn` over
+/// UDP, reached through a [`Forwarder`] that records the wire: the tap and
+/// what was gathered.
+pub fn gather_tapped_relay(coturn: &Coturn) -> (Forwarder, Gathered) {
+    let tap = Forwarder::start(coturn.addr);
+    let servers = turn_only(vec![coturn.turn_at(tap.front, TurnTransport::Udp)]);
+    let gathered = gather_loopback(&servers, true);
+    (tap, gathered)
 }
