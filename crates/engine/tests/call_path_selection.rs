@@ -6,6 +6,8 @@
 //! The dead candidates are sockets the test holds and never reads; the path
 //! that dies is a forwarder thread in front of the callee that the test cuts.
 
+#[path = "common/call_thread.rs"]
+mod call_thread;
 #[path = "common/cut_forwarder.rs"]
 mod cut_forwarder;
 #[path = "common/handshake.rs"]
@@ -14,12 +16,10 @@ mod handshake;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use call_thread::{addr, bind, drain, echo, options, received_since, side_on};
 use cut_forwarder::CutForwarder;
-use engine::audio::{AudioBackend, NullAudio};
-use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, CallStats, PeerPath};
+use engine::call::{CallEnd, CallHandle, CallStats, PeerPath};
 use engine::clock::unix_now;
-use engine::dsp::DspConfig;
-use engine::net::MediaTransport;
 use proto::handshake::Established;
 
 /// The real handshake; the first candidate of each list is its preferred one.
@@ -35,55 +35,6 @@ fn handshake(caller: Vec<SocketAddr>, callee: Vec<SocketAddr>) -> (Established, 
     })
 }
 
-fn bind() -> UdpSocket {
-    UdpSocket::bind("127.0.0.1:0").expect("bind loopback")
-}
-
-fn addr(s: &UdpSocket) -> SocketAddr {
-    s.local_addr().expect("addr")
-}
-
-fn options(duration: Duration) -> CallOptions {
-    CallOptions {
-        dsp: DspConfig::off(),
-        duration: Some(duration),
-        stats_interval: Duration::from_millis(250),
-        ..CallOptions::default()
-    }
-}
-
-/// Runs one side of the call on its own thread; every stats snapshot is
-/// kept with the time it was taken.
-fn side(
-    established: Established,
-    socket: UdpSocket,
-    opts: CallOptions,
-    handle: CallHandle,
-) -> std::thread::JoinHandle<(CallReport, Vec<(Duration, CallStats)>)> {
-    std::thread::spawn(move || {
-        let t0 = Instant::now();
-        let mut seen = Vec::new();
-        let transport = MediaTransport::from_socket(socket).expect("transport");
-        let audio = NullAudio.open().expect("null audio");
-        let report = Call::with_handle(established, transport, audio, opts, handle)
-            .expect("call set up")
-            .run(&mut |s| seen.push((t0.elapsed(), s.clone())))
-            .expect("call runs");
-        (report, seen)
-    })
-}
-
-/// Datagrams waiting at `socket` (read and counted).
-fn drain(socket: &UdpSocket) -> u32 {
-    socket.set_nonblocking(true).expect("nonblocking");
-    let mut buf = [0u8; 2048];
-    let mut n = 0;
-    while socket.recv_from(&mut buf).is_ok() {
-        n += 1;
-    }
-    n
-}
-
 #[test]
 fn dead_candidates_first_and_a_live_one_last_still_connect() {
     let (a, b) = (bind(), bind());
@@ -93,12 +44,8 @@ fn dead_candidates_first_and_a_live_one_last_still_connect() {
     let (caller, callee) = handshake(vec![addr(&a)], callee_candidates);
 
     let bob = CallHandle::default();
-    let echo = CallOptions {
-        echo: true,
-        ..options(Duration::from_secs(30))
-    };
-    let callee = side(callee, b.try_clone().expect("clone"), echo, bob.clone());
-    let caller = side(
+    let callee = side_on(callee, b.try_clone().expect("clone"), echo(), bob.clone());
+    let caller = side_on(
         caller,
         a,
         options(Duration::from_secs(4)),
@@ -136,14 +83,10 @@ fn a_path_that_dies_mid_call_is_replaced_and_the_media_keeps_flowing() {
     // second.
     let (caller, callee) = handshake(vec![addr(&a)], vec![forwarder.front, addr(&b)]);
     let bob = CallHandle::default();
-    let echo = CallOptions {
-        echo: true,
-        ..options(Duration::from_secs(30))
-    };
-    let callee = side(callee, b.try_clone().expect("clone"), echo, bob.clone());
+    let callee = side_on(callee, b.try_clone().expect("clone"), echo(), bob.clone());
     let length = Duration::from_secs(9);
     let cut_at = Duration::from_secs(3);
-    let caller = side(caller, a, options(length), CallHandle::default());
+    let caller = side_on(caller, a, options(length), CallHandle::default());
     std::thread::sleep(cut_at);
     forwarder.cut();
     let (report, seen) = caller.join().expect("caller thread");
@@ -175,12 +118,7 @@ fn a_path_that_dies_mid_call_is_replaced_and_the_media_keeps_flowing() {
         report.stats.path_switches
     );
     // Media kept coming over the last three seconds of the call.
-    let late = seen
-        .iter()
-        .find(|(t, _)| *t >= length - Duration::from_secs(3))
-        .map(|(_, s)| s.packets_received)
-        .expect("late stats");
-    let gained = report.stats.packets_received - late;
+    let gained = received_since(&seen, &report, length - Duration::from_secs(3));
     assert!(gained >= 75, "only {gained} packets in the last 3 s");
 }
 
@@ -190,7 +128,7 @@ fn a_call_on_which_nothing_answers_ends_with_no_path() {
     let dead = bind();
     let (caller, _callee) = handshake(vec![addr(&a)], vec![addr(&dead)]);
     let started = Instant::now();
-    let (report, seen) = side(
+    let (report, seen) = side_on(
         caller,
         a,
         options(Duration::from_secs(30)),

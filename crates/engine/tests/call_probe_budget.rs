@@ -13,68 +13,17 @@
 //! The dead addresses are sockets the test holds and never reads; it counts
 //! what reached each of them.
 
+#[path = "common/call_thread.rs"]
+mod call_thread;
 #[path = "common/handshake.rs"]
 mod handshake;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use engine::audio::{AudioBackend, NullAudio};
-use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, CallStats, PeerPath};
+use call_thread::{addr, bind, drain, echo, options, side_on};
+use engine::call::{CallEnd, CallHandle, CallStats, PeerPath};
 use engine::clock::unix_now;
-use engine::dsp::DspConfig;
-use engine::net::MediaTransport;
-use proto::handshake::Established;
-
-fn bind() -> UdpSocket {
-    UdpSocket::bind("127.0.0.1:0").expect("bind loopback")
-}
-
-fn addr(s: &UdpSocket) -> SocketAddr {
-    s.local_addr().expect("addr")
-}
-
-fn options(duration: Duration, echo: bool) -> CallOptions {
-    CallOptions {
-        dsp: DspConfig::off(),
-        duration: Some(duration),
-        echo,
-        stats_interval: Duration::from_millis(250),
-        ..CallOptions::default()
-    }
-}
-
-/// Runs one side of the call on its own thread; every stats snapshot is
-/// kept with the time it was taken.
-fn side(
-    established: Established,
-    socket: UdpSocket,
-    opts: CallOptions,
-    handle: CallHandle,
-) -> std::thread::JoinHandle<(CallReport, Vec<(Duration, CallStats)>)> {
-    std::thread::spawn(move || {
-        let t0 = Instant::now();
-        let mut seen = Vec::new();
-        let transport = MediaTransport::from_socket(socket).expect("transport");
-        let audio = NullAudio.open().expect("null audio");
-        let report = Call::with_handle(established, transport, audio, opts, handle)
-            .expect("call set up")
-            .run(&mut |s| seen.push((t0.elapsed(), s.clone())))
-            .expect("call runs");
-        (report, seen)
-    })
-}
-
-/// Datagrams waiting at `socket` (read and counted).
-fn drain(socket: &UdpSocket) -> u32 {
-    socket.set_nonblocking(true).expect("nonblocking");
-    let mut buf = [0u8; 2048];
-    let mut n = 0;
-    while socket.recv_from(&mut buf).is_ok() {
-        n += 1;
-    }
-    n
-}
 
 /// The peer's packet numbers missing between the last snapshot before
 /// `from` and the last one before `to`: the loss one side saw then.
@@ -113,13 +62,8 @@ fn dead_candidates_stop_costing_packets_soon_after_a_pair_is_chosen() {
 
     let length = Duration::from_secs(6);
     let bob = CallHandle::default();
-    let callee = side(
-        callee,
-        b.try_clone().expect("clone"),
-        options(Duration::from_secs(30), true),
-        bob.clone(),
-    );
-    let caller = side(caller, a, options(length, false), CallHandle::default());
+    let callee = side_on(callee, b.try_clone().expect("clone"), echo(), bob.clone());
+    let caller = side_on(caller, a, options(length), CallHandle::default());
     // Four seconds in, every check to a dead address has been sent (the
     // last of a round goes 1.6 s after the first; the rest is slack for a
     // loaded machine).

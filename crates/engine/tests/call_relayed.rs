@@ -5,6 +5,8 @@
 //! Both ends are engines with transports from `net::gather`; their gathered
 //! candidates go through the real handshake.
 
+#[path = "common/call_thread.rs"]
+mod call_thread;
 #[path = "common/cut_forwarder.rs"]
 mod cut_forwarder;
 // Only the typed handshake is used here.
@@ -14,16 +16,15 @@ mod handshake;
 mod net_support;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use call_thread::{echo, options, received_since, side};
 use cut_forwarder::CutForwarder;
-use engine::audio::{AudioBackend, NullAudio};
-use engine::call::{Call, CallEnd, CallHandle, CallOptions, CallReport, CallStats};
+use engine::call::{CallEnd, CallHandle};
 use engine::clock::unix_now;
-use engine::dsp::DspConfig;
-use engine::net::{self, GatherOptions, Gathered, IceServers, MediaTransport, TurnTransport};
+use engine::net::{Gathered, TurnTransport};
 use net_support::Coturn;
-use proto::handshake::{Candidate, CandidateKind, Established};
+use proto::handshake::{Candidate, CandidateKind};
 
 fn setup() -> handshake::Setup {
     handshake::Setup {
@@ -39,55 +40,11 @@ fn setup() -> handshake::Setup {
 
 /// Gathers on loopback with `coturn` as the only server (if given).
 fn gather(coturn: Option<&Coturn>, relay_only: bool) -> Gathered {
-    let servers = IceServers {
-        stun: vec![],
-        turn: coturn
-            .map(|c| c.turn(TurnTransport::Udp))
-            .into_iter()
-            .collect(),
-    };
-    let opts = GatherOptions {
-        listen: "127.0.0.1:0".parse().expect("literal"),
-        relay_only,
-        ..GatherOptions::default()
-    };
-    net::gather(&servers, &opts).expect("gathering")
-}
-
-fn options(duration: Duration) -> CallOptions {
-    CallOptions {
-        dsp: DspConfig::off(),
-        duration: Some(duration),
-        stats_interval: Duration::from_millis(250),
-        ..CallOptions::default()
-    }
-}
-
-/// Runs one side on its own thread; every stats snapshot is kept with the
-/// time it was taken.
-fn side(
-    established: Established,
-    transport: MediaTransport,
-    opts: CallOptions,
-    handle: CallHandle,
-) -> std::thread::JoinHandle<(CallReport, Vec<(Duration, CallStats)>)> {
-    std::thread::spawn(move || {
-        let t0 = Instant::now();
-        let mut seen = Vec::new();
-        let audio = NullAudio.open().expect("null audio");
-        let report = Call::with_handle(established, transport, audio, opts, handle)
-            .expect("call set up")
-            .run(&mut |s| seen.push((t0.elapsed(), s.clone())))
-            .expect("call runs");
-        (report, seen)
-    })
-}
-
-fn echo() -> CallOptions {
-    CallOptions {
-        echo: true,
-        ..options(Duration::from_secs(30))
-    }
+    let turn = coturn
+        .map(|c| c.turn(TurnTransport::Udp))
+        .into_iter()
+        .collect();
+    net_support::gather_loopback(&net_support::turn_only(turn), relay_only)
 }
 
 fn relayed_of(candidates: &[Candidate]) -> SocketAddr {
@@ -192,11 +149,6 @@ fn a_direct_path_cut_mid_call_falls_back_to_a_relay() {
         .collect();
     assert_eq!(report.stats.path.as_deref(), Some("relayed"), "{history:?}");
     assert!(report.stats.path_switches > last_before.path_switches);
-    let late = seen
-        .iter()
-        .find(|(t, _)| *t >= length - Duration::from_secs(3))
-        .map(|(_, s)| s.packets_received)
-        .expect("late stats");
-    let gained = report.stats.packets_received - late;
+    let gained = received_since(&seen, &report, length - Duration::from_secs(3));
     assert!(gained >= 75, "only {gained} packets in the last 3 s");
 }
