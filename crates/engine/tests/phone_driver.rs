@@ -3,105 +3,30 @@
 //! controller decides (steps, checks, media) and a panic in one call's job
 //! costs that call only.
 
+#[path = "common/phones.rs"]
+mod phones;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use engine::account::{self, Direction, Outcome};
-use engine::audio::{AudioBackend, AudioIo, NullAudio};
+use engine::audio::{AudioBackend, NullAudio};
 use engine::call::{Call, CallHandle, CallOptions};
-use engine::contacts::Trust;
 use engine::dsp::DspConfig;
 use engine::net::MediaTransport;
-use engine::phone::{
-    CallSnapshot, CallState, EndReason, NetSettings, Phone, PhoneEvent, PhoneHooks, SetupError,
-};
+use engine::phone::{CallState, EndReason, PhoneEvent, SetupError};
 use engine::profile::Profile;
-use engine::recent_offers::RecentOffers;
-use engine::registry_client::{RegistryClient, RegistryEvent};
+use phones::{Quiet, User, registry, snapshot};
 use proto::identity::IdentityKeyPair;
 use proto::signaling::Username;
-use tokio::sync::mpsc::UnboundedReceiver;
-
-/// Silent audio, media on loopback; `always_relay` as the user set it.
-#[derive(Default)]
-struct Quiet {
-    always_relay: bool,
-}
-
-impl PhoneHooks for Quiet {
-    fn trust_of(&self, _peer: &Username) -> Trust {
-        Trust::Unverified
-    }
-
-    fn net_settings(&self) -> NetSettings {
-        // Loopback only: the registry's STUN is asked, nothing leaves the host.
-        NetSettings {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            always_relay: self.always_relay,
-            ..NetSettings::default()
-        }
-    }
-
-    fn open_media(&self, _call: &CallSnapshot) -> Result<(AudioIo, CallOptions), String> {
-        let opts = CallOptions {
-            dsp: DspConfig::off(),
-            ..CallOptions::default()
-        };
-        Ok((NullAudio.open().map_err(|e| e.to_string())?, opts))
-    }
-}
-
-struct User {
-    phone: Phone,
-    events: UnboundedReceiver<PhoneEvent>,
-    profile: Profile,
-}
 
 async fn user(url: &str, dir: &Path, name: &str, seed: u8) -> User {
     user_with(url, dir, name, seed, Quiet::default()).await
 }
 
 async fn user_with(url: &str, dir: &Path, name: &str, seed: u8, hooks: Quiet) -> User {
-    let identity = Arc::new(IdentityKeyPair::from_seed(&[seed; 32]));
-    let client = Arc::new(
-        RegistryClient::new(url, Username::parse(name).expect("name"), identity.clone())
-            .expect("client"),
-    );
-    client.register().await.expect("registers");
-    let profile = Profile::open(dir.join(name)).expect("profile");
-    let (phone, mut events) = Phone::start(
-        client,
-        identity,
-        profile.clone(),
-        RecentOffers::empty(&profile),
-        Arc::new(hooks),
-        Vec::new(),
-    );
-    loop {
-        match tokio::time::timeout(Duration::from_secs(15), events.recv()).await {
-            Ok(Some(PhoneEvent::Registry(RegistryEvent::Connected))) => break,
-            Ok(Some(_)) => {}
-            other => panic!("{name} not online: {other:?}"),
-        }
-    }
-    User {
-        phone,
-        events,
-        profile,
-    }
-}
-
-/// The next call snapshot that `pred` accepts.
-async fn snapshot(u: &mut User, what: &str, pred: impl Fn(&CallSnapshot) -> bool) -> CallSnapshot {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), u.events.recv()).await {
-            Ok(Some(PhoneEvent::Call(s))) if pred(&s) => return s,
-            Ok(Some(_)) => {}
-            other => panic!("waiting for {what}: {other:?}"),
-        }
-    }
+    phones::user(url, dir, name, seed, hooks, true).await
 }
 
 /// The `nth` newest history entry, waiting a moment for it: the peer may
@@ -115,18 +40,6 @@ fn outcome(profile: &Profile, nth: usize) -> (Direction, Outcome) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("no history entry {nth}");
-}
-
-async fn registry(dir: &Path) -> (registry::Server, String) {
-    let mut c = registry::Config::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        dir.join("registry.sqlite3"),
-    );
-    c.rate_per_ip = 0;
-    c.rate_per_account = 0;
-    let server = registry::Server::start(c).await.expect("registry starts");
-    let url = format!("http://{}", server.addr);
-    (server, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
