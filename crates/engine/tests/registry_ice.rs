@@ -210,25 +210,35 @@ fn udp_relay(servers: &IceServers) -> TurnServer {
         .expect("a UDP relay")
 }
 
-#[tokio::test]
-async fn registry_credentials_allocate_on_a_real_coturn() {
-    let Some(relay) = Coturn::start(SECRET) else {
-        return;
-    };
+/// Allocates on `relay` the way a caller would: a registry holding
+/// [`SECRET`] names it as its UDP relay, and the allocation uses the
+/// credentials that registry hands out. The address the registry named and
+/// how the allocation went.
+async fn allocate_with_registry_credentials(relay: &Coturn) -> (SocketAddr, Allocation) {
     let uri = format!("turn:{}?transport=udp", relay.addr);
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, client) = registry_with_turn(&dir, &[uri], SECRET).await;
     let servers = client.ice_servers().await.expect("ice servers");
     let turn = udp_relay(&servers);
-    assert_eq!(turn.addr, relay.addr);
+    let named = turn.addr;
     let result = tokio::task::spawn_blocking(move || allocate(&turn))
         .await
         .expect("allocate");
+    server.shutdown().await.expect("shutdown");
+    (named, result)
+}
+
+#[tokio::test]
+async fn registry_credentials_allocate_on_a_real_coturn() {
+    let Some(relay) = Coturn::start(SECRET) else {
+        return;
+    };
+    let (named, result) = allocate_with_registry_credentials(&relay).await;
+    assert_eq!(named, relay.addr);
     match result {
         Allocation::Created(relayed) => assert_eq!(relayed.ip(), relay.addr.ip()),
         other => panic!("allocation failed: {other:?}\ncoturn log:\n{}", relay.log()),
     }
-    server.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test]
@@ -236,18 +246,10 @@ async fn a_relay_with_another_secret_refuses_the_credentials() {
     let Some(relay) = Coturn::start("a-different-secret-entirely") else {
         return;
     };
-    let uri = format!("turn:{}?transport=udp", relay.addr);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (server, client) = registry_with_turn(&dir, &[uri], SECRET).await;
-    let servers = client.ice_servers().await.expect("ice servers");
-    let turn = udp_relay(&servers);
-    let result = tokio::task::spawn_blocking(move || allocate(&turn))
-        .await
-        .expect("allocate");
+    let (_, result) = allocate_with_registry_credentials(&relay).await;
     assert!(
         matches!(result, Allocation::Failed { refused: true }),
         "{result:?}\ncoturn log:\n{}",
         relay.log()
     );
-    server.shutdown().await.expect("shutdown");
 }
