@@ -14,15 +14,6 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("pqvoice runs")
 }
 
-fn register(reg: &Registry, profile: &Path, name: &str) {
-    let out = run(reg.command(profile).args(["register", name]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `pqvoice history` as (direction, peer, outcome) per line, newest first.
 fn history(reg: &Registry, profile: &Path) -> Vec<(String, String, String)> {
     let out = run(reg.command(profile).arg("history"));
@@ -38,22 +29,13 @@ fn history(reg: &Registry, profile: &Path) -> Vec<(String, String, String)> {
 #[test]
 fn a_cli_call_to_a_cli_answer_connects_and_both_record_it() {
     let reg = registry();
-    let dir = tempfile::tempdir().expect("tmp");
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(&reg, &alice, "alice");
-    register(&reg, &bob, "bob");
+    let (dir, alice, bob) = reg.alice_and_bob();
     let tone = dir.path().join("tone.wav");
     write_tone(&tone);
-    let dsp_off = ["--aec", "false", "--ns", "off", "--agc", "false"];
 
     let answer = reg
-        .command(&bob)
-        .args(["answer", "--listen", "127.0.0.1:0", "--input"])
-        .arg(&tone)
-        .arg("--output")
-        .arg(dir.path().join("bob-heard.wav"))
+        .media_command(&bob, &["answer"], &tone, &dir.path().join("bob-heard.wav"))
         .args(["--duration", "8"])
-        .args(dsp_off)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -61,14 +43,14 @@ fn a_cli_call_to_a_cli_answer_connects_and_both_record_it() {
     // The answerer is online once the registry shows it so.
     std::thread::sleep(Duration::from_secs(2));
     let call = run(reg
-        .command(&alice)
-        .args(["call", "bob", "--listen", "127.0.0.1:0", "--input"])
-        .arg(&tone)
-        .arg("--output")
-        .arg(dir.path().join("alice-heard.wav"))
+        .media_command(
+            &alice,
+            &["call", "bob"],
+            &tone,
+            &dir.path().join("alice-heard.wav"),
+        )
         .arg("--stats-json")
-        .arg(dir.path().join("alice.json"))
-        .args(dsp_off));
+        .arg(dir.path().join("alice.json")));
     let call_err = String::from_utf8_lossy(&call.stderr);
     assert!(call.status.success(), "the call fails:\n{call_err}");
     assert!(call_err.contains("connected; SAS"), "{call_err}");
@@ -109,10 +91,8 @@ fn a_cli_call_to_a_cli_answer_connects_and_both_record_it() {
 fn always_relay_without_a_relay_fails_before_ringing_and_says_why() {
     // The tests' registry configures no TURN relay.
     let reg = registry();
-    let dir = tempfile::tempdir().expect("tmp");
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(&reg, &alice, "alice");
-    register(&reg, &bob, "bob");
+    // The directory holds both profiles: kept to the end.
+    let (_dir, alice, _bob) = reg.alice_and_bob();
     let call = run(reg.command(&alice).args([
         "call",
         "bob",
@@ -138,10 +118,8 @@ fn always_relay_without_a_relay_fails_before_ringing_and_says_why() {
 #[test]
 fn calling_someone_offline_fails_and_is_recorded_missed() {
     let reg = registry();
-    let dir = tempfile::tempdir().expect("tmp");
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(&reg, &alice, "alice");
-    register(&reg, &bob, "bob");
+    // The directory holds both profiles: kept to the end.
+    let (_dir, alice, _bob) = reg.alice_and_bob();
     let call = run(reg
         .command(&alice)
         .args(["call", "bob", "--listen", "127.0.0.1:0"]));

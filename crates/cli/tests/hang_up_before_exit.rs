@@ -12,33 +12,13 @@ use std::time::{Duration, Instant};
 
 use common::{Registry, registry, write_tone};
 
-const DSP_OFF: [&str; 6] = ["--aec", "false", "--ns", "off", "--agc", "false"];
-
-fn register(reg: &Registry, profile: &Path, name: &str) {
-    let out = reg
-        .command(profile)
-        .args(["register", name])
-        .output()
-        .expect("pqvoice runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Starts `pqvoice answer` and returns once it is online (it says it
 /// waits), with a thread collecting the rest of its stderr.
 fn answer(reg: &Registry, profile: &Path, tone: &Path, heard: &Path) -> (Child, Reader) {
     let mut child = reg
-        .command(profile)
-        .args(["answer", "--listen", "127.0.0.1:0", "--input"])
-        .arg(tone)
-        .arg("--output")
-        .arg(heard)
+        .media_command(profile, &["answer"], tone, heard)
         // Long: the caller's hang-up is what ends the call.
         .args(["--duration", "30"])
-        .args(DSP_OFF)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -81,23 +61,15 @@ fn wait(mut child: Child, what: &str, limit: Duration) -> bool {
 }
 
 fn call(reg: &Registry, profile: &Path, tone: &Path, heard: &Path) -> Command {
-    let mut c = reg.command(profile);
-    c.args(["call", "bob", "--listen", "127.0.0.1:0", "--input"])
-        .arg(tone)
-        .arg("--output")
-        .arg(heard)
-        .args(["--duration", "1.5"])
-        .args(DSP_OFF);
+    let mut c = reg.media_command(profile, &["call", "bob"], tone, heard);
+    c.args(["--duration", "1.5"]);
     c
 }
 
 #[test]
 fn the_same_two_users_can_call_again_right_after_a_call_ends() {
     let reg = registry();
-    let dir = tempfile::tempdir().expect("tmp");
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    register(&reg, &alice, "alice");
-    register(&reg, &bob, "bob");
+    let (dir, alice, bob) = reg.alice_and_bob();
     let tone = dir.path().join("tone.wav");
     write_tone(&tone);
 

@@ -4,8 +4,12 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The flags that turn voice processing off, so what a call sends is the
+/// tone as it was written.
+pub const DSP_OFF: [&str; 6] = ["--aec", "false", "--ns", "off", "--agc", "false"];
 
 /// A registry on loopback with its own database, and the runtime it (and
 /// any in-process client) runs on. Dropping it stops the server.
@@ -43,6 +47,50 @@ impl Registry {
     pub fn command(&self, profile: &Path) -> Command {
         let mut c = pqvoice(profile);
         c.args(["--registry", &self.url]);
+        c
+    }
+
+    /// Registers `name` in `profile`, failing the test if it does not.
+    pub fn register_profile(&self, profile: &Path, name: &str) {
+        let out = self
+            .command(profile)
+            .args(["register", name])
+            .output()
+            .expect("pqvoice runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// alice and bob registered, with their profiles in a new directory:
+    /// `(directory, alice's profile, bob's profile)`.
+    pub fn alice_and_bob(&self) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+        self.register_profile(&alice, "alice");
+        self.register_profile(&bob, "bob");
+        (dir, alice, bob)
+    }
+
+    /// `pqvoice <verb>` (`call bob`, `answer`) with media on loopback, `tone`
+    /// for a microphone, what it hears written to `heard`, and no voice
+    /// processing.
+    pub fn media_command(
+        &self,
+        profile: &Path,
+        verb: &[&str],
+        tone: &Path,
+        heard: &Path,
+    ) -> Command {
+        let mut c = self.command(profile);
+        c.args(verb)
+            .args(["--listen", "127.0.0.1:0", "--input"])
+            .arg(tone)
+            .arg("--output")
+            .arg(heard)
+            .args(DSP_OFF);
         c
     }
 }
