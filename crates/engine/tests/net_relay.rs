@@ -4,9 +4,28 @@
 
 mod net_support;
 
-use engine::net::{self, IceServers, Route, TurnTransport};
+use std::net::SocketAddr;
+
+use engine::net::{IceServers, MediaTransport, Route, TurnTransport};
 use net_support::{Coturn, PACKET_LEN, deliver, gather_loopback, gather_tapped_relay, turn_only};
 use proto::handshake::CandidateKind;
+
+/// A sends through its relay (at `a_relayed`) to B's host address, and B
+/// answers straight to that relayed address: B sees A's packet come from
+/// A's relay, A sees B's come through its relay from B's host, both whole.
+fn round_trip_through_a_relay(
+    a: &mut MediaTransport,
+    a_relayed: SocketAddr,
+    b: &mut MediaTransport,
+    b_host: SocketAddr,
+) {
+    let (route, p) = deliver(a, Route::Relayed(b_host), b, |_, _| true);
+    assert_eq!(route, Route::Direct(a_relayed));
+    assert_eq!(p.len(), PACKET_LEN);
+    let (route, p) = deliver(b, Route::Direct(a_relayed), a, |_, _| true);
+    assert_eq!(route, Route::Relayed(b_host));
+    assert_eq!(p.len(), PACKET_LEN);
+}
 
 #[test]
 fn relayed_packets_flow_both_ways_as_channel_data() {
@@ -31,14 +50,8 @@ fn relayed_packets_flow_both_ways_as_channel_data() {
     a_t.prepare_peer(&b.candidates, now);
     b_t.prepare_peer(&a.candidates, now);
 
-    // A (relay only) to B's host address: B sees it come from A's relay.
-    let (route, p) = deliver(&mut a_t, Route::Relayed(b_host), &mut b_t, |_, _| true);
-    assert_eq!(route, Route::Direct(a_relayed));
-    assert_eq!(p.len(), PACKET_LEN);
-    // B straight to A's relayed address: A gets it through its relay.
-    let (route, p) = deliver(&mut b_t, Route::Direct(a_relayed), &mut a_t, |_, _| true);
-    assert_eq!(route, Route::Relayed(b_host));
-    assert_eq!(p.len(), PACKET_LEN);
+    // A (relay only) to B's host address, and back.
+    round_trip_through_a_relay(&mut a_t, a_relayed, &mut b_t, b_host);
     // Relay to relay, both ways.
     let (route, _) = deliver(&mut b_t, Route::Relayed(a_relayed), &mut a_t, |r, _| {
         *r == Route::Relayed(b_relayed)
@@ -96,17 +109,12 @@ fn turn_over_tcp_when_only_tcp_is_offered() {
     let a_relayed = a.transport.relayed_addr().unwrap();
     let mut a_t = a.transport;
     let b_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut b_t = net::MediaTransport::from_socket(b_sock).unwrap();
+    let mut b_t = MediaTransport::from_socket(b_sock).unwrap();
     let b_host = b_t.local_addr();
     let b_cand = proto::handshake::Candidate::new(CandidateKind::Host, b_host, 1);
     a_t.prepare_peer(&[b_cand], std::time::Instant::now());
 
-    let (route, p) = deliver(&mut a_t, Route::Relayed(b_host), &mut b_t, |_, _| true);
-    assert_eq!(route, Route::Direct(a_relayed));
-    assert_eq!(p.len(), PACKET_LEN);
-    let (route, p) = deliver(&mut b_t, Route::Direct(a_relayed), &mut a_t, |_, _| true);
-    assert_eq!(route, Route::Relayed(b_host));
-    assert_eq!(p.len(), PACKET_LEN);
+    round_trip_through_a_relay(&mut a_t, a_relayed, &mut b_t, b_host);
     // 240 bytes need no TCP padding: four bytes of framing each way.
     let c = a_t.counters();
     assert!(c.relay_sent >= 1 && c.relay_received >= 1);
