@@ -7,8 +7,8 @@ use engine::account::{Direction, HistoryEntry, Outcome};
 use engine::call::CallEnd;
 use engine::contacts::Trust;
 use engine::phone::{
-    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck, PhoneError,
-    PlaceFailure, StatusReport,
+    Action, CallController, CallRef, CallSnapshot, CallState, EndReason, OfferCheck,
+    PEER_END_GRACE_MS, PhoneError, PlaceFailure, StatusReport,
 };
 use proto::signaling::{CallId, CallState as RegistryState, HandshakeBlob, ServerEvent, Username};
 
@@ -766,6 +766,7 @@ fn the_peers_hang_up_stays_theirs_when_we_press_hang_up_after_it() {
     let mut c = CallController::new();
     let call = ringing_out(&mut c);
     connected(&mut c, call, T0 + 1_000);
+    c.handle_media_progress(T0 + 1_200, call, None, 5);
     drain(&mut c);
     c.handle_push(
         T0 + 4_000,
@@ -855,4 +856,181 @@ fn hung_up_while_answering_stays_ours_when_the_registry_ends_the_call() {
         },
     );
     assert_eq!(ended(&drain(&mut c)), (EndReason::HungUp, None));
+}
+
+// ----- the registry's end of a call whose media never found a path -----
+//
+// Both sides' pair checkers give up after the same 10 s, but their media
+// rarely start at the same moment: the side that started first gives up
+// first, hangs up at the registry, and the registry's "ended" push reaches
+// the other side while its own checker is still trying. That notice is not
+// the peer hanging up; the call had no path, and this side's checker is
+// about to say so.
+
+/// A call of `outgoing` direction whose media runs but has heard nothing
+/// from the peer (no pair answered yet), gathered without a relay. Returns
+/// the call, its registry id and the peer's name.
+fn media_without_path(c: &mut CallController, outgoing: bool) -> (CallRef, CallId, Username) {
+    if outgoing {
+        let call = ringing_out(c);
+        c.handle_gathered(T0 + 60, call, false);
+        connected(c, call, T0 + 1_000);
+        // The caller knows the SAS at once; no packet has come in.
+        c.handle_media_progress(T0 + 1_000, call, Some("042 917"), 0);
+        c.handle_media_progress(T0 + 2_000, call, Some("042 917"), 0);
+        drain(c);
+        (call, id(1), name("bob"))
+    } else {
+        let call = ringing_in(c);
+        c.accept(T0 + 900, call).expect("ringing");
+        c.handle_gathered(T0 + 950, call, false);
+        c.handle_accept_sent(T0 + 1_000, call, Ok(Trust::Unverified));
+        c.handle_media_progress(T0 + 2_000, call, None, 0);
+        drain(c);
+        (call, id(7), name("alice"))
+    }
+}
+
+fn no_relay_message(peer: &Username) -> String {
+    format!("could not reach {peer}: no network path (the registry has no relay configured)")
+}
+
+/// The peer's checker gave up first and its phone hung up at the registry;
+/// ours ends with no path within the grace: the user reads "no network
+/// path", not "the other side hung up" (scripts/e2e/nat-9-no-path.sh with
+/// a slowed caller).
+#[test]
+fn the_registrys_end_before_our_own_no_path_ends_the_call_as_no_path() {
+    for outgoing in [true, false] {
+        let mut c = CallController::new();
+        let (call, call_id, peer) = media_without_path(&mut c, outgoing);
+        c.handle_push(
+            T0 + 10_600,
+            ServerEvent::Ended {
+                call_id,
+                by: Some(peer.clone()),
+            },
+        );
+        // Our media keeps looking for a path; nothing is shown yet.
+        assert!(drain(&mut c).is_empty(), "outgoing {outgoing}");
+        assert!(c.current().is_some_and(|s| s.state != CallState::Ended));
+        c.handle_media_ended(T0 + 11_000, call, Ok(CallEnd::NoPath));
+        let out = drain(&mut c);
+        assert_eq!(
+            ended(&out),
+            (EndReason::NoPath, Some(no_relay_message(&peer))),
+            "outgoing {outgoing}"
+        );
+        assert_eq!(records(&out)[0].outcome, Outcome::Failed);
+        // The registry ended the call already: no hang-up step.
+        assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
+    }
+}
+
+/// Once the media carried packets, the registry's notice is the peer
+/// hanging up and stops the media at once, as it always did.
+#[test]
+fn the_registrys_end_after_the_media_connected_stops_it_at_once_as_the_peers() {
+    for outgoing in [true, false] {
+        let mut c = CallController::new();
+        let (call, call_id, peer) = media_without_path(&mut c, outgoing);
+        c.handle_media_progress(T0 + 3_000, call, Some("042 917"), 40);
+        drain(&mut c);
+        c.handle_push(
+            T0 + 5_000,
+            ServerEvent::Ended {
+                call_id,
+                by: Some(peer),
+            },
+        );
+        assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+        c.handle_media_ended(T0 + 5_040, call, Ok(CallEnd::HungUp));
+        let out = drain(&mut c);
+        assert_eq!(ended(&out), (EndReason::RemoteHungUp, None));
+        assert_eq!(records(&out)[0].outcome, Outcome::Completed);
+        assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
+    }
+}
+
+/// The peer really hung up before any path was found: our media is still
+/// looking when the grace runs out, and the call ends as the peer's
+/// hang-up. The timer the driver honours is the controller's own.
+#[test]
+fn the_registrys_end_is_the_peers_once_the_grace_runs_out_without_a_path() {
+    for outgoing in [true, false] {
+        let mut c = CallController::new();
+        let (call, call_id, peer) = media_without_path(&mut c, outgoing);
+        assert_eq!(c.poll_timeout(), None, "no timer before the notice");
+        c.handle_push(
+            T0 + 4_000,
+            ServerEvent::Ended {
+                call_id,
+                by: Some(peer),
+            },
+        );
+        assert!(drain(&mut c).is_empty(), "outgoing {outgoing}");
+        let due = c.poll_timeout().expect("a deadline for our media");
+        assert!(due > T0 + 4_000 && due <= T0 + 4_000 + PEER_END_GRACE_MS);
+        // Early wake-ups and media reports with nothing heard change nothing.
+        c.handle_timeout(due - 1);
+        c.handle_media_progress(due - 1, call, None, 0);
+        assert!(drain(&mut c).is_empty());
+        c.handle_timeout(due);
+        assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+        assert_eq!(c.poll_timeout(), None, "the timer is spent");
+        // Stopping, our media ends as we asked it to.
+        c.handle_media_ended(due + 40, call, Ok(CallEnd::HungUp));
+        let out = drain(&mut c);
+        assert_eq!(ended(&out), (EndReason::RemoteHungUp, None));
+        assert_eq!(records(&out)[0].outcome, Outcome::Completed);
+        assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
+    }
+}
+
+/// While the registry's end waits for our media, a first packet from the
+/// peer shows a path works: the notice was the peer hanging up, and the
+/// media stops then, without waiting out the grace.
+#[test]
+fn a_first_packet_during_the_grace_makes_the_registrys_end_the_peers_at_once() {
+    let mut c = CallController::new();
+    let (call, call_id, peer) = media_without_path(&mut c, true);
+    c.handle_push(
+        T0 + 2_100,
+        ServerEvent::Ended {
+            call_id,
+            by: Some(peer),
+        },
+    );
+    assert!(drain(&mut c).is_empty());
+    c.handle_media_progress(T0 + 2_500, call, Some("042 917"), 3);
+    assert!(drain(&mut c).contains(&Action::StopMedia { call }));
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_media_ended(T0 + 2_550, call, Ok(CallEnd::PeerHungUp));
+    assert_eq!(ended(&drain(&mut c)), (EndReason::RemoteHungUp, None));
+}
+
+/// First ending wins also during the grace: nothing of the registry's
+/// notice was shown, so a hang-up pressed then is the user's, once; the
+/// registry needs no hang-up step, and the timer is gone.
+#[test]
+fn our_hang_up_during_the_grace_stays_ours() {
+    let mut c = CallController::new();
+    let (call, call_id, peer) = media_without_path(&mut c, false);
+    c.handle_push(
+        T0 + 3_000,
+        ServerEvent::Ended {
+            call_id,
+            by: Some(peer),
+        },
+    );
+    assert!(drain(&mut c).is_empty());
+    c.hang_up(T0 + 3_500, call).expect("in a call");
+    assert_eq!(drain(&mut c), vec![Action::StopMedia { call }]);
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_timeout(T0 + 3_000 + PEER_END_GRACE_MS);
+    assert!(drain(&mut c).is_empty());
+    c.handle_media_ended(T0 + 3_550, call, Ok(CallEnd::NoPath));
+    let out = drain(&mut c);
+    assert_eq!(ended(&out), (EndReason::HungUp, None));
+    assert!(!out.iter().any(|a| matches!(a, Action::Hangup { .. })));
 }

@@ -7,7 +7,9 @@
 //! (offer, answer), and the media's progress and end. Every input takes
 //! `now` (Unix milliseconds); the controller never reads a clock.
 //! Outputs are [`Action`]s, drained with [`CallController::poll_action`]
-//! after every input, in order.
+//! after every input, in order. The one timer it keeps is read with
+//! [`CallController::poll_timeout`]: once that time has come, the driver
+//! calls [`CallController::handle_timeout`] (and drains the actions).
 //!
 //! Only one call exists at a time. A second incoming call is refused as
 //! busy and remembered in the history; a second `place` is an error.
@@ -48,11 +50,16 @@ enum Phase {
     /// Media runs. `stopped_by`: who asked it to stop first (then the
     /// media is stopping, and that first ending names the call's end);
     /// `registry_ended`: the registry said the call is over, so it needs
-    /// no hang-up step from us.
+    /// no hang-up step from us. `heard`: the media reported packets from
+    /// the peer (a path works). `peer_end_due`: the registry ended the call
+    /// before anything was heard; our media gets until then to find there
+    /// was no path, after that the end is the peer's.
     Media {
         connected_ms: u64,
         stopped_by: Option<Stopper>,
         registry_ended: bool,
+        heard: bool,
+        peer_end_due: Option<u64>,
     },
 }
 
@@ -81,6 +88,17 @@ struct Call {
     relay_available: Option<bool>,
 }
 
+/// How long the media of a call that never heard the peer keeps running
+/// after the registry said the call ended, ms. The two sides' pair checkers
+/// give up the same time after their own media started, which differs by
+/// the setup's last steps (and a loaded machine's scheduling): the first
+/// to give up hangs up at the registry, and its notice can reach the other
+/// side shortly before that side's checker ends with no path by itself.
+/// Waiting this long lets the user read "no network path" then, while a
+/// peer that really hung up before any path was found is still reported
+/// as such soon after.
+pub const PEER_END_GRACE_MS: u64 = 2_000;
+
 /// The sans-IO call controller. See the module docs for how to drive it.
 #[derive(Debug, Default)]
 pub struct CallController {
@@ -108,6 +126,42 @@ impl CallController {
     /// The current call, if any.
     pub fn current(&self) -> Option<&CallSnapshot> {
         self.call.as_ref().map(|c| &c.snap)
+    }
+
+    /// When [`CallController::handle_timeout`] should next be called, in
+    /// Unix ms; `None` while no timer runs. Ask again after every input.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.call.as_ref()?.phase {
+            Phase::Media {
+                stopped_by: None,
+                peer_end_due,
+                ..
+            } => peer_end_due,
+            _ => None,
+        }
+    }
+
+    /// The time of [`CallController::poll_timeout`] has come (an earlier
+    /// call changes nothing). The registry ended a call whose media never
+    /// heard the peer, and the media did not end with no path meanwhile:
+    /// the peer hung up before any path was found, and the media stops.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let Some(c) = self.call.as_mut() else {
+            return;
+        };
+        let call = c.snap.call;
+        if let Phase::Media {
+            stopped_by,
+            peer_end_due,
+            ..
+        } = &mut c.phase
+            && stopped_by.is_none()
+            && peer_end_due.is_some_and(|due| now_ms >= due)
+        {
+            *peer_end_due = None;
+            *stopped_by = Some(Stopper::Peer);
+            self.actions.push_back(Action::StopMedia { call });
+        }
     }
 
     /// The last call that ended, with its reason, even one never shown
@@ -313,8 +367,15 @@ impl CallController {
                 *hang_up = true;
                 Ok(())
             }
-            Phase::Media { stopped_by, .. } => {
+            Phase::Media {
+                stopped_by,
+                peer_end_due,
+                ..
+            } => {
                 if stopped_by.is_none() {
+                    // Also while the registry's end waits for our media
+                    // (nothing of it was shown): the user ended it first.
+                    *peer_end_due = None;
                     *stopped_by = Some(Stopper::Us);
                     self.actions.push_back(Action::StopMedia { call });
                 }
@@ -594,6 +655,8 @@ impl CallController {
                 Phase::Media {
                     stopped_by,
                     registry_ended,
+                    heard,
+                    peer_end_due,
                     ..
                 },
             ) => {
@@ -602,8 +665,16 @@ impl CallController {
                 // only the registry closing the call: the end stays ours.
                 *registry_ended = true;
                 if stopped_by.is_none() {
-                    *stopped_by = Some(Stopper::Peer);
-                    self.actions.push_back(Action::StopMedia { call });
+                    if *heard {
+                        *stopped_by = Some(Stopper::Peer);
+                        self.actions.push_back(Action::StopMedia { call });
+                    } else if peer_end_due.is_none() {
+                        // Nothing ever came from the peer: its side may
+                        // have given up finding a path a little before ours
+                        // will. Our media decides within the grace (see
+                        // PEER_END_GRACE_MS), else it is the peer's hang-up.
+                        *peer_end_due = Some(now_ms.saturating_add(PEER_END_GRACE_MS));
+                    }
                 }
             }
             (ServerEvent::Ended { .. }, _) if outgoing => self.end(
@@ -753,6 +824,8 @@ impl CallController {
             connected_ms: now_ms,
             stopped_by: hang_up.then_some(Stopper::Us),
             registry_ended: false,
+            heard: false,
+            peer_end_due: None,
         };
         c.snap.state = CallState::Connecting;
         c.snap.sas = sas;
@@ -769,7 +842,9 @@ impl CallController {
     /// The media's periodic report: the SAS once known (the callee learns
     /// it from the caller's first packets) and how many authenticated
     /// packets came in. The call goes active once both are there, so an
-    /// active call always shows its SAS.
+    /// active call always shows its SAS. The first packets also tell the
+    /// registry's end of the call apart from a call without a path (see
+    /// [`CallController::poll_timeout`]).
     pub fn handle_media_progress(
         &mut self,
         now_ms: u64,
@@ -780,8 +855,24 @@ impl CallController {
         let Some(c) = self.call_mut(call) else {
             return;
         };
-        if !matches!(c.phase, Phase::Media { .. }) {
+        let Phase::Media {
+            stopped_by,
+            heard,
+            peer_end_due,
+            ..
+        } = &mut c.phase
+        else {
             return;
+        };
+        let mut stop = false;
+        if packets_received > 0 {
+            *heard = true;
+            // The registry's end waited for a path; one works after all,
+            // so the notice was the peer hanging up.
+            if stopped_by.is_none() && peer_end_due.take().is_some() {
+                *stopped_by = Some(Stopper::Peer);
+                stop = true;
+            }
         }
         let mut changed = false;
         if c.snap.sas.is_none()
@@ -797,6 +888,9 @@ impl CallController {
         }
         if changed {
             self.show();
+        }
+        if stop {
+            self.actions.push_back(Action::StopMedia { call });
         }
     }
 

@@ -5,7 +5,8 @@
 //! front ends ([`Phone`]'s methods), the registry's push stream, and the
 //! results of jobs it started (a registry step, an offer check, the media
 //! of a call), and feeds each to the controller, then carries out the
-//! actions that come out. Jobs run as their own tasks, so a slow registry
+//! actions that come out. It also wakes the controller when its timer
+//! ([`CallController::poll_timeout`]) is due. Jobs run as their own tasks, so a slow registry
 //! never stalls the others; each is wrapped so that a panic in one (a bug,
 //! perhaps reached by a crafted message) comes back as that call's failure
 //! and the phone goes on taking calls.
@@ -433,6 +434,11 @@ impl Driver {
                 Some(_) => break,
                 None => None,
             };
+            // The controller's timer, from its Unix-ms clock to ours.
+            let timer = self
+                .ctl
+                .poll_timeout()
+                .map(|due| Instant::now() + Duration::from_millis(due.saturating_sub(unix_ms())));
             tokio::select! {
                 cmd = cmds.recv(), if deadline.is_none() => match cmd {
                     Some(Command::Subscribe(list)) => stream.subscribe(list),
@@ -448,6 +454,9 @@ impl Driver {
                     None => break,
                 },
                 Some(job) = done.recv() => self.guarded(|d| d.on_done(job)),
+                () = sleep_until_or_never(timer) => {
+                    self.guarded(|d| d.ctl.handle_timeout(unix_ms()));
+                }
                 () = sleep_until_or_never(deadline) => break,
             }
             if self.closing.is_some() {

@@ -26,7 +26,7 @@ mod driver;
 mod ice;
 mod types;
 
-pub use controller::CallController;
+pub use controller::{CallController, PEER_END_GRACE_MS};
 pub use driver::{Phone, PhoneEvent, PhoneHooks, SHUTDOWN_WAIT, SetupError, unix_ms};
 pub use types::{
     Action, CallRef, CallSnapshot, CallState, EndReason, NetSettings, OfferCheck, PhoneError,
